@@ -1,0 +1,99 @@
+"""CalMesh: self-hosted scheduling. ``create_app`` builds the Flask app."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+__version__ = "0.1.0"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _secret_key(config) -> str:
+    """The configured key, or one generated once into the data folder.
+
+    Several workers may start at once: the key is written to a temporary file
+    and linked into place, so exactly one file wins and all read the same.
+    """
+    if config["security.secret_key"]:
+        return config["security.secret_key"]
+    path = config.data_dir / "secret_key"
+    if not path.exists():
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp.write_text(secrets.token_hex(32))
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()
+
+
+def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False) -> Flask:
+    """Build the app. ``overrides`` are dotted config keys (tests use them).
+
+    ``server`` is set by the WSGI entry points: the app then migrates the
+    database and may start the embedded scheduler (one process per host).
+    """
+    from calmesh import config as config_module
+    from calmesh import db
+
+    config = config_module.load(overrides)
+    logging.basicConfig(
+        level=config["logging.level"].upper(),
+        format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
+    )
+    app = Flask(
+        __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
+    )
+    app.config["CALMESH"] = config
+    app.secret_key = _secret_key(config)
+    app.config.update(
+        MAX_CONTENT_LENGTH=config["server.max_body_bytes"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config["security.secure_cookies"],
+        REMEMBER_COOKIE_SECURE=config["security.secure_cookies"],
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    if config["server.trusted_proxies"]:
+        n = config["server.trusted_proxies"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
+
+    db.init_db(config.database_url)
+
+    from calmesh import web
+    from calmesh.api import init_app as init_api
+    from calmesh.auth import init_app as init_auth
+    from calmesh.http import init_app as init_http
+
+    init_http(app)
+    init_auth(app)
+    init_api(app)
+    web.init_app(app)
+
+    if server:
+        db.migrate()
+        from calmesh.auth.setup import needs_setup, setup_token
+        from calmesh.jobs.scheduler import start_embedded
+
+        with app.app_context(), db.db.connection_context():
+            if needs_setup():
+                app.logger.warning(
+                    "No account yet. Open /setup from this machine, "
+                    "or /setup?token=%s from elsewhere.",
+                    setup_token(),
+                )
+        start_embedded(app)
+    return app

@@ -1,0 +1,5 @@
+import sys
+
+from calmesh.cli import main
+
+sys.exit(main())

@@ -1,0 +1,70 @@
+"""Fixed-window rate limits counted in the database, so every worker shares them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from calmesh.models import RateCounter
+
+
+@dataclass(frozen=True)
+class RateState:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset_at: int  # unix seconds when the window ends
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, self.reset_at - int(time.time()))
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+
+
+def _window(window_seconds: int, now: float | None) -> int:
+    now = time.time() if now is None else now
+    return int(now // window_seconds) * window_seconds
+
+
+def hit(key: str, limit: int, window_seconds: int = 60, now: float | None = None) -> RateState:
+    """Count one hit of ``key``; ``allowed`` is false once ``limit`` is passed.
+
+    One atomic upsert: concurrent workers each get their own, distinct count.
+    """
+    window = _window(window_seconds, now)
+    cursor = (
+        RateCounter.insert(key=key, window=window, hits=1)
+        .on_conflict(
+            conflict_target=[RateCounter.key, RateCounter.window],
+            update={RateCounter.hits: RateCounter.hits + 1},
+        )
+        .returning(RateCounter.hits)
+        .tuples()
+        .execute()
+    )
+    hits = next(iter(cursor))[0]
+    return RateState(hits <= limit, limit, max(0, limit - hits), window + window_seconds)
+
+
+def peek(key: str, limit: int, window_seconds: int, now: float | None = None) -> RateState:
+    """The state of ``key`` without counting a hit."""
+    window = _window(window_seconds, now)
+    row = RateCounter.get_or_none(key=key, window=window)
+    hits = row.hits if row else 0
+    return RateState(hits < limit, limit, max(0, limit - hits), window + window_seconds)
+
+
+def clear(key: str) -> None:
+    RateCounter.delete().where(RateCounter.key == key).execute()
+
+
+def purge(older_than: float | None = None) -> int:
+    """Delete counters of windows that ended; run by the scheduler."""
+    cutoff = (time.time() if older_than is None else older_than) - 86_400
+    return RateCounter.delete().where(RateCounter.window < cutoff).execute()

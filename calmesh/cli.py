@@ -1,0 +1,188 @@
+"""``python -m calmesh <command>``: set-up, serving and maintenance.
+
+Every wrong argument ends with a one-line message and exit status 2; nothing
+prints a traceback to the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from collections.abc import Callable
+
+from calmesh.config import ConfigError
+
+
+class CliError(Exception):
+    """A user-facing failure: printed as ``error: ...``, exit status 2."""
+
+
+def _app(**overrides):
+    from calmesh import create_app
+
+    return create_app(overrides or None)
+
+
+def cmd_init(args: argparse.Namespace) -> None:
+    from calmesh import db
+
+    app = _app()
+    applied = db.migrate()
+    where = app.config["CALMESH"].database_url.split("@")[-1]
+    if applied == ["<created>"]:
+        print(f"Created the database ({where}).")
+    elif applied:
+        print(f"Migrated the database ({where}): {', '.join(applied)}.")
+    else:
+        print(f"The database is up to date ({where}).")
+
+
+def cmd_create_user(args: argparse.Namespace) -> None:
+    from calmesh import db
+    from calmesh.schema import Invalid
+    from calmesh.services import users
+
+    _app()
+    db.migrate()
+    password = args.password or secrets.token_urlsafe(12)
+    try:
+        user = users.create_user(
+            email=args.email,
+            handle=args.handle,
+            password=password,
+            name=args.name or "",
+            timezone=args.timezone,
+        )
+    except Invalid as exc:
+        raise CliError(str(exc)) from None
+    except users.UserExists as exc:
+        raise CliError(f"{exc.field} is already taken") from None
+    print(f"Created user {user.handle} <{user.email}> (time zone {user.timezone}).")
+    if not args.password:
+        print(f"Generated password: {password}")
+
+
+def cmd_create_api_key(args: argparse.Namespace) -> None:
+    from calmesh import db
+    from calmesh.auth import apikeys
+    from calmesh.models import User
+
+    _app()
+    db.migrate()
+    user = User.get_or_none(User.handle == args.user)
+    if user is None:
+        raise CliError(f"no user with handle {args.user!r}")
+    name = args.name or f"{args.scope} key"
+    if not name.strip() or len(name) > 100:
+        raise CliError("--name must be 1-100 characters")
+    row, key = apikeys.create(user, name.strip(), args.scope)
+    print(f"Created {args.scope} key {row.name!r} for {user.handle}. It is shown only once:")
+    print(key)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from calmesh.server import serve
+
+    overrides = {
+        k: v
+        for k, v in {
+            "server.host": args.host,
+            "server.port": args.port,
+            "server.workers": args.workers,
+        }.items()
+        if v is not None
+    }
+    serve(overrides)
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from calmesh import create_app, db
+    from calmesh.jobs.scheduler import run_forever
+
+    app = create_app({"scheduler.embedded": False})
+    db.migrate()
+    run_forever(app)
+
+
+def cmd_config_example(args: argparse.Namespace) -> None:
+    from calmesh.config import example_toml
+
+    sys.stdout.write(example_toml())
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected 1-65535, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m calmesh", description="CalMesh: self-hosted scheduling."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    add("init", cmd_init, "Create or migrate the database.")
+    p = add("create-user", cmd_create_user, "Create an account.")
+    p.add_argument("--email", required=True)
+    p.add_argument("--handle", required=True, help="lowercase letters, digits, hyphens")
+    p.add_argument("--password", help="at least 10 characters; generated and printed when left out")
+    p.add_argument("--name")
+    p.add_argument("--timezone", default="UTC", help="IANA name, e.g. Europe/Berlin")
+    p = add(
+        "create-api-key", cmd_create_api_key, "Create an API key; prints it once, on the last line."
+    )
+    p.add_argument("--user", required=True, metavar="HANDLE")
+    p.add_argument("--scope", required=True, choices=["read", "book", "full"])
+    p.add_argument("--name")
+    p = add("serve", cmd_serve, "Serve the app with gunicorn (and the scheduler in one worker).")
+    p.add_argument("--host")
+    p.add_argument("--port", type=_positive)
+    p.add_argument("--workers", type=_positive)
+    add(
+        "worker",
+        cmd_worker,
+        "Run the scheduler alone (set scheduler.embedded=false for the web workers).",
+    )
+    add(
+        "config-example",
+        cmd_config_example,
+        "Print config.example.toml: every key with its default.",
+    )
+    for extra in EXTRA_COMMANDS:
+        extra(sub, add)
+    return parser
+
+
+# Later modules (sync, mcp) add their commands here: f(subparsers, add).
+EXTRA_COMMANDS: list[Callable] = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except (CliError, ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the last guard: a message, never a traceback
+        from peewee import PeeweeException
+
+        if isinstance(exc, PeeweeException | OSError):
+            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        raise
+    return 0

@@ -1,0 +1,254 @@
+"""Configuration: one schema drives loading, environment overrides and validation.
+
+Sources, later ones winning: the schema's defaults, the TOML file named by
+``CALMESH_CONFIG``, environment variables ``CALMESH_<SECTION>_<KEY>`` (keys at
+the top of the file: ``CALMESH_<KEY>``, e.g. ``CALMESH_DATA_DIR``), and for
+secrets ``CALMESH_<SECTION>_<KEY>_FILE`` naming a file that holds the value.
+``config.example.toml`` lists exactly the keys of :data:`SCHEMA`; a test keeps
+the two in step (``python -m calmesh config-example`` prints the file anew).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CALMESH_"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass(frozen=True)
+class Key:
+    section: str  # "" for top-level keys
+    name: str
+    default: Any
+    help: str
+    secret: bool = False
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    @property
+    def env(self) -> str:
+        parts = [self.section, self.name] if self.section else [self.name]
+        return ENV_PREFIX + "_".join(parts).upper()
+
+    @property
+    def dotted(self) -> str:
+        return f"{self.section}.{self.name}" if self.section else self.name
+
+
+SCHEMA: tuple[Key, ...] = (
+    Key(
+        "",
+        "data_dir",
+        "./data",
+        "Folder for the SQLite database, the generated secret key and locks.",
+    ),
+    Key(
+        "",
+        "database_url",
+        "",
+        "sqlite:///path/app.db or postgresql://user:pass@host/db. Empty: data_dir/calmesh.db.",
+        secret=True,
+    ),
+    Key("server", "host", "127.0.0.1", "Address `serve` listens on."),
+    Key("server", "port", 8000, "Port `serve` listens on."),
+    Key("server", "workers", 2, "gunicorn worker processes started by `serve`."),
+    Key("server", "timeout", 30, "Seconds before gunicorn restarts a stuck worker."),
+    Key(
+        "server",
+        "base_url",
+        "",
+        "Public URL of this instance (https://cal.example.org), used in e-mails. "
+        "Empty: taken from each request.",
+    ),
+    Key(
+        "server",
+        "trusted_proxies",
+        0,
+        "How many reverse proxies in front of the app set X-Forwarded-* headers. 0: trust none.",
+    ),
+    Key("server", "max_body_bytes", 1_048_576, "Largest request body accepted (413 above)."),
+    Key(
+        "security",
+        "secret_key",
+        "",
+        "Signs sessions and links, derives the encryption key. Empty: generated into data_dir.",
+        secret=True,
+    ),
+    Key(
+        "security",
+        "setup_token",
+        "",
+        "Token for the first-run page from a non-local address. Empty: derived from the "
+        "secret key and printed in the log while no user exists.",
+        secret=True,
+    ),
+    Key(
+        "security",
+        "secure_cookies",
+        False,
+        "Mark cookies Secure (set true behind HTTPS).",
+    ),
+    Key(
+        "security",
+        "allow_private_addresses",
+        False,
+        "Allow calendar and webhook URLs on loopback/private networks (server-side request "
+        "forgery guard).",
+    ),
+    Key("security", "login_max_failures", 5, "Failed logins allowed per account and address ..."),
+    Key("security", "login_window_seconds", 900, "... within this many seconds."),
+    Key("api", "rate_limit_per_minute", 120, "Requests per minute per API key (all workers)."),
+    Key(
+        "scheduler",
+        "embedded",
+        True,
+        "Run the scheduler inside one of the `serve` workers. Set false when a separate "
+        "`python -m calmesh worker` runs it.",
+    ),
+    Key("scheduler", "heartbeat_seconds", 15, "How often the scheduler records that it is alive."),
+    Key("logging", "level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+)
+
+_BY_DOTTED = {k.dotted: k for k in SCHEMA}
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(key: Key, value: Any, origin: str) -> Any:
+    """Turn a value from TOML or the environment into the key's type."""
+    want = key.type
+    if want is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+    elif want is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+    elif want is str and isinstance(value, str):
+        return value
+    raise ConfigError(f"{key.dotted} ({origin}): expected {want.__name__}, got {value!r}")
+
+
+class Config:
+    """Loaded settings, read as ``config["server.port"]`` or ``config.get("server.port")``."""
+
+    def __init__(self, values: dict[str, Any]):
+        self._values = values
+
+    def __getitem__(self, dotted: str) -> Any:
+        return self._values[dotted]
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        return self._values.get(dotted, default)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self._values["data_dir"]).expanduser().resolve()
+
+    @property
+    def database_url(self) -> str:
+        return self._values["database_url"] or f"sqlite:///{self.data_dir / 'calmesh.db'}"
+
+
+def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in doc.items():
+        if isinstance(value, dict):
+            for sub, subvalue in value.items():
+                flat[f"{name}.{sub}"] = subvalue
+        else:
+            flat[name] = value
+    unknown = sorted(set(flat) - set(_BY_DOTTED))
+    if unknown:
+        raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
+    return flat
+
+
+def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Load the configuration. ``overrides`` (dotted keys) win over everything."""
+    environ = os.environ if environ is None else environ
+    values = {k.dotted: k.default for k in SCHEMA}
+
+    path = environ.get(ENV_PREFIX + "CONFIG")
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except OSError as exc:
+            raise ConfigError(f"CALMESH_CONFIG={path}: cannot read ({exc.strerror})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"CALMESH_CONFIG={path}: not valid TOML ({exc})") from exc
+        for dotted, value in _flatten(doc, path).items():
+            values[dotted] = _coerce(_BY_DOTTED[dotted], value, path)
+
+    for key in SCHEMA:
+        if key.env in environ:
+            values[key.dotted] = _coerce(key, environ[key.env], key.env)
+        file_var = key.env + "_FILE"
+        if key.secret and file_var in environ:
+            try:
+                values[key.dotted] = Path(environ[file_var]).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"{file_var}: cannot read ({exc.strerror})") from exc
+
+    for dotted, value in (overrides or {}).items():
+        if dotted not in _BY_DOTTED:
+            raise ConfigError(f"override: unknown key {dotted}")
+        values[dotted] = _coerce(_BY_DOTTED[dotted], value, "override")
+
+    if values["logging.level"].upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ConfigError(
+            "logging.level: expected DEBUG, INFO, WARNING or ERROR, "
+            f"got {values['logging.level']!r}"
+        )
+    for dotted in ("server.port", "server.workers", "api.rate_limit_per_minute"):
+        if values[dotted] < 1:
+            raise ConfigError(f"{dotted}: must be at least 1, got {values[dotted]}")
+    return Config(values)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return f"{value:_}" if value >= 10_000 else str(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def example_toml() -> str:
+    """The text of ``config.example.toml``: every key, its default and meaning."""
+    lines = [
+        "# CalMesh configuration. Every key with its default; delete what you do not change.",
+        "# Found through CALMESH_CONFIG=/path/to/config.toml. Each key can also be set by",
+        "# environment: CALMESH_<SECTION>_<KEY> (top-level keys: CALMESH_<KEY>), and secrets",
+        "# by CALMESH_<SECTION>_<KEY>_FILE naming a file that holds the value.",
+    ]
+    section = None
+    for key in SCHEMA:
+        if key.section != section:
+            section = key.section
+            lines.append("")
+            if section:
+                lines.append(f"[{section}]")
+        lines.append(f"# {key.help}" + (" (secret: also *_FILE)" if key.secret else ""))
+        lines.append(f"{key.name} = {_toml_value(key.default)}")
+    return "\n".join(lines) + "\n"

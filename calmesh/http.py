@@ -1,0 +1,127 @@
+"""Request plumbing shared by pages and API: database connection, security
+headers, and errors that never show a traceback (JSON under /api, HTML elsewhere)."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, render_template, request
+from htmx_flask import Htmx
+from peewee import PeeweeException
+from playhouse.pool import PooledDatabase
+from werkzeug.exceptions import HTTPException
+
+from calmesh.api.framework import ApiError, error_response
+from calmesh.db import db
+
+log = logging.getLogger("calmesh")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'self'; object-src 'none'; "
+    "frame-ancestors {ancestors}"
+)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "rate_limited",
+}
+
+
+def allow_framing() -> None:
+    """Called by the few views that may be shown in another site's iframe (the embed)."""
+    g.allow_framing = True
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def init_app(app: Flask) -> None:
+    Htmx(app)
+
+    @app.before_request
+    def _connect() -> None:
+        db.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def _release(exc: BaseException | None) -> None:
+        # Pooled PostgreSQL connections go back to the pool; the SQLite one is
+        # kept per worker thread (opening it costs more than the query).
+        if isinstance(db.obj, PooledDatabase) and not db.is_closed():
+            db.close()
+
+    @app.after_request
+    def _headers(response):
+        framed = g.get("allow_framing", False)
+        response.headers.setdefault(
+            "Content-Security-Policy", CSP.format(ancestors="*" if framed else "'none'")
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
+        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if not framed:
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.is_secure:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        response.headers.update(g.get("rate_headers", {}))
+        if _is_api() or (request.endpoint and request.endpoint.startswith("web.account")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        status = exc.code or 500
+        if _is_api():
+            message = exc.description or exc.name
+            if status == 404:
+                message = f"no such endpoint or object: {request.method} {request.path}"
+            elif status == 405:
+                message = f"{request.method} is not allowed on {request.path}"
+            elif status == 413:
+                message = f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
+            response = error_response(status, HTTP_CODES.get(status, "error"), message)
+        else:
+            response = app.make_response(
+                (
+                    render_template(
+                        "error.html", status=status, title=exc.name, message=exc.description
+                    ),
+                    status,
+                )
+            )
+        if status == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(PeeweeException)
+    def _database_error(exc: PeeweeException):
+        log.exception("database error on %s %s", request.method, request.path)
+        return _failure(503, "unavailable", "the database is unavailable; try again shortly")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _failure(
+            500, "internal_error", "something went wrong on our side; it has been logged"
+        )
+
+    def _failure(status: int, code: str, message: str):
+        if _is_api():
+            return error_response(status, code, message)
+        return render_template("error.html", status=status, title="Error", message=message), status

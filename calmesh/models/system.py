@@ -1,0 +1,38 @@
+"""Rows that coordinate processes: rate counters, job leases, heartbeats.
+
+Every guarantee that must hold across gunicorn workers and hosts lives here, in
+the database, never in a Python lock.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from calmesh.db import BaseModel, UTCDateTimeField, utcnow
+
+
+class RateCounter(BaseModel):
+    """Hits of one key in one fixed window (``window`` = unix start second)."""
+
+    key = pw.CharField(max_length=200)
+    window = pw.BigIntegerField()
+    hits = pw.IntegerField(default=0)
+
+    class Meta:
+        primary_key = pw.CompositeKey("key", "window")
+
+
+class Lease(BaseModel):
+    """A named piece of work claimed by one process until ``leased_until``."""
+
+    name = pw.CharField(max_length=200, primary_key=True)
+    holder = pw.CharField(max_length=200, default="")
+    leased_until = UTCDateTimeField(null=True)
+
+
+class Heartbeat(BaseModel):
+    """The last sign of life of each scheduler (one row per host and process)."""
+
+    holder = pw.CharField(max_length=200, primary_key=True)
+    beat_at = UTCDateTimeField(default=utcnow)
+    started_at = UTCDateTimeField(default=utcnow)

@@ -1,0 +1,56 @@
+"""Accounts and API keys."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from calmesh.db import BaseModel, UTCDateTimeField, utcnow
+
+SCOPES = ("read", "book", "full")
+
+
+class User(BaseModel):
+    email = pw.CharField(max_length=254, unique=True)
+    handle = pw.CharField(max_length=40, unique=True)
+    name = pw.CharField(max_length=200, default="")
+    password_hash = pw.CharField(max_length=300, default="")
+    timezone = pw.CharField(max_length=64, default="UTC")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    # flask-login's protocol
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @classmethod
+    def by_login(cls, login: str) -> User | None:
+        """The user whose e-mail (any case) or handle is ``login``."""
+        login = login.strip()
+        return cls.get_or_none((pw.fn.LOWER(cls.email) == login.lower()) | (cls.handle == login))
+
+
+class ApiKey(BaseModel):
+    user = pw.ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    name = pw.CharField(max_length=100)
+    scope = pw.CharField(max_length=10, choices=[(s, s) for s in SCOPES])
+    prefix = pw.CharField(max_length=20)  # shown in lists, e.g. "cm_live_AbCd"
+    key_hash = pw.CharField(max_length=64, unique=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_used_at = UTCDateTimeField(null=True)
+    expires_at = UTCDateTimeField(null=True)
+    revoked_at = UTCDateTimeField(null=True)
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= utcnow():
+            return "expired"
+        return "active"

@@ -1,0 +1,57 @@
+"""``serve``: gunicorn with several workers; the scheduler runs in one of them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger("calmesh")
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, options: dict[str, Any], overrides: dict[str, Any]):
+        self.options, self.overrides = options, overrides
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        # Called in each worker after the fork (no preload): every worker owns
+        # its database connection, and one of them wins the scheduler lock.
+        from calmesh import create_app
+
+        return create_app(self.overrides, server=True)
+
+
+def serve(overrides: dict[str, Any] | None = None) -> None:
+    from calmesh import create_app, db
+
+    overrides = overrides or {}
+    app = create_app(overrides)  # validates the configuration before any fork
+    settings = app.config["CALMESH"]
+    db.migrate()
+    db.db.close()
+    host, port = settings["server.host"], settings["server.port"]
+    log.info("CalMesh on http://%s:%s with %s workers", host, port, settings["server.workers"])
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": settings["server.workers"],
+        "timeout": settings["server.timeout"],
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": settings["logging.level"].lower(),
+        "forwarded_allow_ips": "*" if settings["server.trusted_proxies"] else "127.0.0.1",
+        "proc_name": "calmesh",
+    }
+    _Gunicorn(options, overrides).run()
+
+
+def wsgi_app():
+    """The app for ``gunicorn app:app``: migrates and may start the scheduler."""
+    from calmesh import create_app
+
+    return create_app(server=True)

@@ -1,0 +1,1 @@
+"""Services own the rules: each change is one atomic function used by REST, pages and CLI."""

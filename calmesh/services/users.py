@@ -1,0 +1,118 @@
+"""Accounts: creation, sign-in with throttling, profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import peewee as pw
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from calmesh.auth import ratelimit
+from calmesh.db import db
+from calmesh.models import User
+from calmesh.schema import Email, Invalid, Object, String, TimeZone
+
+HANDLE = String(
+    min_length=2,
+    max_length=40,
+    pattern=r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+    pattern_help="2-40 lowercase letters, digits and inner hyphens",
+    description="Public handle, the first part of booking links: /{handle}/{slug}",
+)
+PASSWORD = String(min_length=10, max_length=200, strip=False, description="At least 10 characters")
+NAME = String(max_length=200, default="")
+
+NEW_USER = Object(
+    {
+        "email": Email(),
+        "handle": HANDLE,
+        "password": PASSWORD,
+        "name": NAME,
+        "timezone": TimeZone(default="UTC"),
+    },
+    name="NewUser",
+)
+PROFILE = Object({"name": NAME, "timezone": TimeZone()}, name="Profile")
+
+# A dummy hash so that an unknown login costs as much time as a wrong password.
+_DUMMY_HASH = generate_password_hash("calmesh-timing-equaliser")
+
+
+class UserExists(Exception):
+    """The e-mail or handle is taken; ``field`` says which."""
+
+    def __init__(self, field: str):
+        self.field = field
+        super().__init__(f"{field} is already taken")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    throttled: bool = False
+    retry_after: int = 0
+
+
+def create_user(**fields: object) -> User:
+    """Create an account from raw input; raises Invalid or UserExists."""
+    data = NEW_USER.parse(fields)
+    try:
+        with db.atomic():
+            return User.create(
+                email=data["email"],
+                handle=data["handle"],
+                name=data["name"],
+                timezone=data["timezone"],
+                password_hash=generate_password_hash(data["password"]),
+            )
+    except pw.IntegrityError:
+        taken = "email" if User.select().where(User.email == data["email"]).exists() else "handle"
+        raise UserExists(taken) from None
+
+
+def authenticate(
+    login: str, password: str, address: str, max_failures: int, window: int
+) -> LoginResult:
+    """Check a sign-in; after ``max_failures`` failures per account and address
+    within ``window`` seconds, refuse further tries until the window ends."""
+    key = f"login:{login.strip().lower()}:{address}"
+    state = ratelimit.peek(key, max_failures, window)
+    if not state.allowed:
+        return LoginResult(None, throttled=True, retry_after=state.retry_after)
+    user = User.by_login(login)
+    if (
+        user is not None
+        and user.password_hash
+        and check_password_hash(user.password_hash, password)
+    ):
+        ratelimit.clear(key)
+        return LoginResult(user)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+    ratelimit.hit(key, max_failures, window)
+    return LoginResult(None)
+
+
+def update_profile(user: User, **fields: object) -> User:
+    data = PROFILE.parse(fields)
+    user.name, user.timezone = data["name"], data["timezone"]
+    user.save()
+    return user
+
+
+def set_password(user: User, password: str) -> None:
+    PASSWORD.parse(password, "password")
+    user.password_hash = generate_password_hash(password)
+    user.save()
+
+
+__all__ = [
+    "NEW_USER",
+    "PROFILE",
+    "Invalid",
+    "LoginResult",
+    "UserExists",
+    "authenticate",
+    "create_user",
+    "update_profile",
+]

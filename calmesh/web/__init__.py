@@ -1,0 +1,42 @@
+"""Server-rendered pages (htmx). Views stay thin: parse the form, call a service, render."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template, request
+from flask_login import current_user
+
+web = Blueprint("web", __name__)
+
+# The dashboard's sections, in menu order: (label, endpoint). Later sections
+# add themselves here; the menu shows those whose endpoint exists.
+NAV: list[tuple[str, str]] = [
+    ("Overview", "web.dashboard"),
+    ("Connections", "web.connections"),
+    ("Calendars", "web.calendars"),
+    ("Booking pages", "web.booking_pages"),
+    ("Bookings", "web.bookings"),
+    ("Polls", "web.polls"),
+    ("Webhooks", "web.webhooks"),
+    ("API keys", "web.api_keys"),
+    ("Profile", "web.profile"),
+]
+
+
+def render(template: str, partial: str | None = None, **context):
+    """Render the whole page, or only ``partial`` when htmx asks for a fragment."""
+    if partial and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        return render_template(partial, **context)
+    return render_template(template, **context)
+
+
+def init_app(app: Flask) -> None:
+    from calmesh.web import account, dashboard  # noqa: F401  (register views)
+
+    app.register_blueprint(web)
+
+    @app.context_processor
+    def _nav():
+        if not current_user.is_authenticated:
+            return {"nav": []}
+        endpoints = app.view_functions
+        return {"nav": [(label, ep) for label, ep in NAV if ep in endpoints]}

@@ -1,0 +1,28 @@
+"""Form handling for pages: the same declarations as the API, errors per field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from calmesh.schema import Invalid, Object
+
+
+def parse_form(
+    schema: Object, fields: list[str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse ``request.form`` with ``schema``; returns (values, errors by field).
+
+    Empty optional inputs count as absent, as a browser always sends them.
+    """
+    raw = {
+        key: value
+        for key in (fields or schema.fields)
+        if (value := request.form.get(key)) is not None
+        and (value != "" or schema.fields[key].required)
+    }
+    try:
+        return schema.parse(raw), {}
+    except Invalid as exc:
+        return raw, {d["field"]: d["message"] for d in exc.details}
