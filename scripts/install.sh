@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Creates .venv and installs CalMesh's Python requirements into it.
+#   bash scripts/install.sh        runtime only
+#   bash scripts/install.sh dev    runtime + test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${PYTHON:-python3}
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "CalMesh needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version 2>&1))." >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+if [ "${1:-}" = "dev" ]; then
+  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+else
+  .venv/bin/python -m pip install --quiet -r requirements.txt
+fi

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from calmesh import config
+from tests.conftest import ROOT
+
+
+def test_example_file_lists_exactly_the_schema_keys_with_their_defaults():
+    with open(ROOT / "config.example.toml", "rb") as fh:
+        doc = tomllib.load(fh)
+    flat = {}
+    for name, value in doc.items():
+        if isinstance(value, dict):
+            flat.update({f"{name}.{k}": v for k, v in value.items()})
+        else:
+            flat[name] = value
+    assert flat == {key.dotted: key.default for key in config.SCHEMA}
+
+
+def test_example_file_is_what_the_generator_prints():
+    assert (ROOT / "config.example.toml").read_text() == config.example_toml()
+
+
+def test_defaults_run_with_no_configuration_at_all():
+    loaded = config.load(environ={})
+    assert loaded["server.port"] == 8000
+    assert loaded["server.host"] == "127.0.0.1"
+    assert loaded.data_dir.name == "data"
+    assert loaded.database_url == f"sqlite:///{loaded.data_dir / 'calmesh.db'}"
+
+
+def test_file_then_environment_then_overrides_win_in_that_order(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('data_dir = "/srv/cal"\n[server]\nport = 9000\nworkers = 5\n')
+    env = {"CALMESH_CONFIG": str(path), "CALMESH_SERVER_PORT": "9100"}
+    loaded = config.load({"server.workers": 7}, environ=env)
+    assert loaded["data_dir"] == "/srv/cal"
+    assert loaded["server.port"] == 9100
+    assert loaded["server.workers"] == 7
+
+
+def test_shortcut_variables_set_the_data_folder_and_database(tmp_path):
+    env = {"CALMESH_DATA_DIR": str(tmp_path), "CALMESH_DATABASE_URL": "postgresql://u@h/db"}
+    loaded = config.load(environ=env)
+    assert loaded.data_dir == tmp_path.resolve()
+    assert loaded.database_url == "postgresql://u@h/db"
+
+
+def test_secret_is_read_from_a_file_variable(tmp_path):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret-from-file\n")
+    loaded = config.load(environ={"CALMESH_SECURITY_SECRET_KEY_FILE": str(secret)})
+    assert loaded["security.secret_key"] == "s3cret-from-file"
+
+
+def test_file_variables_exist_only_for_secrets(tmp_path):
+    path = tmp_path / "port"
+    path.write_text("1234")
+    loaded = config.load(environ={"CALMESH_SERVER_PORT_FILE": str(path)})
+    assert loaded["server.port"] == 8000
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"CALMESH_SERVER_PORT": "eighty"}, "server.port"),
+        ({"CALMESH_SCHEDULER_EMBEDDED": "maybe"}, "scheduler.embedded"),
+        ({"CALMESH_SERVER_WORKERS": "0"}, "at least 1"),
+        ({"CALMESH_LOGGING_LEVEL": "LOUD"}, "logging.level"),
+        ({"CALMESH_CONFIG": "/nonexistent/calmesh.toml"}, "cannot read"),
+        ({"CALMESH_SECURITY_SECRET_KEY_FILE": "/nonexistent/secret"}, "cannot read"),
+    ],
+)
+def test_bad_values_are_refused_with_the_key_named(env, message):
+    with pytest.raises(config.ConfigError, match=message):
+        config.load(environ=env)
+
+
+def test_unknown_keys_in_the_file_are_refused(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[server]\nprot = 80\n")
+    with pytest.raises(config.ConfigError, match=r"unknown key\(s\) server.prot"):
+        config.load(environ={"CALMESH_CONFIG": str(path)})
+
+
+def test_broken_toml_is_refused_clearly(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[server\nport = ")
+    with pytest.raises(config.ConfigError, match="not valid TOML"):
+        config.load(environ={"CALMESH_CONFIG": str(path)})
+
+
+def test_secret_key_is_generated_once_and_kept(tmp_path):
+    from tests.conftest import make_app
+
+    first = make_app(tmp_path)
+    second = make_app(tmp_path)
+    key_file = tmp_path / "data" / "secret_key"
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert first.secret_key == second.secret_key == key_file.read_text().strip()
+    assert len(first.secret_key) == 64
