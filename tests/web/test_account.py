@@ -1,0 +1,182 @@
+"""First run, sign-in with throttling, sign-out, profile, CSRF on forms."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from calmesh.models import User
+from tests.conftest import CSRF, make_user, signed_in_client
+
+
+def form_client(app):
+    """A browser-like client: reads the CSRF token from the page it gets."""
+    client = app.test_client()
+    return client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def post_form(client, path: str, data: dict, **kw):
+    token = csrf_of(client.get(path, **kw).get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token}, **kw)
+
+
+def test_first_visit_goes_to_setup_when_no_user_exists(app):
+    client = form_client(app)
+    assert client.get("/login").headers["Location"].endswith("/setup")
+    assert client.get("/setup").status_code == 200
+
+
+def test_setup_creates_the_owner_and_signs_in(app):
+    client = form_client(app)
+    response = post_form(
+        client,
+        "/setup",
+        {
+            "email": "Owner@Example.org",
+            "handle": "owner",
+            "password": "long-enough-pw",
+            "name": "Owner",
+            "timezone": "Europe/Berlin",
+        },
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith("/dashboard")
+    user = User.get(User.handle == "owner")
+    assert user.email == "owner@example.org" and user.timezone == "Europe/Berlin"
+    assert client.get("/dashboard").status_code == 200
+    # Once a user exists the page is closed for good.
+    assert app.test_client().get("/setup").headers["Location"].endswith("/login")
+
+
+def test_setup_shows_errors_and_creates_nothing(app):
+    response = post_form(
+        form_client(app),
+        "/setup",
+        {
+            "email": "nope",
+            "handle": "Bad Handle",
+            "password": "short",
+            "timezone": "Mars/Base",
+        },
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "must be an e-mail address" in html and "at least 10 characters" in html
+    assert "unknown time zone" in html
+    assert User.select().count() == 0
+
+
+def test_setup_from_a_non_local_address_needs_the_token(app):
+    from calmesh.auth.setup import setup_token
+
+    client = form_client(app)
+    remote = {"environ_base": {"REMOTE_ADDR": "203.0.113.9"}}
+    assert client.get("/setup", **remote).status_code == 403
+    # Behind an untrusted proxy the loopback peer is not the visitor.
+    assert client.get("/setup", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
+    with app.test_request_context():
+        token = setup_token()
+    assert client.get(f"/setup?token={token}", **remote).status_code == 200
+    assert client.get("/setup?token=wrong", **remote).status_code == 403
+
+
+@pytest.fixture
+def owner(app):
+    return make_user("owner")
+
+
+def test_login_with_email_or_handle_then_logout(app, owner):
+    client = form_client(app)
+    response = post_form(
+        client, "/login", {"login": "OWNER@example.org", "password": "owner-password-123"}
+    )
+    assert response.status_code == 302
+    assert client.get("/dashboard").status_code == 200
+    html = client.get("/dashboard").get_data(as_text=True)
+    response = client.post("/logout", data={"csrf_token": csrf_of(html)})
+    assert response.headers["Location"].endswith("/login")
+    assert client.get("/dashboard").status_code == 302
+    assert (
+        post_form(
+            client, "/login", {"login": "owner", "password": "owner-password-123"}
+        ).status_code
+        == 302
+    )
+
+
+def test_wrong_password_is_refused_then_throttled(app, owner):
+    client = form_client(app)
+    for _ in range(5):
+        response = post_form(client, "/login", {"login": "owner", "password": "wrong"})
+        assert response.status_code == 401
+        assert "Wrong e-mail/handle or password" in response.get_data(as_text=True)
+    # Even the right password is refused while throttled.
+    response = post_form(client, "/login", {"login": "owner", "password": "owner-password-123"})
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+
+
+def test_throttling_is_per_address(app, owner):
+    client = form_client(app)
+    for _ in range(5):
+        post_form(client, "/login", {"login": "owner", "password": "wrong"})
+    other = {"environ_base": {"REMOTE_ADDR": "127.0.0.2"}}
+    response = post_form(
+        form_client(app), "/login", {"login": "owner", "password": "owner-password-123"}, **other
+    )
+    assert response.status_code == 302
+
+
+def test_login_redirects_only_to_local_paths(app, owner):
+    client = form_client(app)
+    path = "/login?next=https://evil.example/phish"
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path, data={"login": "owner", "password": "owner-password-123", "csrf_token": token}
+    )
+    assert response.headers["Location"].endswith("/dashboard")
+
+
+def test_forms_without_csrf_token_are_refused(app, owner):
+    client = form_client(app)
+    client.get("/login")
+    response = client.post("/login", data={"login": "owner", "password": "owner-password-123"})
+    assert response.status_code == 403
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_pages_need_a_sign_in(app, owner):
+    for path in ("/dashboard", "/profile", "/api-keys"):
+        response = app.test_client().get(path)
+        assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_profile_updates_name_and_time_zone(app, owner):
+    client = signed_in_client(app, owner)
+    response = client.post(
+        "/profile", data={"name": "The Owner", "timezone": "Asia/Kolkata", "csrf_token": CSRF}
+    )
+    assert response.status_code == 302
+    owner = User.get_by_id(owner.id)
+    assert (owner.name, owner.timezone) == ("The Owner", "Asia/Kolkata")
+    bad = client.post(
+        "/profile", data={"name": "x", "timezone": "Asia/Nowhere", "csrf_token": CSRF}
+    )
+    assert bad.status_code == 200 and "unknown time zone" in bad.get_data(as_text=True)
+    assert User.get_by_id(owner.id).timezone == "Asia/Kolkata"
+
+
+def test_dashboard_shows_navigation(app, owner):
+    html = signed_in_client(app, owner).get("/dashboard").get_data(as_text=True)
+    assert 'aria-label="Sections"' in html
+    assert "API keys" in html and "Profile" in html
+
+
+def test_html_errors_are_pages_not_tracebacks(app, owner):
+    response = signed_in_client(app, owner).get("/no/such/page")
+    assert response.status_code == 404
+    assert "<h1>404" in response.get_data(as_text=True)
