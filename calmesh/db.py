@@ -84,7 +84,6 @@ def make_database(url: str) -> pw.Database:
             max_connections=20,
             stale_timeout=300,
             timeout=10,
-            autorollback=True,
         )
     raise ValueError(
         f"database_url: unsupported scheme {scheme!r} (use sqlite:/// or postgresql://)"
