@@ -105,6 +105,47 @@ def cmd_worker(args: argparse.Namespace) -> None:
     run_forever(app)
 
 
+def cmd_sync(args: argparse.Namespace) -> None:
+    import time
+
+    from calmesh import db
+    from calmesh.models import Connection
+    from calmesh.services import sync
+
+    app = _app()
+    db.migrate()
+    with app.app_context():
+        query = Connection.select().order_by(Connection.id)
+        if args.connection is not None:
+            query = query.where(Connection.id == args.connection)
+        connections = list(query)
+        if args.connection is not None and not connections:
+            raise CliError(f"no connection with id {args.connection}")
+        failed = 0
+        for n, connection in enumerate(connections, 1):
+            kind = f"{connection.provider}, id {connection.id}"
+            print(f"[{n}/{len(connections)}] {connection.name} ({kind})", flush=True)
+            started = time.monotonic()
+            report = sync.sync_connection(
+                connection.id, progress=lambda msg: print(f"    {msg}", flush=True)
+            )
+            took = time.monotonic() - started
+            if report.status == "ok":
+                print(
+                    f"    ok in {took:.1f} s: {report.changed} changed, {report.deleted} deleted, "
+                    f"{report.occurrences} occurrences stored, {report.requests} requests"
+                )
+                if report.message:
+                    print(f"    note: {report.message}")
+            else:
+                failed += 1
+                print(f"    {report.status}: {report.message}")
+        if not connections:
+            print("No connections yet.")
+    if failed:
+        raise CliError(f"{failed} of {len(connections)} connection(s) failed to sync")
+
+
 def cmd_config_example(args: argparse.Namespace) -> None:
     from calmesh.config import example_toml
 

@@ -1,3 +1,3 @@
 """Imports every module that registers jobs, so the scheduler sees them all."""
 
-from calmesh.jobs import scheduler  # noqa: F401  (heartbeat, housekeeping)
+from calmesh.jobs import scheduler, sync  # noqa: F401

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
+from calmesh.models.connections import (
+    PROVIDERS,
+    CalendarObject,
+    Connection,
+    Occurrence,
+    RemoteCalendar,
+)
 from calmesh.models.system import Heartbeat, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User
 
-ALL_MODELS = [User, ApiKey, RateCounter, Lease, Heartbeat]
+ALL_MODELS = [
+    User,
+    ApiKey,
+    RateCounter,
+    Lease,
+    Heartbeat,
+    Connection,
+    RemoteCalendar,
+    CalendarObject,
+    Occurrence,
+]
 
-__all__ = ["ALL_MODELS", "SCOPES", "ApiKey", "Heartbeat", "Lease", "RateCounter", "User"]
+__all__ = [
+    "ALL_MODELS",
+    "PROVIDERS",
+    "SCOPES",
+    "ApiKey",
+    "CalendarObject",
+    "Connection",
+    "Heartbeat",
+    "Lease",
+    "Occurrence",
+    "RateCounter",
+    "RemoteCalendar",
+    "User",
+]

@@ -1,0 +1,384 @@
+"""Calendar connections: list, connect (credentials or OAuth), sync, remove."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import request
+
+from calmesh.api.framework import ApiError, endpoint, not_found
+from calmesh.api.framework import current_principal as who
+from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
+from calmesh.api.serializers import iso
+from calmesh.models import PROVIDERS, Connection, RemoteCalendar
+from calmesh.models.connections import STATUSES
+from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String, Url
+from calmesh.services import connections as service
+
+TAG = "Connections"
+NAME = String(min_length=1, max_length=200, description="Display name")
+USERNAME = String(min_length=1, max_length=300, strip=False)
+PASSWORD = String(
+    min_length=1, max_length=1000, strip=False, description="For iCloud: an app-specific password"
+)
+
+CALENDAR_OUT = Object(
+    {
+        "id": Integer(),
+        "remote_id": String(),
+        "name": String(),
+        "color": String(),
+        "writable": Boolean(),
+        "enabled": Boolean(),
+        "timezone": String(),
+        "synced_at": DateTime(nullable=True),
+    },
+    name="RemoteCalendar",
+)
+CONNECTION_OUT = Object(
+    {
+        "id": Integer(),
+        "provider": Choice(*PROVIDERS),
+        "name": String(),
+        "endpoint": String(description="The server, without credentials or secret path parts"),
+        "status": Choice(*STATUSES),
+        "last_sync_at": DateTime(nullable=True),
+        "next_sync_at": DateTime(nullable=True),
+        "last_error": String(),
+        "read_only": Boolean(),
+        "calendars": List(CALENDAR_OUT),
+        "created_at": DateTime(),
+    },
+    name="Connection",
+)
+
+
+def public_endpoint(connection: Connection) -> str:
+    """The endpoint with nothing secret: no user:password, no query; an iCal URL's
+    path often is the secret itself, so only its host is shown."""
+    if not connection.endpoint:
+        return ""
+    parts = urlsplit(connection.endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    if connection.provider == "ics":
+        return f"{parts.scheme}://{host}/…"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def calendar_out(calendar: RemoteCalendar) -> dict:
+    return {
+        "id": calendar.id,
+        "remote_id": calendar.remote_id if calendar.connection.provider != "ics" else "feed",
+        "name": calendar.name,
+        "color": calendar.color,
+        "writable": calendar.writable,
+        "enabled": calendar.enabled,
+        "timezone": calendar.timezone,
+        "synced_at": iso(calendar.synced_at),
+    }
+
+
+def connection_out(connection: Connection) -> dict:
+    calendars = (
+        RemoteCalendar.select()
+        .where(RemoteCalendar.connection == connection)
+        .order_by(RemoteCalendar.id)
+    )
+    return {
+        "id": connection.id,
+        "provider": connection.provider,
+        "name": connection.name,
+        "endpoint": public_endpoint(connection),
+        "status": connection.status,
+        "last_sync_at": iso(connection.last_sync_at),
+        "next_sync_at": iso(connection.next_sync_at),
+        "last_error": connection.last_error,
+        "read_only": connection.provider == "ics",
+        "calendars": [calendar_out(c) for c in calendars],
+        "created_at": iso(connection.created_at),
+    }
+
+
+def owned(connection_id: int) -> Connection:
+    connection = service.get_for(who().user, connection_id)
+    if connection is None:
+        raise not_found("connection")
+    return connection
+
+
+def refused(exc: Exception) -> ApiError:
+    return ApiError(422, "connection_failed", str(exc))
+
+
+@endpoint(
+    "/connections",
+    "GET",
+    auth="read",
+    query=Object(PAGE_QUERY),
+    response=page_of(CONNECTION_OUT, "ConnectionPage"),
+    summary="List calendar connections",
+    tag=TAG,
+)
+def list_connections(query):
+    return paginate(
+        Connection.for_user(who().user), order=[Connection.id], serialize=connection_out, **query
+    )
+
+
+CALDAV_BODY = Object(
+    {"url": Url(), "username": USERNAME, "password": PASSWORD, "name": NAME},
+    name="NewCalDavConnection",
+)
+ICLOUD_BODY = Object(
+    {"url": Url(default=""), "username": USERNAME, "password": PASSWORD, "name": NAME},
+    name="NewICloudConnection",
+)
+ICS_BODY = Object(
+    {
+        "url": String(
+            min_length=1,
+            max_length=2000,
+            pattern=r"(https?|webcal)://\S+",
+            pattern_help="must be an http(s):// or webcal:// URL",
+        ),
+        "name": NAME,
+        "username": String(max_length=300, default=""),
+        "password": String(max_length=1000, strip=False, default=""),
+    },
+    name="NewIcsConnection",
+)
+
+
+def _create(kind: str, body: dict) -> dict:
+    try:
+        connection = service.create_with_credentials(
+            who().user,
+            kind,
+            body["name"],
+            body["url"],
+            body.get("username", ""),
+            body.get("password", ""),
+        )
+    except service.ConnectionRefused as exc:
+        raise refused(exc) from None
+    return connection_out(connection)
+
+
+@endpoint(
+    "/connections/caldav",
+    "POST",
+    auth="full",
+    body=CALDAV_BODY,
+    response=CONNECTION_OUT,
+    status=201,
+    errors=(422,),
+    summary="Connect a CalDAV server (checks the credentials first)",
+    tag=TAG,
+)
+def create_caldav_connection(body):
+    return _create("caldav", body)
+
+
+@endpoint(
+    "/connections/icloud",
+    "POST",
+    auth="full",
+    body=ICLOUD_BODY,
+    response=CONNECTION_OUT,
+    status=201,
+    errors=(422,),
+    summary="Connect iCloud (Apple ID and an app-specific password)",
+    tag=TAG,
+)
+def create_icloud_connection(body):
+    return _create("icloud", body)
+
+
+@endpoint(
+    "/connections/ics",
+    "POST",
+    auth="full",
+    body=ICS_BODY,
+    response=CONNECTION_OUT,
+    status=201,
+    errors=(422,),
+    summary="Subscribe to an iCal URL (read-only)",
+    tag=TAG,
+)
+def create_ics_connection(body):
+    return _create("ics", body)
+
+
+OAUTH_BODY = Object({"name": NAME}, name="NewOAuthConnection")
+OAUTH_OUT = Object(
+    {
+        "connection": CONNECTION_OUT,
+        "authorization_url": String(description="Open this in a browser to give consent"),
+    },
+    name="OAuthStart",
+)
+
+
+def _start_oauth(kind: str, body: dict) -> dict:
+    try:
+        connection, url = service.start_oauth(who().user, kind, body["name"], request.host_url)
+    except service.NotConfigured as exc:
+        raise ApiError(422, "not_configured", str(exc)) from None
+    return {"connection": connection_out(connection), "authorization_url": url}
+
+
+@endpoint(
+    "/connections/google",
+    "POST",
+    auth="full",
+    body=OAUTH_BODY,
+    response=OAUTH_OUT,
+    status=201,
+    errors=(422,),
+    summary="Start connecting Google Calendar (answers the consent URL)",
+    tag=TAG,
+)
+def create_google_connection(body):
+    return _start_oauth("google", body)
+
+
+@endpoint(
+    "/connections/microsoft",
+    "POST",
+    auth="full",
+    body=OAUTH_BODY,
+    response=OAUTH_OUT,
+    status=201,
+    errors=(422,),
+    summary="Start connecting Microsoft 365 / Outlook (answers the consent URL)",
+    tag=TAG,
+)
+def create_microsoft_connection(body):
+    return _start_oauth("microsoft", body)
+
+
+@endpoint(
+    "/connections/<int:connection_id>",
+    "GET",
+    auth="read",
+    response=CONNECTION_OUT,
+    summary="A connection with its status, last sync, last error and calendars",
+    tag=TAG,
+)
+def get_connection(connection_id):
+    return connection_out(owned(connection_id))
+
+
+PATCH_BODY = Object(
+    {
+        "name": String(min_length=1, max_length=200, default=None),
+        "username": String(min_length=1, max_length=300, strip=False, default=None),
+        "password": String(min_length=1, max_length=1000, strip=False, default=None),
+    },
+    name="ConnectionUpdate",
+)
+
+
+@endpoint(
+    "/connections/<int:connection_id>",
+    "PATCH",
+    auth="full",
+    body=PATCH_BODY,
+    response=CONNECTION_OUT,
+    errors=(422,),
+    summary="Rename, or replace the username/password (checked first)",
+    tag=TAG,
+)
+def update_connection(connection_id, body):
+    connection = owned(connection_id)
+    if (body["username"] or body["password"]) and connection.provider in {"google", "microsoft"}:
+        raise ApiError(
+            422,
+            "unprocessable",
+            "OAuth connections are renewed with POST /connections/:id/reconnect",
+        )
+    try:
+        return connection_out(service.update(connection, **body))
+    except service.ConnectionRefused as exc:
+        raise refused(exc) from None
+
+
+@endpoint(
+    "/connections/<int:connection_id>",
+    "DELETE",
+    auth="full",
+    response=Object({"id": Integer(), "deleted": Boolean()}, name="Deleted"),
+    summary="Remove a connection and every cached event from it",
+    tag=TAG,
+)
+def delete_connection(connection_id):
+    connection = owned(connection_id)
+    service.remove(connection)
+    return {"id": connection_id, "deleted": True}
+
+
+@endpoint(
+    "/connections/<int:connection_id>/sync",
+    "POST",
+    auth="full",
+    response=CONNECTION_OUT,
+    status=202,
+    errors=(409,),
+    summary="Sync now (the scheduler picks it up within seconds)",
+    tag=TAG,
+)
+def sync_connection(connection_id):
+    connection = owned(connection_id)
+    if connection.status == "auth_required":
+        raise ApiError(
+            409,
+            "auth_required",
+            "this connection needs new credentials or consent first: "
+            + (connection.last_error or "reconnect it"),
+        )
+    return connection_out(service.request_sync(connection))
+
+
+@endpoint(
+    "/connections/<int:connection_id>/reconnect",
+    "POST",
+    auth="full",
+    response=OAUTH_OUT,
+    errors=(422,),
+    summary="New consent URL for a Google or Microsoft connection",
+    tag=TAG,
+)
+def reconnect_connection(connection_id):
+    connection = owned(connection_id)
+    if connection.provider not in {"google", "microsoft"}:
+        raise ApiError(
+            422,
+            "unprocessable",
+            "only Google and Microsoft connections use consent; "
+            "PATCH the username/password instead",
+        )
+    try:
+        connection, url = service.start_oauth(
+            who().user, connection.provider, connection.name, request.host_url, connection
+        )
+    except service.NotConfigured as exc:
+        raise ApiError(422, "not_configured", str(exc)) from None
+    return {"connection": connection_out(connection), "authorization_url": url}
+
+
+@endpoint(
+    "/connections/<int:connection_id>/calendars/<int:calendar_id>",
+    "PATCH",
+    auth="full",
+    body=Object({"enabled": Boolean()}, name="RemoteCalendarUpdate"),
+    response=CALENDAR_OUT,
+    summary="Enable or disable one of the connection's calendars",
+    tag=TAG,
+)
+def update_remote_calendar(connection_id, calendar_id, body):
+    calendar = service.set_calendar_enabled(owned(connection_id), calendar_id, body["enabled"])
+    if calendar is None:
+        raise not_found("calendar")
+    return calendar_out(calendar)

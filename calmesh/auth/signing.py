@@ -1,0 +1,39 @@
+"""Signed, purpose-bound, expiring tokens (itsdangerous), one salt per purpose.
+
+A token made for one purpose never verifies for another (the salt differs),
+and a tampered, foreign or expired token is refused with :class:`BadToken`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from itsdangerous import BadData, URLSafeTimedSerializer
+
+PURPOSES = {
+    "oauth-state": 30 * 60,  # the consent round trip
+    "booking-manage": 400 * 86_400,  # a visitor's cancel/reschedule link
+    "poll-vote": 400 * 86_400,  # a participant's edit link
+}
+
+
+class BadToken(Exception):
+    """The token is malformed, tampered with, for another purpose, or expired."""
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown token purpose {purpose!r}")
+    return URLSafeTimedSerializer(current_app.secret_key, salt=f"calmesh:{purpose}")
+
+
+def sign(purpose: str, data: Any) -> str:
+    return _serializer(purpose).dumps(data)
+
+
+def verify(purpose: str, token: str, max_age: int | None = None) -> Any:
+    try:
+        return _serializer(purpose).loads(token, max_age=max_age or PURPOSES[purpose])
+    except BadData:
+        raise BadToken(f"the {purpose.replace('-', ' ')} link is invalid or has expired") from None

@@ -1,0 +1,1 @@
+"""Calendar providers: one interface (base.py), four implementations."""

@@ -1,0 +1,407 @@
+"""Syncing a connection: ask its provider what changed, store it, expand it.
+
+One sync at a time per connection, across processes and hosts: a sync first
+claims the connection's lease with a conditional UPDATE. A failing provider
+marks its connection ``error`` (retried with back-off) or ``auth_required``,
+keeps the last good events, and never touches other connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from calmesh.auth import crypto
+from calmesh.db import db, utcnow
+from calmesh.engine.recurrence import CalendarDataError, expand
+from calmesh.engine.recurrence import Occurrence as Occ
+from calmesh.jobs.leases import holder
+from calmesh.models import CalendarObject, Connection, Occurrence, RemoteCalendar
+from calmesh.providers import base
+from calmesh.providers.base import (
+    ChangeSet,
+    ConnectionInfo,
+    HttpSettings,
+    ProviderError,
+    RemoteObject,
+)
+
+log = logging.getLogger("calmesh.sync")
+
+LEASE = timedelta(minutes=10)
+RETRY_BASE_SECONDS = 60
+# Providers that expand recurring events themselves only return instances inside
+# the window we asked for; once the horizon moved this far past it, ask again in full.
+WINDOW_SLACK = timedelta(days=7)
+CHUNK = 500
+
+
+@dataclass
+class SyncReport:
+    connection_id: int
+    status: str  # ok | error | auth_required | busy
+    message: str = ""
+    calendars: int = 0
+    changed: int = 0
+    deleted: int = 0
+    occurrences: int = 0
+    requests: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+# --- building providers ----------------------------------------------------------
+
+
+def interval_for(kind: str) -> int:
+    settings = current_app.config["CALMESH"]
+    return settings["sync.interval_caldav" if kind == "icloud" else f"sync.interval_{kind}"]
+
+
+def http_settings(timeout: float | None = None) -> HttpSettings:
+    settings = current_app.config["CALMESH"]
+    return HttpSettings(
+        timeout=timeout or settings["sync.timeout_seconds"],
+        max_bytes=settings["sync.max_feed_bytes"],
+        allow_private=settings["security.allow_private_addresses"],
+    )
+
+
+def provider_settings(kind: str) -> dict:
+    """The ``google.*`` or ``microsoft.*`` keys as a plain dict (empty for others)."""
+    config = current_app.config["CALMESH"].as_dict()
+    prefix = f"{kind}."
+    return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
+
+
+def save_credentials(connection_id: int, credentials: dict) -> None:
+    # Its own short transaction: a rotated refresh token must survive even if
+    # the sync that refreshed it fails later.
+    with db.atomic():
+        Connection.update(credentials=crypto.encrypt(credentials)).where(
+            Connection.id == connection_id
+        ).execute()
+
+
+def provider_for(connection: Connection, timeout: float | None = None) -> base.Provider:
+    info = ConnectionInfo(
+        kind=connection.provider,
+        endpoint=connection.endpoint,
+        credentials=crypto.decrypt(connection.credentials),
+        http=http_settings(timeout),
+        settings=provider_settings(connection.provider),
+        on_credentials=lambda creds: save_credentials(connection.id, creds),
+    )
+    return base.build(info)
+
+
+def horizon(now: datetime | None = None) -> tuple[datetime, datetime]:
+    settings = current_app.config["CALMESH"]
+    now = now or utcnow()
+    start = (now - timedelta(days=settings["sync.horizon_past_days"])).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    end = (now + timedelta(days=settings["sync.horizon_future_days"] + 1)).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    return start, end
+
+
+# --- the lease ---------------------------------------------------------------------
+
+
+def claim(connection_id: int, ttl: timedelta = LEASE) -> bool:
+    now = utcnow()
+    changed = (
+        Connection.update(leased_until=now + ttl, lease_holder=holder(), status="syncing")
+        .where(
+            (Connection.id == connection_id)
+            & (Connection.leased_until.is_null() | (Connection.leased_until < now))
+        )
+        .execute()
+    )
+    return changed == 1
+
+
+def release(connection_id: int, **fields) -> None:
+    Connection.update(leased_until=None, lease_holder="", **fields).where(
+        (Connection.id == connection_id) & (Connection.lease_holder == holder())
+    ).execute()
+
+
+def backoff_seconds(failures: int) -> int:
+    cap = current_app.config["CALMESH"]["sync.max_backoff_seconds"]
+    return int(min(cap, RETRY_BASE_SECONDS * math.pow(2, max(0, failures - 1))))
+
+
+# --- storing what a provider returned --------------------------------------------------
+
+
+def upsert_calendars(
+    connection: Connection, remote: Iterable[base.RemoteCalendarInfo]
+) -> list[RemoteCalendar]:
+    """Mirror the provider's calendar list; a calendar gone remotely is dropped with its events."""
+    remote = list(remote)
+    existing = {
+        c.remote_id: c
+        for c in RemoteCalendar.select().where(RemoteCalendar.connection == connection)
+    }
+    rows = []
+    with db.atomic():
+        for info in remote:
+            row = existing.pop(info.remote_id, None) or RemoteCalendar(
+                connection=connection, remote_id=info.remote_id
+            )
+            row.name, row.color, row.writable = info.name or row.name, info.color, info.writable
+            row.timezone = info.timezone or row.timezone
+            row.save()
+            rows.append(row)
+        for gone in existing.values():
+            gone.delete_instance(recursive=True)
+    return rows
+
+
+def _occurrences(
+    obj: RemoteObject, window: tuple[datetime, datetime], default_tz: str
+) -> list[Occ]:
+    if obj.occurrences is not None:
+        return list(obj.occurrences)
+    return expand(obj.ical or "", window[0], window[1], default_tz=default_tz)
+
+
+def _rows(object_id: int, calendar_id: int, occurrences: list[Occ]) -> list[dict]:
+    return [
+        {
+            "object": object_id,
+            "calendar": calendar_id,
+            "uid": o.uid[:1000],
+            "recurrence_id": o.recurrence_id,
+            "start": o.start,
+            "end": o.end,
+            "all_day": o.all_day,
+            "start_date": o.start_date,
+            "end_date": o.end_date,
+            "busy": o.busy,
+            "status": o.status,
+            "summary": o.summary[:1000],
+            "location": o.location[:1000],
+        }
+        for o in occurrences
+    ]
+
+
+def _delete_objects(calendar: RemoteCalendar, hrefs: Iterable[str]) -> int:
+    hrefs = list(hrefs)
+    count = 0
+    for i in range(0, len(hrefs), CHUNK):
+        ids = [
+            o.id
+            for o in CalendarObject.select(CalendarObject.id).where(
+                (CalendarObject.calendar == calendar)
+                & CalendarObject.href.in_(hrefs[i : i + CHUNK])
+            )
+        ]
+        if ids:
+            Occurrence.delete().where(Occurrence.object.in_(ids)).execute()
+            count += CalendarObject.delete().where(CalendarObject.id.in_(ids)).execute()
+    return count
+
+
+def apply_changes(
+    calendar: RemoteCalendar, changes: ChangeSet, window: tuple[datetime, datetime], default_tz: str
+) -> SyncReport:
+    """Store one calendar's changes atomically: objects, their occurrences, the token."""
+    report = SyncReport(calendar.connection_id, "ok", requests=changes.requests)
+    with db.atomic():
+        stored = {
+            o.href: o
+            for o in CalendarObject.select(
+                CalendarObject.id, CalendarObject.href, CalendarObject.etag
+            ).where(CalendarObject.calendar == calendar)
+        }
+        gone = set(changes.deleted)
+        if changes.full:
+            gone |= set(stored) - {o.href for o in changes.changed}
+        report.deleted = _delete_objects(calendar, gone & set(stored))
+        pending: list[dict] = []
+        for obj in changes.changed:
+            known = stored.get(obj.href)
+            # A full resync re-sends everything: unchanged objects keep their rows.
+            if changes.full and known is not None and obj.etag and known.etag == obj.etag:
+                continue
+            try:
+                occurrences = _occurrences(obj, window, default_tz)
+            except CalendarDataError as exc:
+                report.unreadable.append(f"{obj.href}: {exc}")
+                occurrences = []
+            if known is None:
+                known = CalendarObject.create(
+                    calendar=calendar,
+                    href=obj.href,
+                    etag=obj.etag,
+                    uid=_uid(obj, occurrences),
+                    ical=obj.ical,
+                )
+            else:
+                CalendarObject.update(
+                    etag=obj.etag, uid=_uid(obj, occurrences), ical=obj.ical
+                ).where(CalendarObject.id == known.id).execute()
+                Occurrence.delete().where(Occurrence.object == known.id).execute()
+            pending.extend(_rows(known.id, calendar.id, occurrences))
+            report.changed += 1
+            if len(pending) >= CHUNK:
+                report.occurrences += _insert(pending)
+                pending = []
+        report.occurrences += _insert(pending)
+        RemoteCalendar.update(
+            sync_token=changes.token,
+            synced_at=utcnow(),
+            window_end=window[1]
+            if changes.full or calendar.window_end is None
+            else calendar.window_end,
+        ).where(RemoteCalendar.id == calendar.id).execute()
+    return report
+
+
+def _uid(obj: RemoteObject, occurrences: list[Occ]) -> str:
+    return (occurrences[0].uid if occurrences else obj.href)[:1000]
+
+
+def _insert(rows: list[dict]) -> int:
+    for i in range(0, len(rows), 100):
+        Occurrence.insert_many(rows[i : i + 100]).execute()
+    return len(rows)
+
+
+def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], default_tz: str) -> int:
+    """Expand the stored iCalendar objects anew over ``window`` (the horizon moved)."""
+    count = 0
+    with db.atomic():
+        Occurrence.delete().where(
+            (Occurrence.calendar == calendar)
+            & Occurrence.object.in_(
+                CalendarObject.select(CalendarObject.id).where(
+                    (CalendarObject.calendar == calendar) & CalendarObject.ical.is_null(False)
+                )
+            )
+        ).execute()
+        pending: list[dict] = []
+        for obj in CalendarObject.select().where(
+            (CalendarObject.calendar == calendar) & CalendarObject.ical.is_null(False)
+        ):
+            try:
+                occurrences = expand(obj.ical, window[0], window[1], default_tz=default_tz)
+            except CalendarDataError:
+                continue
+            pending.extend(_rows(obj.id, calendar.id, occurrences))
+            if len(pending) >= CHUNK:
+                count += _insert(pending)
+                pending = []
+        count += _insert(pending)
+    return count
+
+
+# --- one sync ---------------------------------------------------------------------------
+
+
+def sync_connection(
+    connection_id: int, progress: Callable[[str], None] | None = None
+) -> SyncReport:
+    """Sync one connection now, unless another process is syncing it."""
+    say = progress or (lambda _msg: None)
+    if not claim(connection_id):
+        return SyncReport(connection_id, "busy", "another sync of this connection is running")
+    connection = Connection.get_by_id(connection_id)
+    total = SyncReport(connection_id, "ok")
+    try:
+        provider = provider_for(connection)
+        say("listing calendars")
+        calendars = upsert_calendars(connection, provider.list_calendars())
+        total.calendars = len(calendars)
+        window = horizon()
+        for calendar in calendars:
+            if not calendar.enabled:
+                continue
+            token = calendar.sync_token
+            if calendar.window_end is not None and window[1] - calendar.window_end > WINDOW_SLACK:
+                token = None
+            say(f"syncing {calendar.name or calendar.remote_id}")
+            info = base.RemoteCalendarInfo(
+                calendar.remote_id,
+                calendar.name,
+                calendar.color,
+                calendar.writable,
+                calendar.timezone,
+            )
+            changes = provider.changes(info, token, window)
+            report = apply_changes(
+                calendar, changes, window, calendar.timezone or connection.user.timezone
+            )
+            for name in ("changed", "deleted", "occurrences", "requests"):
+                setattr(total, name, getattr(total, name) + getattr(report, name))
+            total.unreadable += report.unreadable
+            say(
+                f"  {report.changed} changed, {report.deleted} deleted, "
+                f"{report.occurrences} occurrences"
+            )
+    except (ProviderError, crypto.CredentialsUnreadable) as exc:
+        permanent = isinstance(exc, crypto.CredentialsUnreadable) or exc.permanent
+        return _failed(connection, total, str(exc), "auth_required" if permanent else "error")
+    except Exception as exc:  # a bug or an unexpected answer: record it, never crash the scheduler
+        log.exception("sync of connection %s failed", connection_id)
+        return _failed(connection, total, f"unexpected error: {type(exc).__name__}", "error")
+    message = ""
+    if total.unreadable:
+        message = (
+            f"{len(total.unreadable)} event(s) could not be read; first: {total.unreadable[0]}"
+        )
+    release(
+        connection_id,
+        status="ok",
+        last_sync_at=utcnow(),
+        last_error=message[:2000],
+        failures=0,
+        next_sync_at=utcnow() + timedelta(seconds=interval_for(connection.provider)),
+    )
+    total.message = message
+    return total
+
+
+def _failed(connection: Connection, report: SyncReport, message: str, status: str) -> SyncReport:
+    failures = connection.failures + 1
+    # auth_required waits for the owner; errors retry with exponential back-off.
+    next_at = (
+        None
+        if status == "auth_required"
+        else utcnow() + timedelta(seconds=backoff_seconds(failures))
+    )
+    release(
+        connection.id,
+        status=status,
+        last_error=message[:2000],
+        failures=failures,
+        next_sync_at=next_at,
+    )
+    log.warning("connection %s: %s", connection.id, message)
+    report.status, report.message = status, message
+    return report
+
+
+def due_connections(limit: int = 20) -> list[int]:
+    now = utcnow()
+    query = (
+        Connection.select(Connection.id)
+        .where(
+            (Connection.status != "auth_required")
+            & (Connection.next_sync_at.is_null(False))
+            & (Connection.next_sync_at <= now)
+            & (Connection.leased_until.is_null() | (Connection.leased_until < now))
+        )
+        .order_by(Connection.next_sync_at)
+        .limit(limit)
+    )
+    return [c.id for c in query]

@@ -1,0 +1,195 @@
+"""Connections in the dashboard: add each kind, status, sync now, calendars, remove."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from calmesh.api.connections import CALDAV_BODY, ICLOUD_BODY, ICS_BODY, OAUTH_BODY, public_endpoint
+from calmesh.auth import signing
+from calmesh.models import Connection
+from calmesh.services import connections as service
+from calmesh.web import render, web
+from calmesh.web.forms import parse_form
+
+FORMS = {"caldav": CALDAV_BODY, "icloud": ICLOUD_BODY, "ics": ICS_BODY}
+LABELS = {
+    "caldav": "CalDAV server",
+    "icloud": "iCloud",
+    "ics": "iCal URL (read-only)",
+    "google": "Google Calendar",
+    "microsoft": "Microsoft 365 / Outlook",
+}
+
+
+def _owned(connection_id: int) -> Connection:
+    connection = service.get_for(current_user, connection_id)
+    if connection is None:
+        abort(404)
+    return connection
+
+
+def _page(
+    errors: dict | None = None, values: dict | None = None, kind: str = "caldav", status: int = 200
+):
+    connections = Connection.for_user(current_user).order_by(Connection.id)
+    return render(
+        "connections/index.html",
+        connections=connections,
+        errors=errors or {},
+        values=values or {},
+        kind=kind,
+        labels=LABELS,
+        public_endpoint=public_endpoint,
+    ), status
+
+
+@web.route("/connections")
+@login_required
+def connections():
+    return _page(kind=request.args.get("kind", "caldav"))
+
+
+@web.route("/connections/add/<kind>", methods=["POST"])
+@login_required
+def add_connection(kind: str):
+    if kind in {"google", "microsoft"}:
+        values, errors = parse_form(OAUTH_BODY)
+        if errors:
+            return _page(errors, values, kind, 400)
+        try:
+            _, url = service.start_oauth(current_user, kind, values["name"], request.host_url)
+        except service.NotConfigured as exc:
+            return _page({"form": str(exc)}, values, kind, 400)
+        return redirect(url)
+    if kind not in FORMS:
+        abort(404)
+    values, errors = parse_form(FORMS[kind])
+    if not errors:
+        try:
+            connection = service.create_with_credentials(
+                current_user,
+                kind,
+                values["name"],
+                values.get("url", ""),
+                values.get("username", ""),
+                values.get("password", ""),
+            )
+        except service.ConnectionRefused as exc:
+            errors = {"form": str(exc)}
+        else:
+            flash(f"Connected “{connection.name}”. The first sync starts within seconds.")
+            return redirect(url_for("web.connections"))
+    values.pop("password", None)
+    return _page(errors, values, kind, 400)
+
+
+@web.route("/connections/<int:connection_id>/status")
+@login_required
+def connection_status(connection_id: int):
+    """The card of one connection; htmx polls it while a sync runs."""
+    return render(
+        "connections/_card.html",
+        connection=_owned(connection_id),
+        labels=LABELS,
+        public_endpoint=public_endpoint,
+    )
+
+
+@web.route("/connections/<int:connection_id>/sync", methods=["POST"])
+@login_required
+def sync_now(connection_id: int):
+    connection = _owned(connection_id)
+    if connection.status != "auth_required":
+        service.request_sync(connection)
+        connection.status = "pending"  # shown until the scheduler claims it
+        connection.save()
+    if request.headers.get("HX-Request"):
+        return connection_status(connection_id)
+    return redirect(url_for("web.connections"))
+
+
+@web.route("/connections/<int:connection_id>/calendars/<int:calendar_id>", methods=["POST"])
+@login_required
+def toggle_calendar(connection_id: int, calendar_id: int):
+    if (
+        service.set_calendar_enabled(
+            _owned(connection_id), calendar_id, request.form.get("enabled") == "1"
+        )
+        is None
+    ):
+        abort(404)
+    if request.headers.get("HX-Request"):
+        return connection_status(connection_id)
+    return redirect(url_for("web.connections"))
+
+
+@web.route("/connections/<int:connection_id>/credentials", methods=["POST"])
+@login_required
+def update_credentials(connection_id: int):
+    connection = _owned(connection_id)
+    try:
+        service.update(
+            connection,
+            username=request.form.get("username") or None,
+            password=request.form.get("password") or None,
+        )
+    except service.ConnectionRefused as exc:
+        flash(f"“{connection.name}”: {exc}")
+    else:
+        flash(f"Updated the credentials of “{connection.name}”.")
+    return redirect(url_for("web.connections"))
+
+
+@web.route("/connections/<int:connection_id>/reconnect", methods=["POST"])
+@login_required
+def reconnect(connection_id: int):
+    connection = _owned(connection_id)
+    if connection.provider not in {"google", "microsoft"}:
+        abort(404)
+    try:
+        _, url = service.start_oauth(
+            current_user, connection.provider, connection.name, request.host_url, connection
+        )
+    except service.NotConfigured as exc:
+        flash(str(exc))
+        return redirect(url_for("web.connections"))
+    return redirect(url)
+
+
+@web.route("/connections/<int:connection_id>/remove", methods=["POST"])
+@login_required
+def remove_connection(connection_id: int):
+    connection = _owned(connection_id)
+    service.remove(connection)
+    flash(f"Removed “{connection.name}” and its cached events.")
+    return redirect(url_for("web.connections"))
+
+
+@web.route("/oauth/callback/<kind>")
+def oauth_callback(kind: str):
+    """Where Google or Microsoft send the browser back after consent."""
+    if kind not in {"google", "microsoft"}:
+        abort(404)
+    state = request.args.get("state", "")
+    if "error" in request.args:
+        service.refuse_oauth(state, request.args.get("error_description") or request.args["error"])
+        message, ok = "Consent was not given; the connection is waiting for it.", False
+    else:
+        try:
+            connection = service.finish_oauth(
+                kind, state, request.args.get("code", ""), request.host_url
+            )
+        except signing.BadToken as exc:
+            abort(400, str(exc))
+        except service.ConnectionRefused as exc:
+            message, ok = f"The provider refused: {exc}", False
+        else:
+            message, ok = (
+                f"Connected “{connection.name}”. The first sync starts within seconds.",
+                True,
+            )
+    if current_user.is_authenticated:
+        flash(message)
+        return redirect(url_for("web.connections"))
+    return render("connections/oauth_done.html", message=message, ok=ok)
