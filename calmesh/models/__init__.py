@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calmesh.models.calendars import CalendarSource, UnifiedCalendar
 from calmesh.models.connections import (
     PROVIDERS,
     CalendarObject,
@@ -22,6 +23,8 @@ ALL_MODELS = [
     RemoteCalendar,
     CalendarObject,
     Occurrence,
+    UnifiedCalendar,
+    CalendarSource,
 ]
 
 __all__ = [
@@ -30,11 +33,13 @@ __all__ = [
     "SCOPES",
     "ApiKey",
     "CalendarObject",
+    "CalendarSource",
     "Connection",
     "Heartbeat",
     "Lease",
     "Occurrence",
     "RateCounter",
     "RemoteCalendar",
+    "UnifiedCalendar",
     "User",
 ]

@@ -173,7 +173,7 @@ def _occurrences(
     return expand(obj.ical or "", window[0], window[1], default_tz=default_tz)
 
 
-def _rows(object_id: int, calendar_id: int, occurrences: list[Occ]) -> list[dict]:
+def occurrence_rows(object_id: int, calendar_id: int, occurrences: list[Occ]) -> list[dict]:
     return [
         {
             "object": object_id,
@@ -251,12 +251,12 @@ def apply_changes(
                     etag=obj.etag, uid=_uid(obj, occurrences), ical=obj.ical
                 ).where(CalendarObject.id == known.id).execute()
                 Occurrence.delete().where(Occurrence.object == known.id).execute()
-            pending.extend(_rows(known.id, calendar.id, occurrences))
+            pending.extend(occurrence_rows(known.id, calendar.id, occurrences))
             report.changed += 1
             if len(pending) >= CHUNK:
-                report.occurrences += _insert(pending)
+                report.occurrences += insert_occurrences(pending)
                 pending = []
-        report.occurrences += _insert(pending)
+        report.occurrences += insert_occurrences(pending)
         RemoteCalendar.update(
             sync_token=changes.token,
             synced_at=utcnow(),
@@ -271,7 +271,7 @@ def _uid(obj: RemoteObject, occurrences: list[Occ]) -> str:
     return (occurrences[0].uid if occurrences else obj.href)[:1000]
 
 
-def _insert(rows: list[dict]) -> int:
+def insert_occurrences(rows: list[dict]) -> int:
     for i in range(0, len(rows), 100):
         Occurrence.insert_many(rows[i : i + 100]).execute()
     return len(rows)
@@ -297,11 +297,11 @@ def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], defaul
                 occurrences = expand(obj.ical, window[0], window[1], default_tz=default_tz)
             except CalendarDataError:
                 continue
-            pending.extend(_rows(obj.id, calendar.id, occurrences))
+            pending.extend(occurrence_rows(obj.id, calendar.id, occurrences))
             if len(pending) >= CHUNK:
-                count += _insert(pending)
+                count += insert_occurrences(pending)
                 pending = []
-        count += _insert(pending)
+        count += insert_occurrences(pending)
     return count
 
 

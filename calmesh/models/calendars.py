@@ -1,0 +1,45 @@
+"""Unified calendars: several connections' calendars merged under one slug."""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from calmesh.db import BaseModel, UTCDateTimeField, utcnow
+from calmesh.models.connections import Connection, RemoteCalendar
+from calmesh.models.users import User
+
+FEED_MODES = ("busy", "full")
+
+
+class UnifiedCalendar(BaseModel):
+    user = pw.ForeignKeyField(User, backref="unified_calendars", on_delete="CASCADE")
+    slug = pw.CharField(max_length=60)
+    name = pw.CharField(max_length=200)
+    timezone = pw.CharField(max_length=64)
+    tentative_busy = pw.BooleanField(default=True)
+    # The private iCal feed: a random token in the URL; rotating it revokes old links.
+    feed_token = pw.CharField(max_length=64, null=True, unique=True)
+    feed_mode = pw.CharField(max_length=10, default="busy")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "slug"), True),)
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)
+
+
+class CalendarSource(BaseModel):
+    """A connection (all its calendars) or one remote calendar, in order.
+
+    The source with the lowest ``sort_order`` is the default write target.
+    """
+
+    calendar = pw.ForeignKeyField(UnifiedCalendar, backref="sources", on_delete="CASCADE")
+    connection = pw.ForeignKeyField(Connection, on_delete="CASCADE")
+    remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="CASCADE")
+    sort_order = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("calendar", "connection", "remote_calendar"), True),)

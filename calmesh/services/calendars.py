@@ -1,0 +1,366 @@
+"""Unified calendars: sources in order, merged events, availability, conflicts,
+write-back, and the private iCal feed.
+
+Everything on the request path reads stored occurrences; only writing an
+event talks to a provider.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import peewee as pw
+
+from calmesh.db import db
+from calmesh.engine.availability import Availability, BusyEvent, availability, event_span
+from calmesh.engine.conflicts import Conflict, find_conflicts
+from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.engine.intervals import Interval
+from calmesh.engine.recurrence import expand
+from calmesh.models import (
+    CalendarObject,
+    CalendarSource,
+    Connection,
+    Occurrence,
+    RemoteCalendar,
+    UnifiedCalendar,
+    User,
+)
+from calmesh.providers.base import ProviderError
+from calmesh.schema import String
+
+SLUG = String(
+    min_length=1,
+    max_length=60,
+    pattern=r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
+    pattern_help="lowercase letters, digits and inner hyphens",
+)
+
+
+class CalendarError(Exception):
+    """A request that cannot be done; ``status`` is the HTTP answer (409, 422)."""
+
+    def __init__(self, message: str, status: int = 422, code: str = "unprocessable"):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+# --- the calendar itself -----------------------------------------------------------
+
+
+def get_for(user: User, slug: str) -> UnifiedCalendar | None:
+    return UnifiedCalendar.get_or_none(
+        (UnifiedCalendar.user == user) & (UnifiedCalendar.slug == slug)
+    )
+
+
+def create(
+    user: User, slug: str, name: str, timezone: str, tentative_busy: bool = True
+) -> UnifiedCalendar:
+    try:
+        with db.atomic():
+            return UnifiedCalendar.create(
+                user=user, slug=slug, name=name, timezone=timezone, tentative_busy=tentative_busy
+            )
+    except pw.IntegrityError:
+        raise CalendarError(
+            f"you already have a calendar with the slug {slug!r}", 409, "conflict"
+        ) from None
+
+
+def update(calendar: UnifiedCalendar, **fields) -> UnifiedCalendar:
+    feed_mode = fields.pop("feed_mode", None)
+    if fields.pop("rotate_feed", False) and calendar.feed_token:
+        calendar.feed_token = secrets.token_urlsafe(24)
+    if feed_mode == "off":
+        calendar.feed_token = None
+    elif feed_mode in ("busy", "full"):
+        calendar.feed_mode = feed_mode
+        calendar.feed_token = calendar.feed_token or secrets.token_urlsafe(24)
+    for key, value in fields.items():
+        if value is not None:
+            setattr(calendar, key, value)
+    try:
+        with db.atomic():
+            calendar.save()
+    except pw.IntegrityError:
+        raise CalendarError(
+            f"you already have a calendar with the slug {calendar.slug!r}", 409, "conflict"
+        ) from None
+    return calendar
+
+
+def delete(calendar: UnifiedCalendar) -> None:
+    calendar.delete_instance(recursive=True)
+
+
+# --- sources -------------------------------------------------------------------------
+
+
+def sources(calendar: UnifiedCalendar) -> list[CalendarSource]:
+    return list(
+        CalendarSource.select(CalendarSource, Connection)
+        .join(Connection)
+        .where(CalendarSource.calendar == calendar)
+        .order_by(CalendarSource.sort_order, CalendarSource.id)
+    )
+
+
+def add_source(
+    calendar: UnifiedCalendar, connection_id: int, remote_calendar_id: int | None = None
+) -> CalendarSource:
+    connection = Connection.get_or_none(
+        (Connection.id == connection_id) & (Connection.user == calendar.user_id)
+    )
+    if connection is None:
+        raise CalendarError("no such connection", 404, "not_found")
+    remote = None
+    if remote_calendar_id is not None:
+        remote = RemoteCalendar.get_or_none(
+            (RemoteCalendar.id == remote_calendar_id) & (RemoteCalendar.connection == connection)
+        )
+        if remote is None:
+            raise CalendarError("that connection has no such calendar", 404, "not_found")
+    for source in sources(calendar):
+        if source.connection_id == connection.id and source.remote_calendar_id == (
+            remote.id if remote else None
+        ):
+            raise CalendarError("this source is already in the calendar", 409, "conflict")
+    with db.atomic():
+        last = (
+            CalendarSource.select(pw.fn.MAX(CalendarSource.sort_order))
+            .where(CalendarSource.calendar == calendar)
+            .scalar()
+        )
+        return CalendarSource.create(
+            calendar=calendar,
+            connection=connection,
+            remote_calendar=remote,
+            sort_order=0 if last is None else last + 1,
+        )
+
+
+def reorder(calendar: UnifiedCalendar, source_ids: list[int]) -> list[CalendarSource]:
+    current = sources(calendar)
+    if sorted(source_ids) != sorted(s.id for s in current):
+        raise CalendarError("source_ids must list every source of the calendar exactly once")
+    with db.atomic():
+        for order, source_id in enumerate(source_ids):
+            CalendarSource.update(sort_order=order).where(CalendarSource.id == source_id).execute()
+    return sources(calendar)
+
+
+def remove_source(calendar: UnifiedCalendar, source_id: int) -> bool:
+    with db.atomic():
+        removed = (
+            CalendarSource.delete()
+            .where((CalendarSource.id == source_id) & (CalendarSource.calendar == calendar))
+            .execute()
+        )
+        # Keep the orders dense, so the first source is always order 0.
+        for order, source in enumerate(sources(calendar)):
+            if source.sort_order != order:
+                CalendarSource.update(sort_order=order).where(
+                    CalendarSource.id == source.id
+                ).execute()
+    return bool(removed)
+
+
+def remote_calendars(calendar: UnifiedCalendar) -> dict[int, CalendarSource]:
+    """Enabled remote calendar id -> the source that brings it (first source wins)."""
+    mapping: dict[int, CalendarSource] = {}
+    for source in sources(calendar):
+        query = RemoteCalendar.select(RemoteCalendar.id).where(RemoteCalendar.enabled)
+        if source.remote_calendar_id is not None:
+            query = query.where(RemoteCalendar.id == source.remote_calendar_id)
+        else:
+            query = query.where(RemoteCalendar.connection == source.connection_id)
+        for remote in query:
+            mapping.setdefault(remote.id, source)
+    return mapping
+
+
+# --- reading: events, availability, conflicts --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """A stored occurrence as the merged view shows it."""
+
+    occurrence: Occurrence
+    source: CalendarSource
+    busy_event: BusyEvent
+
+
+def events(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Event]:
+    """Merged occurrences of every source that touch [start, end), in order."""
+    mapping = remote_calendars(calendar)
+    if not mapping:
+        return []
+    window = Interval(start, end)
+    found = []
+    for occ in Occurrence.between(list(mapping), start, end).order_by(
+        Occurrence.start, Occurrence.id
+    ):
+        busy = BusyEvent(
+            start=occ.start,
+            end=occ.end,
+            all_day=occ.all_day,
+            start_date=occ.start_date,
+            end_date=occ.end_date,
+            busy=occ.busy,
+            status=occ.status,
+            source_id=mapping[occ.calendar_id].id,
+            summary=occ.summary,
+            uid=occ.uid,
+        )
+        span = event_span(busy, calendar.timezone)
+        if span is None:
+            # A zero-length event shows if it sits inside the window.
+            if not (start <= occ.start < end):
+                continue
+        elif not span.overlaps(window):
+            continue
+        found.append(Event(occ, mapping[occ.calendar_id], busy))
+    return found
+
+
+def availability_of(
+    calendar: UnifiedCalendar, start: datetime, end: datetime, min_duration: timedelta | None = None
+) -> Availability:
+    busy = [e.busy_event for e in events(calendar, start, end)]
+    return availability(
+        busy,
+        Interval(start, end),
+        calendar.timezone,
+        min_duration=min_duration,
+        tentative_busy=calendar.tentative_busy,
+    )
+
+
+def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Conflict]:
+    """Overlapping busy events of different sources; each Conflict holds the
+    very BusyEvent objects of ``found``, so callers can map them back."""
+    return find_conflicts(
+        [e.busy_event for e in found], calendar.timezone, tentative_busy=calendar.tentative_busy
+    )
+
+
+# --- writing events to a provider ----------------------------------------------------------
+
+
+def write_target(
+    calendar: UnifiedCalendar, source_id: int | None = None
+) -> tuple[CalendarSource, RemoteCalendar]:
+    """The source to write to (a chosen one, or order 0) and its writable remote calendar."""
+    all_sources = sources(calendar)
+    if not all_sources:
+        raise CalendarError("the calendar has no sources to write to; add one first")
+    if source_id is None:
+        source = all_sources[0]
+    else:
+        source = next((s for s in all_sources if s.id == source_id), None)
+        if source is None:
+            raise CalendarError("no such source in this calendar", 404, "not_found")
+    if source.connection.provider == "ics":
+        raise CalendarError(
+            f"source {source.id} ({source.connection.name}) is an iCal URL, which is read-only; "
+            "choose a CalDAV, iCloud, Google or Microsoft source"
+        )
+    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
+    if source.remote_calendar_id is not None:
+        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
+    remote = (
+        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
+        .order_by(RemoteCalendar.id)
+        .first()
+    )
+    if remote is None:
+        raise CalendarError(
+            f"source {source.id} ({source.connection.name}) has no writable calendar"
+        )
+    return source, remote
+
+
+def _provider(source: CalendarSource):
+    from calmesh.services.sync import provider_for
+
+    return provider_for(source.connection)
+
+
+def store_written(
+    remote: RemoteCalendar, href: str, draft: EventDraft, default_tz: str
+) -> CalendarObject:
+    """Cache what we just wrote, so it counts at once; the next sync replaces it."""
+    from calmesh.services.sync import horizon, insert_occurrences, occurrence_rows
+
+    ical = build_calendar(draft)
+    with db.atomic():
+        obj = CalendarObject.get_or_none(
+            (CalendarObject.calendar == remote) & (CalendarObject.href == href)
+        )
+        if obj is None:
+            obj = CalendarObject.create(calendar=remote, href=href, uid=draft.uid, ical=ical)
+        else:
+            CalendarObject.update(ical=ical, uid=draft.uid, etag="").where(
+                CalendarObject.id == obj.id
+            ).execute()
+            Occurrence.delete().where(Occurrence.object == obj.id).execute()
+        window = horizon()
+        insert_occurrences(
+            occurrence_rows(
+                obj.id, remote.id, expand(ical, window[0], window[1], default_tz=default_tz)
+            )
+        )
+    return obj
+
+
+def create_event(
+    calendar: UnifiedCalendar, draft: EventDraft, source_id: int | None = None
+) -> CalendarObject:
+    source, remote = write_target(calendar, source_id)
+    try:
+        href = _provider(source).create_event(remote.remote_id, draft)
+    except ProviderError as exc:
+        raise CalendarError(
+            f"{source.connection.name} refused the event: {exc}", 502, "provider_error"
+        ) from None
+    return store_written(remote, href, draft, calendar.timezone)
+
+
+def delete_event(calendar: UnifiedCalendar, uid: str, source_id: int | None = None) -> int:
+    """Delete the event ``uid`` (all its occurrences) at its provider and here."""
+    mapping = remote_calendars(calendar)
+    query = CalendarObject.select().where(
+        CalendarObject.uid == uid, CalendarObject.calendar.in_(list(mapping) or [0])
+    )
+    if source_id is not None:
+        query = query.where(
+            CalendarObject.calendar.in_(
+                [rc for rc, s in mapping.items() if s.id == source_id] or [0]
+            )
+        )
+    objects = list(query)
+    if not objects:
+        raise CalendarError("no event with that uid in this calendar", 404, "not_found")
+    for obj in objects:
+        source = mapping[obj.calendar_id]
+        if source.connection.provider == "ics":
+            raise CalendarError(f"{source.connection.name} is an iCal URL, which is read-only")
+        remote = RemoteCalendar.get_by_id(obj.calendar_id)
+        try:
+            _provider(source).delete_event(remote.remote_id, obj.href)
+        except ProviderError as exc:
+            raise CalendarError(
+                f"{source.connection.name} refused: {exc}", 502, "provider_error"
+            ) from None
+        obj.delete_instance(recursive=True)
+    return len(objects)
+
+
+def by_feed_token(token: str) -> UnifiedCalendar | None:
+    if not token or len(token) > 64:
+        return None
+    return UnifiedCalendar.get_or_none(UnifiedCalendar.feed_token == token)
