@@ -30,7 +30,7 @@ def render(template: str, partial: str | None = None, **context):
 
 
 def init_app(app: Flask) -> None:
-    from calmesh.web import account, connections, dashboard, feeds  # noqa: F401  (register views)
+    from calmesh.web import account, calendars, connections, dashboard, feeds  # noqa: F401
 
     app.register_blueprint(web)
 

@@ -1,0 +1,188 @@
+"""Unified calendars in the dashboard: sources in order, a week view, a day's availability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from calmesh.api.calendars import NEW_CALENDAR
+from calmesh.engine.hours import day_bounds
+from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
+from calmesh.schema import iana_zones
+from calmesh.services import calendars as service
+from calmesh.web import render, web
+from calmesh.web.forms import parse_form
+
+PALETTE_SIZE = 8  # .src-0 ... .src-7 in app.css
+
+
+def _owned(slug: str) -> UnifiedCalendar:
+    calendar = service.get_for(current_user, slug)
+    if calendar is None:
+        abort(404)
+    return calendar
+
+
+@web.route("/calendars", methods=["GET", "POST"])
+@login_required
+def calendars():
+    values, errors, status = {"timezone": current_user.timezone}, {}, 200
+    if request.method == "POST":
+        values, errors = parse_form(NEW_CALENDAR, ["slug", "name", "timezone"])
+        if not errors:
+            try:
+                calendar = service.create(
+                    current_user, values["slug"], values["name"], values["timezone"]
+                )
+            except service.CalendarError as exc:
+                errors = {"slug": str(exc)}
+            else:
+                flash(f"Created “{calendar.name}”. Add its sources next.")
+                return redirect(url_for("web.calendar_detail", slug=calendar.slug))
+        status = 400
+    rows = UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name)
+    return render(
+        "calendars/index.html",
+        calendars=rows,
+        values=values,
+        errors=errors,
+        zones=sorted(iana_zones()),
+    ), status
+
+
+def _week_start(text: str | None, zone: ZoneInfo) -> date:
+    try:
+        day = date.fromisoformat(text) if text else datetime.now(zone).date()
+    except ValueError:
+        day = datetime.now(zone).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _week(calendar: UnifiedCalendar, monday: date) -> dict:
+    """The merged events of one week, by local day, with conflicts marked."""
+    zone = ZoneInfo(calendar.timezone)
+    start, end = day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=6), zone).end
+    found = service.events(calendar, start, end)
+    conflicting = set()
+    for conflict in service.conflicts_among(calendar, found):
+        conflicting |= {id(conflict.a), id(conflict.b)}
+    days = {monday + timedelta(days=i): [] for i in range(7)}
+    for event in found:
+        occ = event.occurrence
+        if occ.all_day:
+            first, last = occ.start_date, occ.end_date - timedelta(days=1)
+        else:
+            first = occ.start.astimezone(zone).date()
+            last = (
+                (occ.end - timedelta(microseconds=1)).astimezone(zone).date()
+                if occ.end > occ.start
+                else first
+            )
+        day = max(first, monday)
+        while day <= min(last, monday + timedelta(days=6)):
+            days[day].append({"event": event, "conflict": id(event.busy_event) in conflicting})
+            day += timedelta(days=1)
+    return {"days": days, "zone": zone, "conflicts": len(conflicting)}
+
+
+@web.route("/calendars/<slug>")
+@login_required
+def calendar_detail(slug: str):
+    calendar = _owned(slug)
+    zone = ZoneInfo(calendar.timezone)
+    monday = _week_start(request.args.get("week"), zone)
+    day = request.args.get("day") or datetime.now(zone).date().isoformat()
+    try:
+        chosen = date.fromisoformat(day)
+    except ValueError:
+        chosen = datetime.now(zone).date()
+    bounds = day_bounds(chosen, zone)
+    sources = service.sources(calendar)
+    return render(
+        "calendars/detail.html",
+        calendar=calendar,
+        sources=sources,
+        colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
+        week=_week(calendar, monday),
+        monday=monday,
+        day=chosen,
+        availability=service.availability_of(calendar, bounds.start, bounds.end),
+        zone=zone,
+        connections=Connection.for_user(current_user).order_by(Connection.name),
+        remote_calendars=RemoteCalendar.select()
+        .join(Connection)
+        .where(Connection.user == current_user),
+        timedelta=timedelta,
+    )
+
+
+def _back(calendar: UnifiedCalendar):
+    return redirect(url_for("web.calendar_detail", slug=calendar.slug))
+
+
+@web.route("/calendars/<slug>/sources", methods=["POST"])
+@login_required
+def calendar_add_source(slug: str):
+    calendar = _owned(slug)
+    choice = request.form.get("source", "")
+    connection_id, _, remote_id = choice.partition(":")
+    try:
+        service.add_source(calendar, int(connection_id), int(remote_id) if remote_id else None)
+    except ValueError:
+        flash("Choose a connection to add.")
+    except service.CalendarError as exc:
+        flash(f"Could not add the source: {exc}")
+    return _back(calendar)
+
+
+@web.route("/calendars/<slug>/sources/<int:source_id>/move", methods=["POST"])
+@login_required
+def calendar_move_source(slug: str, source_id: int):
+    calendar = _owned(slug)
+    order = [s.id for s in service.sources(calendar)]
+    if source_id in order:
+        i = order.index(source_id)
+        j = i - 1 if request.form.get("direction") == "up" else i + 1
+        if 0 <= j < len(order):
+            order[i], order[j] = order[j], order[i]
+            service.reorder(calendar, order)
+    if request.headers.get("HX-Request"):
+        sources = service.sources(calendar)
+        return render(
+            "calendars/_sources.html",
+            calendar=calendar,
+            sources=sources,
+            colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
+        )
+    return _back(calendar)
+
+
+@web.route("/calendars/<slug>/sources/<int:source_id>/remove", methods=["POST"])
+@login_required
+def calendar_remove_source(slug: str, source_id: int):
+    calendar = _owned(slug)
+    service.remove_source(calendar, source_id)
+    return _back(calendar)
+
+
+@web.route("/calendars/<slug>/feed", methods=["POST"])
+@login_required
+def calendar_feed_settings(slug: str):
+    calendar = _owned(slug)
+    mode = request.form.get("feed_mode")
+    if mode not in {"off", "busy", "full"}:
+        abort(400, "choose off, busy or full")
+    service.update(calendar, feed_mode=mode, rotate_feed=request.form.get("rotate") == "1")
+    return _back(calendar)
+
+
+@web.route("/calendars/<slug>/delete", methods=["POST"])
+@login_required
+def calendar_delete(slug: str):
+    calendar = _owned(slug)
+    service.delete(calendar)
+    flash(f"Deleted “{calendar.name}”. Its connections stay.")
+    return redirect(url_for("web.calendars"))
