@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from icalendar import Calendar, Event
 
@@ -46,7 +46,8 @@ def build_feed(
     cal.add("calscale", "GREGORIAN")
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", timezone)
-    cal.add("refresh-interval", "PT15M", parameters={"VALUE": "DURATION"})
+    cal.add("refresh-interval", timedelta(minutes=15), parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", "PT15M")
     for event in events:
         vevent = Event()
         vevent.add("uid", _uid(event))
