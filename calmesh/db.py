@@ -54,7 +54,13 @@ class UTCDateTimeField(pw.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value):
-        value = super().python_value(value)
+        if isinstance(value, str):
+            # SQLite hands back text; fromisoformat (C) is far faster than
+            # peewee's strptime loop, and this runs for every row read.
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                value = super().python_value(value)
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Literal, get_args
 
 from calmesh.engine.hours import Zone, as_zone, day_bounds
-from calmesh.engine.intervals import Interval, clip, intersect, merge, subtract
+from calmesh.engine.intervals import Interval, clip, intersect, merge, near, subtract
 
 __all__ = [
     "Availability",
@@ -124,7 +124,20 @@ def availability(
     empty list means no working time at all) minus busy time, without the
     free ranges shorter than `min_duration`.
     """
-    busy = clip(blocking_intervals(events, tz, tentative_busy), window)
+    return free_time(
+        blocking_intervals(events, tz, tentative_busy), window, working_hours, min_duration
+    )
+
+
+def free_time(
+    blocked: list[Interval],
+    window: Interval,
+    working_hours: list[Interval] | None = None,
+    min_duration: timedelta | None = None,
+) -> Availability:
+    """:func:`availability` from already merged blocked time (sorted, disjoint),
+    as a cache of it keeps; only the part near ``window`` is looked at."""
+    busy = clip(near(blocked, window), window)
     open_time = [window] if working_hours is None else intersect(working_hours, [window])
     free = subtract(open_time, busy)
     if min_duration is not None:

@@ -8,6 +8,7 @@ the canonical form of a set of instants. Intervals are half-open
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -109,3 +110,11 @@ def clip(intervals: Iterable[Interval], window: Interval) -> list[Interval]:
 def total(intervals: Iterable[Interval]) -> timedelta:
     """How long the union lasts; overlaps are counted once."""
     return sum((piece.duration for piece in merge(intervals)), timedelta())
+
+
+def near(merged: list[Interval], window: Interval) -> list[Interval]:
+    """The intervals of a sorted, disjoint list that can touch ``window``, found
+    by bisection (disjoint and sorted: the ends are sorted too)."""
+    lo = bisect.bisect_right(merged, window.start, key=lambda i: i.end)
+    hi = bisect.bisect_left(merged, window.end, lo=lo, key=lambda i: i.start)
+    return merged[lo:hi]

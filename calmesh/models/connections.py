@@ -6,10 +6,17 @@ expanded at sync time over a rolling horizon, never on the request path.
 
 from __future__ import annotations
 
+import secrets
+
 import peewee as pw
 
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 from calmesh.models.users import User
+
+
+def new_version() -> int:
+    return secrets.randbits(62)
+
 
 PROVIDERS = ("caldav", "icloud", "ics", "google", "microsoft")
 STATUSES = ("pending", "syncing", "ok", "error", "auth_required")
@@ -49,6 +56,10 @@ class RemoteCalendar(BaseModel):
     # horizon has moved past it, the next sync is a full one.
     window_end = UTCDateTimeField(null=True)
     synced_at = UTCDateTimeField(null=True)
+    # Renewed (randomly, so never repeated even if an id is reused) on every
+    # change of this calendar's stored occurrences: per-worker caches of merged
+    # busy time compare it instead of re-reading rows.
+    version = pw.BigIntegerField(default=new_version)
 
     class Meta:
         indexes = ((("connection", "remote_id"), True),)

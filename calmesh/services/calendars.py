@@ -14,7 +14,13 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from calmesh.db import db
-from calmesh.engine.availability import Availability, BusyEvent, availability, event_span
+from calmesh.engine.availability import (
+    Availability,
+    BusyEvent,
+    blocking_intervals,
+    event_span,
+    free_time,
+)
 from calmesh.engine.conflicts import Conflict, find_conflicts
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.engine.intervals import Interval
@@ -168,17 +174,31 @@ def remove_source(calendar: UnifiedCalendar, source_id: int) -> bool:
     return bool(removed)
 
 
+_SOURCE_ROWS_SQL = """
+SELECT rc.id, rc.version, cs.id
+FROM calendar_source cs
+JOIN remote_calendar rc
+  ON rc.id = cs.remote_calendar_id
+  OR (cs.remote_calendar_id IS NULL AND rc.connection_id = cs.connection_id)
+WHERE cs.calendar_id = {p} AND rc.enabled
+ORDER BY cs.sort_order, cs.id, rc.id
+"""
+
+
+def _source_rows(calendar: UnifiedCalendar) -> list[tuple[int, int, int]]:
+    """(remote calendar id, its version, source id) of every enabled calendar the
+    sources bring, in source order: one query, on every availability request
+    (also the busy cache's key), so written once as plain SQL."""
+    sql = _SOURCE_ROWS_SQL.format(p=db.param)
+    return [tuple(row) for row in db.execute_sql(sql, (calendar.id,)).fetchall()]
+
+
 def remote_calendars(calendar: UnifiedCalendar) -> dict[int, CalendarSource]:
     """Enabled remote calendar id -> the source that brings it (first source wins)."""
+    by_id = {s.id: s for s in sources(calendar)}
     mapping: dict[int, CalendarSource] = {}
-    for source in sources(calendar):
-        query = RemoteCalendar.select(RemoteCalendar.id).where(RemoteCalendar.enabled)
-        if source.remote_calendar_id is not None:
-            query = query.where(RemoteCalendar.id == source.remote_calendar_id)
-        else:
-            query = query.where(RemoteCalendar.connection == source.connection_id)
-        for remote in query:
-            mapping.setdefault(remote.id, source)
+    for remote_id, _version, source_id in _source_rows(calendar):
+        mapping.setdefault(remote_id, by_id[source_id])
     return mapping
 
 
@@ -227,17 +247,52 @@ def events(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Ev
     return found
 
 
+# Per worker process: calendar id -> (key, merged blocked time over everything
+# stored). The key holds the zone, the tentative rule and each source calendar
+# with its version, so any sync, write or source change in any process is seen
+# on the next request.
+_BLOCKED: dict[int, tuple[tuple, list[Interval]]] = {}
+
+
+def blocked_time(calendar: UnifiedCalendar) -> list[Interval]:
+    """Merged time that blocks bookings, from the stored occurrences of every source."""
+    rows = _source_rows(calendar)
+    key = (calendar.timezone, calendar.tentative_busy, tuple((r, v) for r, v, _ in rows))
+    cached = _BLOCKED.get(calendar.id)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    remote_ids = list(dict.fromkeys(r for r, _, _ in rows))
+    events = []
+    if remote_ids:
+        query = (
+            Occurrence.select(
+                Occurrence.start,
+                Occurrence.end,
+                Occurrence.all_day,
+                Occurrence.start_date,
+                Occurrence.end_date,
+                Occurrence.status,
+            )
+            .where(
+                Occurrence.calendar.in_(remote_ids)
+                & Occurrence.busy
+                & (Occurrence.status != "cancelled")
+            )
+            .tuples()
+        )
+        events = [
+            BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
+            for s, e, a, sd, ed, st in query
+        ]
+    blocked = blocking_intervals(events, calendar.timezone, calendar.tentative_busy)
+    _BLOCKED[calendar.id] = (key, blocked)
+    return blocked
+
+
 def availability_of(
     calendar: UnifiedCalendar, start: datetime, end: datetime, min_duration: timedelta | None = None
 ) -> Availability:
-    busy = [e.busy_event for e in events(calendar, start, end)]
-    return availability(
-        busy,
-        Interval(start, end),
-        calendar.timezone,
-        min_duration=min_duration,
-        tentative_busy=calendar.tentative_busy,
-    )
+    return free_time(blocked_time(calendar), Interval(start, end), min_duration=min_duration)
 
 
 def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Conflict]:
@@ -284,6 +339,12 @@ def write_target(
     return source, remote
 
 
+def bump(remote_calendar_id: int) -> None:
+    from calmesh.services.sync import bump as bump_version
+
+    bump_version(remote_calendar_id)
+
+
 def _provider(source: CalendarSource):
     from calmesh.services.sync import provider_for
 
@@ -314,6 +375,7 @@ def store_written(
                 obj.id, remote.id, expand(ical, window[0], window[1], default_tz=default_tz)
             )
         )
+        bump(remote.id)
     return obj
 
 
@@ -357,6 +419,7 @@ def delete_event(calendar: UnifiedCalendar, uid: str, source_id: int | None = No
                 f"{source.connection.name} refused: {exc}", 502, "provider_error"
             ) from None
         obj.delete_instance(recursive=True)
+        bump(obj.calendar_id)
     return len(objects)
 
 

@@ -9,6 +9,7 @@ from flask import current_app
 from calmesh.auth import crypto, signing
 from calmesh.db import db, utcnow
 from calmesh.models import Connection, RemoteCalendar, User
+from calmesh.models.connections import new_version
 from calmesh.providers.base import ProviderError
 from calmesh.services import sync
 
@@ -179,6 +180,7 @@ def set_calendar_enabled(
         return None
     with db.atomic():
         calendar.enabled = enabled
+        calendar.version = new_version()
         if not enabled:
             # A disabled calendar stops blocking time at once; enabling it syncs it anew.
             calendar.sync_token = None

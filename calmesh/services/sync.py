@@ -22,6 +22,7 @@ from calmesh.engine.recurrence import CalendarDataError, expand
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
 from calmesh.models import CalendarObject, Connection, Occurrence, RemoteCalendar
+from calmesh.models.connections import new_version
 from calmesh.providers import base
 from calmesh.providers.base import (
     ChangeSet,
@@ -258,6 +259,7 @@ def apply_changes(
                 pending = []
         report.occurrences += insert_occurrences(pending)
         RemoteCalendar.update(
+            version=new_version(),
             sync_token=changes.token,
             synced_at=utcnow(),
             window_end=window[1]
@@ -302,7 +304,15 @@ def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], defaul
                 count += insert_occurrences(pending)
                 pending = []
         count += insert_occurrences(pending)
+        bump(calendar.id)
     return count
+
+
+def bump(remote_calendar_id: int) -> None:
+    """Say that a calendar's stored occurrences changed (see RemoteCalendar.version)."""
+    RemoteCalendar.update(version=new_version()).where(
+        RemoteCalendar.id == remote_calendar_id
+    ).execute()
 
 
 # --- one sync ---------------------------------------------------------------------------
