@@ -11,9 +11,9 @@ from calmesh.db import db, utcnow
 from calmesh.models import Connection, RemoteCalendar, User
 from calmesh.models.connections import new_version
 from calmesh.providers.base import ProviderError
+from calmesh.providers.caldav import ICLOUD_URL
 from calmesh.services import sync
 
-ICLOUD_URL = "https://caldav.icloud.com/"
 # Checking credentials happens on the request path: keep it short.
 CHECK_TIMEOUT = 10.0
 
