@@ -30,6 +30,9 @@ class Connection(BaseModel):
     credentials = pw.TextField(default="")  # encrypted JSON (calmesh.auth.crypto)
     status = pw.CharField(max_length=20, default="pending")
     last_sync_at = UTCDateTimeField(null=True)
+    # When the list of remote calendars was last asked for; most syncs reuse it,
+    # so that an unchanged iCal feed answers 304 and CalDAV costs one REPORT.
+    calendars_listed_at = UTCDateTimeField(null=True)
     last_error = pw.TextField(default="")
     next_sync_at = UTCDateTimeField(null=True, index=True)
     failures = pw.IntegerField(default=0)  # consecutive, drives the back-off

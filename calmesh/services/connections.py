@@ -55,7 +55,7 @@ def create_with_credentials(
     except ProviderError as exc:
         raise ConnectionRefused(str(exc)) from None
     with db.atomic():
-        connection.next_sync_at = utcnow()
+        connection.next_sync_at = connection.calendars_listed_at = utcnow()
         connection.save()
         sync.upsert_calendars(connection, calendars)
     return connection
@@ -196,6 +196,7 @@ def set_calendar_enabled(
 def request_sync(connection: Connection) -> Connection:
     """Ask the scheduler to sync now (it polls for due connections every few seconds)."""
     connection.next_sync_at = utcnow() - timedelta(seconds=1)
+    connection.calendars_listed_at = None  # asked for by a person: look for new calendars too
     connection.save()
     return connection
 

@@ -35,6 +35,7 @@ from calmesh.providers.base import (
 log = logging.getLogger("calmesh.sync")
 
 LEASE = timedelta(minutes=10)
+RELIST_AFTER = timedelta(hours=6)
 RETRY_BASE_SECONDS = 60
 # Providers that expand recurring events themselves only return instances inside
 # the window we asked for; once the horizon moved this far past it, ask again in full.
@@ -329,8 +330,14 @@ def sync_connection(
     total = SyncReport(connection_id, "ok")
     try:
         provider = provider_for(connection)
-        say("listing calendars")
-        calendars = upsert_calendars(connection, provider.list_calendars())
+        calendars = list(RemoteCalendar.select().where(RemoteCalendar.connection == connection))
+        listed = connection.calendars_listed_at
+        if not calendars or listed is None or utcnow() - listed > RELIST_AFTER:
+            say("listing calendars")
+            calendars = upsert_calendars(connection, provider.list_calendars())
+            Connection.update(calendars_listed_at=utcnow()).where(
+                Connection.id == connection_id
+            ).execute()
         total.calendars = len(calendars)
         window = horizon()
         for calendar in calendars:
