@@ -109,6 +109,12 @@ SCHEMA: tuple[Key, ...] = (
     Key("security", "login_window_seconds", 900, "... within this many seconds."),
     Key("api", "rate_limit_per_minute", 120, "Requests per minute per API key (all workers)."),
     Key(
+        "api",
+        "public_book_per_minute",
+        30,
+        "Bookings and votes per minute from one address on the public pages and endpoints.",
+    ),
+    Key(
         "scheduler",
         "embedded",
         True,
@@ -145,7 +151,32 @@ SCHEMA: tuple[Key, ...] = (
         "Token endpoint.",
     ),
     Key("microsoft", "api_base", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL."),
+    Key(
+        "outbox",
+        "max_attempts",
+        12,
+        "Tries of an e-mail, write-back or webhook before it is marked failed.",
+    ),
     Key("logging", "level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
+    Key(
+        "mail",
+        "host",
+        "",
+        "SMTP server for outgoing e-mail. Empty: nothing is sent; mails are only kept in the "
+        "mail log on the dashboard.",
+    ),
+    Key("mail", "port", 587, "SMTP port: 587 for starttls, 465 for ssl, 25 for none."),
+    Key("mail", "username", "", "SMTP login. Empty: send without logging in."),
+    Key("mail", "password", "", "SMTP password.", secret=True),
+    Key(
+        "mail",
+        "security",
+        "starttls",
+        "starttls (upgrade after connecting), ssl (TLS from the start) or none (plain text).",
+    ),
+    Key("mail", "from_address", "calmesh@localhost", "Sender address of every e-mail."),
+    Key("mail", "from_name", "CalMesh", "Sender name shown with that address."),
+    Key("mail", "timeout", 20, "Seconds before an unanswering SMTP server counts as down."),
 )
 
 _BY_DOTTED = {k.dotted: k for k in SCHEMA}
@@ -248,6 +279,10 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         raise ConfigError(
             "logging.level: expected DEBUG, INFO, WARNING or ERROR, "
             f"got {values['logging.level']!r}"
+        )
+    if values["mail.security"] not in {"starttls", "ssl", "none"}:
+        raise ConfigError(
+            f"mail.security: expected starttls, ssl or none, got {values['mail.security']!r}"
         )
     for dotted in ("server.port", "server.workers", "api.rate_limit_per_minute"):
         if values[dotted] < 1:

@@ -13,6 +13,7 @@ with ``def up(migrator, db)``, written against the schema before it.
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -64,6 +65,16 @@ class UTCDateTimeField(pw.DateTimeField):
         if isinstance(value, datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class JSONField(pw.TextField):
+    """Structured settings kept as JSON text (the same on SQLite and PostgreSQL)."""
+
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
 
 
 class BaseModel(pw.Model):

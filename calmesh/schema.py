@@ -11,6 +11,7 @@ cannot drift from the code. The CLI and the HTML forms use them too.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -342,10 +343,25 @@ class Object(Field):
 
     json_type = "object"
 
-    def __init__(self, fields: dict[str, Field] | None = None, *, name: str = "", **kw: Any):
+    def __init__(
+        self,
+        fields: dict[str, Field] | None = None,
+        *,
+        name: str = "",
+        required: Iterable[str] | None = None,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.fields = fields or {}
         self.name = name  # component name in the OpenAPI document
+        # Which keys must be present: by default the fields without a default;
+        # ``required=`` lets one set of field declarations serve a create (some
+        # required) and a partial update (none required).
+        self.required_keys = (
+            set(required)
+            if required is not None
+            else {k for k, f in self.fields.items() if f.required}
+        )
 
     def check(self, value: Any, path: str) -> Any:
         if not isinstance(value, dict):
@@ -359,7 +375,7 @@ class Object(Field):
         out: dict[str, Any] = {}
         for key, field in self.fields.items():
             if key not in value:
-                if field.required:
+                if key in self.required_keys:
                     problems.append({"field": prefix + key, "message": "is required"})
                 elif field.default is not MISSING:
                     out[key] = field.default() if callable(field.default) else field.default
@@ -378,7 +394,7 @@ class Object(Field):
         problems = []
         for key, field in self.fields.items():
             if key not in args:
-                if field.required:
+                if key in self.required_keys:
                     problems.append({"field": key, "message": "is required"})
                 elif field.default is not MISSING:
                     out[key] = field.default() if callable(field.default) else field.default
@@ -397,7 +413,7 @@ class Object(Field):
             "properties": {k: f.json_schema() for k, f in self.fields.items()},
             "additionalProperties": False,
         }
-        required = [k for k, f in self.fields.items() if f.required]
+        required = [k for k in self.fields if k in self.required_keys]
         if required:
             schema["required"] = required
         return schema
@@ -408,3 +424,50 @@ class Any_(Field):
 
     def describe(self) -> dict[str, Any]:
         return {}
+
+
+class TextOrFlag(Field):
+    """A string or a boolean (answers to custom questions)."""
+
+    def check(self, value: Any, path: str) -> Any:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and len(value) <= 5000 and "\x00" not in value:
+            return value
+        raise _fail(path, "must be text (at most 5000 characters) or true/false")
+
+    def describe(self) -> dict[str, Any]:
+        return {"type": ["string", "boolean"], "maxLength": 5000}
+
+
+class Map(Field):
+    """A JSON object with free keys and declared values."""
+
+    json_type = "object"
+
+    def __init__(self, value: Field, *, max_items: int = 100, **kw: Any):
+        super().__init__(**kw)
+        self.value, self.max_items = value, max_items
+
+    def check(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            raise _fail(path, "must be a JSON object")
+        if len(value) > self.max_items:
+            raise _fail(path, f"takes at most {self.max_items} entries")
+        prefix = f"{path}." if path else ""
+        out, problems = {}, []
+        for key, item in value.items():
+            try:
+                out[key] = self.value.parse(item, prefix + key)
+            except Invalid as exc:
+                problems.extend(exc.details)
+        if problems:
+            raise Invalid(problems)
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": self.value.json_schema(),
+            "maxProperties": self.max_items,
+        }

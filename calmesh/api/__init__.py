@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from flask import Flask, current_app, jsonify
 
-from calmesh.api import calendars, connections, keys, me  # noqa: F401  (register endpoints)
+from calmesh.api import (  # noqa: F401  (the modules register their endpoints)
+    booking_pages,
+    bookings,
+    calendars,
+    connections,
+    keys,
+    me,
+)
 from calmesh.api.framework import api, system
 
 

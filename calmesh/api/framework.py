@@ -93,6 +93,14 @@ def authenticate() -> Principal | None:
 
 def _authorise(auth: str) -> Principal | None:
     principal = authenticate()
+    # Every cookie-authenticated change needs the CSRF token, public endpoints included.
+    unsafe = request.method not in csrf.SAFE_METHODS
+    if principal is not None and principal.via_session and unsafe and not csrf.request_is_valid():
+        raise ApiError(
+            403,
+            "csrf_failed",
+            "missing or wrong X-CSRF-Token header for a cookie-authenticated change",
+        )
     if auth == "public":
         return principal
     if principal is None:
@@ -103,16 +111,6 @@ def _authorise(auth: str) -> Principal | None:
     elif not apikeys.scope_allows(principal.scope, auth):
         raise ApiError(
             403, "forbidden", f"this needs the '{auth}' scope; the key has '{principal.scope}'"
-        )
-    if (
-        principal.via_session
-        and request.method not in csrf.SAFE_METHODS
-        and not csrf.request_is_valid()
-    ):
-        raise ApiError(
-            403,
-            "csrf_failed",
-            "missing or wrong X-CSRF-Token header for a cookie-authenticated change",
         )
     return principal
 

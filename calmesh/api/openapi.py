@@ -60,7 +60,12 @@ def _operation(route: Route) -> dict[str, Any]:
     ]
     if route.query:
         params += [
-            {"name": name, "in": "query", "required": f.required, "schema": f.json_schema()}
+            {
+                "name": name,
+                "in": "query",
+                "required": name in route.query.required_keys,
+                "schema": f.json_schema(),
+            }
             for name, f in route.query.fields.items()
         ]
     if params:

@@ -1,3 +1,3 @@
 """Imports every module that registers jobs, so the scheduler sees them all."""
 
-from calmesh.jobs import scheduler, sync  # noqa: F401
+from calmesh.jobs import outbox, scheduler, sync  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calmesh.models.bookings import ACTIVE, BOOKING_STATUSES, Booking, BookingPage
 from calmesh.models.calendars import CalendarSource, UnifiedCalendar
 from calmesh.models.connections import (
     PROVIDERS,
@@ -10,6 +11,8 @@ from calmesh.models.connections import (
     Occurrence,
     RemoteCalendar,
 )
+from calmesh.models.mail import MailMessage
+from calmesh.models.outbox import OutboxItem
 from calmesh.models.system import Heartbeat, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User
 
@@ -25,19 +28,29 @@ ALL_MODELS = [
     Occurrence,
     UnifiedCalendar,
     CalendarSource,
+    BookingPage,
+    Booking,
+    OutboxItem,
+    MailMessage,
 ]
 
 __all__ = [
+    "ACTIVE",
     "ALL_MODELS",
+    "BOOKING_STATUSES",
     "PROVIDERS",
     "SCOPES",
     "ApiKey",
+    "Booking",
+    "BookingPage",
     "CalendarObject",
     "CalendarSource",
     "Connection",
     "Heartbeat",
     "Lease",
+    "MailMessage",
     "Occurrence",
+    "OutboxItem",
     "RateCounter",
     "RemoteCalendar",
     "UnifiedCalendar",

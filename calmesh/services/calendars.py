@@ -37,6 +37,8 @@ from calmesh.models import (
 from calmesh.providers.base import ProviderError
 from calmesh.schema import String
 
+BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
+
 SLUG = String(
     min_length=1,
     max_length=60,
@@ -277,6 +279,9 @@ def blocked_time(calendar: UnifiedCalendar) -> list[Interval]:
                 Occurrence.calendar.in_(remote_ids)
                 & Occurrence.busy
                 & (Occurrence.status != "cancelled")
+                # A booking's own event blocks through the booking row instead,
+                # so that moving a booking is not blocked by its old self.
+                & ~Occurrence.uid.endswith(BOOKING_UID_DOMAIN)
             )
             .tuples()
         )
@@ -377,6 +382,16 @@ def store_written(
         )
         bump(remote.id)
     return obj
+
+
+def forget_written(remote: RemoteCalendar, href: str) -> None:
+    """Drop an event we deleted at the provider from the cache, at once."""
+    with db.atomic():
+        for obj in CalendarObject.select().where(
+            (CalendarObject.calendar == remote) & (CalendarObject.href == href)
+        ):
+            obj.delete_instance(recursive=True)
+        bump(remote.id)
 
 
 def create_event(

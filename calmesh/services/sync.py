@@ -21,7 +21,7 @@ from calmesh.db import db, utcnow
 from calmesh.engine.recurrence import CalendarDataError, expand
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
-from calmesh.models import CalendarObject, Connection, Occurrence, RemoteCalendar
+from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
 from calmesh.models.connections import new_version
 from calmesh.providers import base
 from calmesh.providers.base import (
@@ -163,6 +163,9 @@ def upsert_calendars(
             row.save()
             rows.append(row)
         for gone in existing.values():
+            # A unified calendar's source that named this calendar goes with it
+            # (peewee's recursive delete would only null the nullable key).
+            CalendarSource.delete().where(CalendarSource.remote_calendar == gone).execute()
             gone.delete_instance(recursive=True)
     return rows
 

@@ -53,9 +53,18 @@ class LoginResult:
     retry_after: int = 0
 
 
+# First path segments the app itself uses: a handle must not shadow them in /{handle}/{slug}.
+RESERVED_HANDLES = frozenset(
+    "api static feeds oauth b p embed login logout setup profile dashboard connections calendars "
+    "api-keys booking-pages bookings polls webhooks mail admin".split()
+)
+
+
 def create_user(**fields: object) -> User:
     """Create an account from raw input; raises Invalid or UserExists."""
     data = NEW_USER.parse(fields)
+    if data["handle"] in RESERVED_HANDLES:
+        raise Invalid([{"field": "handle", "message": "is reserved; choose another"}])
     try:
         with db.atomic():
             return User.create(

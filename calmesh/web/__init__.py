@@ -31,8 +31,11 @@ def render(template: str, partial: str | None = None, **context):
 
 def init_app(app: Flask) -> None:
     from calmesh.web import account, calendars, connections, dashboard, feeds  # noqa: F401
+    from calmesh.web.public import public
 
     app.register_blueprint(web)
+    # After the dashboard's routes: /{handle}/{slug} must not shadow them.
+    app.register_blueprint(public)
 
     @app.context_processor
     def _nav():

@@ -20,7 +20,7 @@ def parse_form(
         key: value
         for key in (fields or schema.fields)
         if (value := request.form.get(key)) is not None
-        and (value != "" or schema.fields[key].required)
+        and (value != "" or key in schema.required_keys)
     }
     try:
         return schema.parse(raw), {}

@@ -1,0 +1,235 @@
+"""Bookings: list, get, confirm, decline, reschedule, cancel (owner or visitor token)."""
+
+from __future__ import annotations
+
+from calmesh.api.framework import ApiError, endpoint, not_found
+from calmesh.api.framework import current_principal as who
+from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
+from calmesh.api.serializers import iso
+from calmesh.auth import apikeys, signing
+from calmesh.models import BOOKING_STATUSES, Booking
+from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
+from calmesh.services import bookings as service
+
+TAG = "Bookings"
+
+BOOKING_OUT = Object(
+    {
+        "id": String(description="The booking's public uid"),
+        "uid": String(),
+        "booking_page": String(description="The page's slug"),
+        "title": String(),
+        "status": Choice(*BOOKING_STATUSES),
+        "start": DateTime(),
+        "end": DateTime(),
+        "duration": Integer(),
+        "attendee": Object({"name": String(), "email": String(), "timezone": String()}),
+        "notes": String(),
+        "answers": Map(TextOrFlag()),
+        "location": String(),
+        "sequence": Integer(),
+        "reason": String(),
+        "manage_url": String(
+            nullable=True, description="The visitor's signed link (only to the visitor)"
+        ),
+        "created_at": DateTime(),
+        "updated_at": DateTime(),
+    },
+    name="Booking",
+)
+
+
+def booking_out(booking: Booking, with_manage: bool = False) -> dict:
+    from flask import url_for
+
+    manage = None
+    if with_manage:
+        manage = url_for(
+            "public.manage_booking",
+            uid=booking.uid,
+            token=service.manage_token(booking),
+            _external=True,
+        )
+    return {
+        "id": booking.uid,
+        "uid": booking.uid,
+        "booking_page": booking.page.slug,
+        "title": booking.page.title,
+        "status": booking.status,
+        "start": iso(booking.start),
+        "end": iso(booking.end),
+        "duration": int((booking.end - booking.start).total_seconds() // 60),
+        "attendee": {
+            "name": booking.attendee_name,
+            "email": booking.attendee_email,
+            "timezone": booking.attendee_timezone,
+        },
+        "notes": booking.notes,
+        "answers": booking.answers,
+        "location": booking.page.location,
+        "sequence": booking.sequence,
+        "reason": booking.reason,
+        "manage_url": manage,
+        "created_at": iso(booking.created_at),
+        "updated_at": iso(booking.updated_at),
+    }
+
+
+def _call(func, *args, **kw):
+    try:
+        return func(*args, **kw)
+    except service.BookingError as exc:
+        raise ApiError(exc.status, exc.code, str(exc)) from None
+
+
+def owned(uid: str) -> Booking:
+    booking = service.get_for(who().user, uid)
+    if booking is None:
+        raise not_found("booking")
+    return booking
+
+
+LIST_QUERY = Object(
+    {
+        **PAGE_QUERY,
+        "status": Choice(*BOOKING_STATUSES, default=None),
+        "booking_page": String(max_length=60, default=None, description="A booking page's slug"),
+        "attendee": String(
+            max_length=254, default=None, description="Part of the attendee's e-mail or name"
+        ),
+        "start_after": DateTime(default=None),
+        "start_before": DateTime(default=None),
+    }
+)
+
+
+@endpoint(
+    "/bookings",
+    "GET",
+    auth="read",
+    query=LIST_QUERY,
+    response=page_of(BOOKING_OUT, "BookingPage_"),
+    summary="List bookings (filter by status, page, attendee, start range)",
+    tag=TAG,
+)
+def list_bookings(query):
+    found = service.search(
+        who().user,
+        status=query["status"],
+        page_slug=query["booking_page"],
+        attendee=query["attendee"],
+        start_after=query["start_after"],
+        start_before=query["start_before"],
+    )
+    return paginate(
+        found,
+        order=[Booking.start, Booking.id],
+        serialize=booking_out,
+        limit=query["limit"],
+        cursor=query["cursor"],
+    )
+
+
+@endpoint(
+    "/bookings/<uid>",
+    "GET",
+    auth="read",
+    response=BOOKING_OUT,
+    summary="A booking by its uid",
+    tag=TAG,
+)
+def get_booking(uid):
+    return booking_out(owned(uid))
+
+
+@endpoint(
+    "/bookings/<uid>/confirm",
+    "POST",
+    auth="book",
+    response=BOOKING_OUT,
+    errors=(409,),
+    summary="Confirm a pending booking",
+    tag=TAG,
+)
+def confirm_booking(uid):
+    return booking_out(_call(service.confirm, owned(uid)))
+
+
+REASON = Object({"reason": String(max_length=2000, default="")}, name="Reason")
+
+
+@endpoint(
+    "/bookings/<uid>/decline",
+    "POST",
+    auth="book",
+    body=REASON,
+    response=BOOKING_OUT,
+    errors=(409,),
+    summary="Decline a pending booking",
+    tag=TAG,
+)
+def decline_booking(uid, body):
+    return booking_out(_call(service.decline, owned(uid), body["reason"]))
+
+
+RESCHEDULE = Object(
+    {
+        "start": DateTime(description="The new start, with offset"),
+        "reason": String(max_length=2000, default=""),
+    },
+    name="Reschedule",
+)
+
+
+@endpoint(
+    "/bookings/<uid>/reschedule",
+    "POST",
+    auth="book",
+    body=RESCHEDULE,
+    response=BOOKING_OUT,
+    errors=(409, 422),
+    summary="Move a pending or accepted booking (keeps its uid)",
+    tag=TAG,
+)
+def reschedule_booking(uid, body):
+    return booking_out(_call(service.reschedule, owned(uid), body["start"], body["reason"]))
+
+
+CANCEL = Object(
+    {
+        "reason": String(max_length=2000, default=""),
+        "token": String(
+            max_length=1000,
+            default=None,
+            description="The visitor's signed token (instead of auth)",
+        ),
+    },
+    name="Cancel",
+)
+
+
+@endpoint(
+    "/bookings/<uid>/cancel",
+    "PATCH",
+    auth="public",
+    body=CANCEL,
+    response=BOOKING_OUT,
+    errors=(409,),
+    summary="Cancel a booking: by the owner (auth, book scope) or the visitor (signed token)",
+    tag=TAG,
+)
+def cancel_booking(uid, body):
+    if body["token"]:
+        try:
+            booking = service.by_manage_token(uid, body["token"])
+        except signing.BadToken as exc:
+            raise ApiError(403, "forbidden", str(exc)) from None
+        return booking_out(_call(service.cancel, booking, body["reason"]))
+    principal = who()
+    if principal is None:
+        raise ApiError(401, "unauthorized", "sign in, send an API key, or give the visitor's token")
+    if not apikeys.scope_allows(principal.scope, "book"):
+        raise ApiError(
+            403, "forbidden", f"this needs the 'book' scope; the key has '{principal.scope}'"
+        )
+    return booking_out(_call(service.cancel, owned(uid), body["reason"]))

@@ -1,0 +1,86 @@
+"""Booking pages and bookings."""
+
+from __future__ import annotations
+
+import secrets
+
+import peewee as pw
+
+from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
+from calmesh.models.calendars import UnifiedCalendar
+from calmesh.models.connections import RemoteCalendar
+from calmesh.models.users import User
+
+BOOKING_STATUSES = ("pending", "accepted", "cancelled", "declined")
+ACTIVE = ("pending", "accepted")  # these hold their time
+
+
+def new_uid() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class BookingPage(BaseModel):
+    user = pw.ForeignKeyField(User, backref="booking_pages", on_delete="CASCADE")
+    # Unique across the instance: the public endpoints name only the slug.
+    slug = pw.CharField(max_length=60, unique=True)
+    title = pw.CharField(max_length=200)
+    description = pw.TextField(default="")
+    calendar = pw.ForeignKeyField(UnifiedCalendar, on_delete="CASCADE")
+    timezone = pw.CharField(max_length=64)
+    durations = JSONField(default=lambda: [30])  # minutes; the first is the default
+    weekly_hours = JSONField()  # {"0": [["09:00", "17:00"]], ...} weekday 0 = Monday
+    date_overrides = JSONField(default=dict)  # {"2026-12-24": []} (a day off) or other hours
+    slot_interval = pw.IntegerField(null=True)  # minutes; null = the duration
+    buffer_before = pw.IntegerField(default=0)
+    buffer_after = pw.IntegerField(default=0)
+    min_notice = pw.IntegerField(default=240)  # minutes
+    window_days = pw.IntegerField(null=True, default=60)
+    window_start = pw.DateField(null=True)
+    window_end = pw.DateField(null=True)
+    daily_limit = pw.IntegerField(null=True)
+    weekly_limit = pw.IntegerField(null=True)
+    requires_confirmation = pw.BooleanField(default=False)
+    location = pw.CharField(max_length=500, default="")
+    questions = JSONField(default=list)  # [{"id", "label", "type", "required", "options"}]
+    active = pw.BooleanField(default=True)
+    created_at = UTCDateTimeField(default=utcnow)
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)
+
+
+class Booking(BaseModel):
+    uid = pw.CharField(max_length=40, unique=True, default=new_uid)  # the public id
+    page = pw.ForeignKeyField(BookingPage, backref="bookings", on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, backref="bookings", on_delete="CASCADE")  # the owner
+    start = UTCDateTimeField(index=True)
+    end = UTCDateTimeField()
+    status = pw.CharField(max_length=12, default="accepted", index=True)
+    attendee_name = pw.CharField(max_length=200)
+    attendee_email = pw.CharField(max_length=254, index=True)
+    attendee_timezone = pw.CharField(max_length=64, default="UTC")
+    notes = pw.TextField(default="")
+    answers = JSONField(default=dict)
+    sequence = pw.IntegerField(default=0)  # the .ics SEQUENCE, raised on every change
+    reason = pw.TextField(default="")  # why it was cancelled, declined or moved
+    idempotency_key = pw.CharField(max_length=200, null=True)
+    # Where the write-back put the event, once it did.
+    remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
+    remote_href = pw.CharField(max_length=2000, null=True)
+    created_at = UTCDateTimeField(default=utcnow)
+    updated_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("page", "idempotency_key"), True), (("user", "start"), False))
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)
+
+    @classmethod
+    def holding_time(cls, user: User, start, end) -> pw.ModelSelect:
+        """The owner's pending/accepted bookings that overlap [start, end)."""
+        return cls.select().where(
+            (cls.user == user) & cls.status.in_(ACTIVE) & (cls.start < end) & (cls.end > start)
+        )

@@ -1,0 +1,373 @@
+"""Booking pages: their settings, declared once (REST, dashboard), and their slots."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import peewee as pw
+
+from calmesh.db import db, utcnow
+from calmesh.engine.intervals import Interval, near
+from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
+from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
+from calmesh.schema import (
+    Boolean,
+    Choice,
+    Date,
+    Integer,
+    Invalid,
+    List,
+    Object,
+    String,
+    TimeZone,
+)
+from calmesh.services.calendars import SLUG, blocked_time
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+HHMM = r"([01]\d|2[0-3]):[0-5]\d|24:00"
+TIME_RANGE = List(
+    String(min_length=5, max_length=5, pattern=HHMM, pattern_help="must be HH:MM (00:00-24:00)"),
+    min_items=2,
+    max_items=2,
+    description='["09:00", "17:00"] in the page\'s zone',
+)
+DAY_HOURS = List(
+    TIME_RANGE, max_items=12, description="Several ranges a day are allowed; [] = closed"
+)
+WEEKLY_HOURS = Object({day: DAY_HOURS for day in DAYS}, name="WeeklyHours")
+DEFAULT_WEEKLY = {day: ([["09:00", "17:00"]] if i < 5 else []) for i, day in enumerate(DAYS)}
+QUESTION_TYPES = ("short_text", "long_text", "select", "checkbox", "phone")
+QUESTION = Object(
+    {
+        "id": String(
+            min_length=1, max_length=40, pattern=r"[a-z0-9_-]+", pattern_help="lowercase id"
+        ),
+        "label": String(min_length=1, max_length=200),
+        "type": Choice(*QUESTION_TYPES),
+        "required": Boolean(default=False),
+        "options": List(String(min_length=1, max_length=200), max_items=50, default=list),
+    },
+    name="Question",
+)
+MINUTES = Integer(minimum=5, maximum=720)
+
+# Every setting, optional: POST fills in the defaults below, PATCH changes only what it names.
+SETTINGS: dict[str, Any] = {
+    "title": String(min_length=1, max_length=200),
+    "description": String(max_length=5000),
+    "calendar": String(
+        min_length=1, max_length=60, description="Slug of one of your unified calendars"
+    ),
+    "timezone": TimeZone(),
+    "duration": MINUTES,
+    "durations": List(
+        MINUTES,
+        min_items=1,
+        max_items=10,
+        description="Allowed durations; the first is the default",
+    ),
+    "weekly_hours": WEEKLY_HOURS,
+    "date_overrides": List(
+        Object({"date": Date(), "hours": DAY_HOURS}, name="DateOverride"),
+        max_items=366,
+        description="Other hours on a date; hours [] = a day off",
+    ),
+    "slot_interval": Integer(
+        minimum=5,
+        maximum=720,
+        nullable=True,
+        description="Minutes between starts; null = the duration",
+    ),
+    "buffer_before": Integer(minimum=0, maximum=720),
+    "buffer_after": Integer(minimum=0, maximum=720),
+    "min_notice": Integer(minimum=0, maximum=525_600, description="Minutes"),
+    "window_days": Integer(
+        minimum=1, maximum=730, nullable=True, description="Bookable this many days ahead"
+    ),
+    "window_start": Date(nullable=True, description="Or a fixed range: first date"),
+    "window_end": Date(nullable=True, description="Last date"),
+    "daily_limit": Integer(minimum=1, maximum=1000, nullable=True),
+    "weekly_limit": Integer(minimum=1, maximum=5000, nullable=True),
+    "requires_confirmation": Boolean(),
+    "location": String(max_length=500),
+    "questions": List(QUESTION, max_items=30),
+    "active": Boolean(),
+}
+DEFAULTS = {
+    "description": "",
+    "duration": None,
+    "durations": None,
+    "weekly_hours": DEFAULT_WEEKLY,
+    "date_overrides": [],
+    "slot_interval": None,
+    "buffer_before": 0,
+    "buffer_after": 0,
+    "min_notice": 240,
+    "window_days": 60,
+    "window_start": None,
+    "window_end": None,
+    "daily_limit": None,
+    "weekly_limit": None,
+    "requires_confirmation": False,
+    "location": "",
+    "questions": [],
+    "active": True,
+}
+
+
+NEW_PAGE = Object(
+    {"slug": SLUG, **SETTINGS},
+    name="NewBookingPage",
+    required=("slug", "title", "calendar", "timezone"),
+)
+PAGE_PATCH = Object({"slug": SLUG, **SETTINGS}, name="BookingPageUpdate", required=())
+
+
+class PageError(Exception):
+    def __init__(
+        self, message: str, status: int = 422, code: str = "unprocessable", field: str = ""
+    ):
+        super().__init__(message)
+        self.status, self.code, self.field = status, code, field
+
+
+def get_for(user: User, slug: str) -> BookingPage | None:
+    return BookingPage.get_or_none((BookingPage.user == user) & (BookingPage.slug == slug))
+
+
+def public_page(slug: str) -> BookingPage | None:
+    """An active page by its instance-wide slug (the public endpoints)."""
+    return (
+        BookingPage.select(BookingPage, User)
+        .join(User)
+        .where((BookingPage.slug == slug) & BookingPage.active)
+        .first()
+    )
+
+
+def _columns(user: User, data: dict[str, Any]) -> dict[str, Any]:
+    """Settings from the API's shape to the model's columns, with the checks
+    that span several fields."""
+    out = dict(data)
+    if "calendar" in out:
+        calendar = UnifiedCalendar.get_or_none(
+            (UnifiedCalendar.user == user) & (UnifiedCalendar.slug == out["calendar"])
+        )
+        if calendar is None:
+            raise PageError("no unified calendar with that slug", field="calendar")
+        out["calendar"] = calendar
+    duration, durations = out.pop("duration", None), out.pop("durations", None)
+    if durations is not None or duration is not None:
+        merged = list(durations or [])
+        if duration is not None:
+            merged = [duration] + [d for d in merged if d != duration]
+        out["durations"] = list(dict.fromkeys(merged))
+    if "weekly_hours" in out:
+        out["weekly_hours"] = {
+            str(i): _ranges(out["weekly_hours"][day], day) for i, day in enumerate(DAYS)
+        }
+    if "date_overrides" in out:
+        out["date_overrides"] = {
+            o["date"].isoformat(): _ranges(o["hours"], o["date"].isoformat())
+            for o in out["date_overrides"]
+        }
+    if "questions" in out:
+        ids = [q["id"] for q in out["questions"]]
+        if len(ids) != len(set(ids)):
+            raise PageError("question ids must be unique", field="questions")
+        for q in out["questions"]:
+            if q["type"] == "select" and not q["options"]:
+                raise PageError(f"question {q['id']!r}: a select needs options", field="questions")
+    return out
+
+
+def _ranges(ranges: list[list[str]], where: str) -> list[list[str]]:
+    for start, end in ranges:
+        if end != "24:00" and end <= start:
+            raise PageError(f"{where}: {start}-{end} ends before it starts", field="weekly_hours")
+    return sorted(ranges)
+
+
+def create(user: User, data: dict[str, Any]) -> BookingPage:
+    values = {
+        **DEFAULTS,
+        **{k: v for k, v in data.items() if v is not None or k in {"slot_interval"}},
+    }
+    if values.get("duration") is None and values.get("durations") is None:
+        values["duration"] = 30
+    columns = _columns(user, values)
+    _check_window(columns)
+    try:
+        with db.atomic():
+            return BookingPage.create(user=user, **columns)
+    except pw.IntegrityError:
+        raise PageError(
+            f"the slug {data['slug']!r} is taken on this instance", 409, "conflict", "slug"
+        ) from None
+
+
+def update(page: BookingPage, data: dict[str, Any]) -> BookingPage:
+    for key, value in _columns(page.user, data).items():
+        setattr(page, key, value)
+    _check_window(page.__data__)
+    try:
+        with db.atomic():
+            page.save()
+    except pw.IntegrityError:
+        raise PageError(
+            f"the slug {page.slug!r} is taken on this instance", 409, "conflict", "slug"
+        ) from None
+    return page
+
+
+def _check_window(values: dict[str, Any]) -> None:
+    start, end = values.get("window_start"), values.get("window_end")
+    if (start is None) != (end is None):
+        raise PageError("window_start and window_end go together", field="window_start")
+    if start and end and end < start:
+        raise PageError("window_end is before window_start", field="window_end")
+
+
+def delete(page: BookingPage) -> None:
+    page.delete_instance(recursive=True)
+
+
+# --- slots ---------------------------------------------------------------------------
+
+
+def rules_for(page: BookingPage) -> SlotRules:
+    return SlotRules(
+        timezone=page.timezone,
+        weekly_hours={
+            int(day): [tuple(r) for r in ranges] for day, ranges in page.weekly_hours.items()
+        },
+        date_overrides={
+            date.fromisoformat(d): [tuple(r) for r in ranges]
+            for d, ranges in page.date_overrides.items()
+        },
+        durations=tuple(page.durations),
+        slot_interval=page.slot_interval,
+        buffer_before=page.buffer_before,
+        buffer_after=page.buffer_after,
+        min_notice=page.min_notice,
+        window_days=page.window_days,
+        window_start=page.window_start,
+        window_end=page.window_end,
+        daily_limit=page.daily_limit,
+        weekly_limit=page.weekly_limit,
+    )
+
+
+def _context(page: BookingPage, start: datetime, end: datetime, exclude_uid: str | None = None):
+    """Busy time and the owner's bookings around [start, end), for the engine.
+
+    Limits count whole local days and weeks, so bookings are read a week
+    either side; busy time is cut to the window plus the buffers.
+    """
+    margin = timedelta(days=8)
+    bookings = [
+        Interval(b.start, b.end)
+        for b in Booking.select(Booking.start, Booking.end, Booking.uid).where(
+            (Booking.user == page.user_id)
+            & Booking.status.in_(ACTIVE)
+            & (Booking.start < end + margin)
+            & (Booking.end > start - margin)
+        )
+        if b.uid != exclude_uid
+    ]
+    pad = timedelta(minutes=page.buffer_before + page.buffer_after + 1)
+    busy = near(blocked_time(page.calendar), Interval(start - pad, end + pad))
+    return busy, bookings
+
+
+def duration_for(page: BookingPage, duration: int | None) -> int:
+    if duration is None:
+        return page.durations[0]
+    if duration not in page.durations:
+        offered = ", ".join(str(d) for d in page.durations)
+        raise PageError(
+            f"duration must be one of {offered} minutes", 400, "validation_error", "duration"
+        )
+    return duration
+
+
+def slots(
+    page: BookingPage,
+    start: datetime,
+    end: datetime,
+    duration: int | None = None,
+    now: datetime | None = None,
+) -> list[Slot]:
+    minutes = duration_for(page, duration)
+    busy, bookings = _context(page, start, end)
+    return generate_slots(
+        rules_for(page),
+        duration=minutes,
+        range_start=start,
+        range_end=end,
+        busy=busy,
+        bookings=bookings,
+        now=now or utcnow(),
+    )
+
+
+def why_not_bookable(
+    page: BookingPage,
+    start: datetime,
+    duration: int,
+    exclude_uid: str | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """None when ``start`` is bookable now, else the reason (the engine's words)."""
+    end = start + timedelta(minutes=duration)
+    busy, bookings = _context(page, start, end, exclude_uid)
+    return check_slot(
+        rules_for(page),
+        start=start,
+        duration=duration,
+        busy=busy,
+        bookings=bookings,
+        now=now or utcnow(),
+    )
+
+
+def check_answers(page: BookingPage, answers: dict[str, Any]) -> dict[str, Any]:
+    """The visitor's answers against the page's questions: required ones present,
+    selects within their options, nothing unknown. Raises Invalid."""
+    problems, clean = [], {}
+    questions = {q["id"]: q for q in page.questions}
+    for key in answers:
+        if key not in questions:
+            problems.append(
+                {"field": f"answers.{key}", "message": "is not a question of this page"}
+            )
+    for qid, q in questions.items():
+        value = answers.get(qid)
+        path = f"answers.{qid}"
+        if value in (None, "", False):
+            if q["required"]:
+                problems.append({"field": path, "message": f"“{q['label']}” needs an answer"})
+            continue
+        if q["type"] == "checkbox":
+            if not isinstance(value, bool):
+                problems.append({"field": path, "message": "must be true or false"})
+                continue
+        elif not isinstance(value, str) or len(value) > (5000 if q["type"] == "long_text" else 500):
+            problems.append({"field": path, "message": "must be text (at most 5000 characters)"})
+            continue
+        elif q["type"] == "select" and value not in q["options"]:
+            problems.append({"field": path, "message": "must be one of the offered options"})
+            continue
+        elif q["type"] == "phone" and not _phone_ok(value):
+            problems.append({"field": path, "message": "must be a phone number"})
+            continue
+        clean[qid] = value.strip() if isinstance(value, str) else value
+    if problems:
+        raise Invalid(problems)
+    return clean
+
+
+def _phone_ok(value: str) -> bool:
+    digits = [c for c in value if c.isdigit()]
+    return 5 <= len(digits) <= 20 and all(c.isdigit() or c in " +-()./" for c in value.strip())

@@ -1,0 +1,18 @@
+"""Every outbox handler, registered by importing the modules that define them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from calmesh.services import bookings, outbox  # noqa: F401  (booking.writeback)
+from calmesh.services.mail import Mail, MailError, send
+
+
+@outbox.handler("mail")
+def send_mail(payload: dict[str, Any]) -> None:
+    try:
+        send(Mail(**payload), current_app.config["CALMESH"])
+    except MailError as exc:
+        raise (outbox.Retry if exc.retry else outbox.GiveUp)(str(exc)) from None
