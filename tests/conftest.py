@@ -26,6 +26,9 @@ from typing import Any
 import httpx
 import pytest
 
+# Fixtures of the local Google/Microsoft stand-ins and the SMTP server.
+pytest_plugins = ["tests.standins", "tests.smtp"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 PG_URL = os.environ.get("CALMESH_TEST_DATABASE_URL", "")
@@ -201,6 +204,7 @@ class LiveServer:
     env: dict[str, str]
     process: subprocess.Popen
     log_path: Path
+    log_file: Any = None
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return run_cli(*args, env=self.env)
@@ -259,7 +263,7 @@ def start_server(tmp_path: Path, workers: int = 3, **env_extra: str) -> LiveServ
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path)
+    server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path, log)
     try:
         wait_until(
             lambda: (
@@ -283,6 +287,8 @@ def stop_server(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait()
+    if server.log_file is not None:
+        server.log_file.close()
 
 
 @pytest.fixture(scope="module")
@@ -326,3 +332,34 @@ def page(browser):
     page.set_default_timeout(15_000)
     yield page
     context.close()
+
+
+# --- signing in over HTTP ------------------------------------------------------------
+
+
+@pytest.fixture
+def web_login() -> Iterator[Any]:
+    """``web_login(server, login, password)``: an httpx client signed in through the
+    real login form of a live server, sending the session's CSRF token as the header
+    the API wants for cookie-authenticated changes."""
+    import re
+
+    clients: list[httpx.Client] = []
+
+    def sign_in(server: LiveServer, login: str, password: str) -> httpx.Client:
+        client = httpx.Client(base_url=server.url, timeout=30)
+        clients.append(client)
+        form = client.get("/login")
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+        assert found, f"no CSRF token on /login ({form.status_code})"
+        token = found.group(1)
+        answer = client.post(
+            "/login", data={"login": login, "password": password, "csrf_token": token}
+        )
+        assert answer.status_code == 302, f"sign-in failed ({answer.status_code})"
+        client.headers["X-CSRF-Token"] = token
+        return client
+
+    yield sign_in
+    for client in clients:
+        client.close()
