@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from flask import url_for
+
 from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
-from calmesh.api.serializers import iso
 from calmesh.auth import apikeys, signing
 from calmesh.models import BOOKING_STATUSES, Booking
 from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
@@ -40,8 +41,7 @@ BOOKING_OUT = Object(
 
 
 def booking_out(booking: Booking, with_manage: bool = False) -> dict:
-    from flask import url_for
-
+    """The booking; ``manage_url`` (the visitor's signed link) only to the visitor."""
     manage = None
     if with_manage:
         manage = url_for(
@@ -50,29 +50,7 @@ def booking_out(booking: Booking, with_manage: bool = False) -> dict:
             token=service.manage_token(booking),
             _external=True,
         )
-    return {
-        "id": booking.uid,
-        "uid": booking.uid,
-        "booking_page": booking.page.slug,
-        "title": booking.page.title,
-        "status": booking.status,
-        "start": iso(booking.start),
-        "end": iso(booking.end),
-        "duration": int((booking.end - booking.start).total_seconds() // 60),
-        "attendee": {
-            "name": booking.attendee_name,
-            "email": booking.attendee_email,
-            "timezone": booking.attendee_timezone,
-        },
-        "notes": booking.notes,
-        "answers": booking.answers,
-        "location": booking.page.location,
-        "sequence": booking.sequence,
-        "reason": booking.reason,
-        "manage_url": manage,
-        "created_at": iso(booking.created_at),
-        "updated_at": iso(booking.updated_at),
-    }
+    return {**service.booking_data(booking), "manage_url": manage}
 
 
 def _call(func, *args, **kw):

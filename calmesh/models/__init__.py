@@ -15,6 +15,7 @@ from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.system import Heartbeat, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User
+from calmesh.models.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS = [
     User,
@@ -32,6 +33,8 @@ ALL_MODELS = [
     Booking,
     OutboxItem,
     MailMessage,
+    Webhook,
+    WebhookDelivery,
 ]
 
 __all__ = [
@@ -55,4 +58,6 @@ __all__ = [
     "RemoteCalendar",
     "UnifiedCalendar",
     "User",
+    "Webhook",
+    "WebhookDelivery",
 ]

@@ -10,7 +10,7 @@ e-mails) goes to the outbox in that same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +21,7 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
-from calmesh.services import booking_pages, outbox
+from calmesh.services import booking_pages, events, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 
 # The UID a booking's event carries everywhere (provider, .ics mails). The
@@ -148,8 +148,50 @@ def _mail(to: str, subject: str, body: str, booking: Booking, method: str | None
     )
 
 
-def _notify(booking: Booking, what: str, reason: str = "") -> None:
-    """Queue the e-mails and the calendar write-back for a change of ``booking``."""
+def booking_data(booking: Booking) -> dict[str, Any]:
+    """A booking as plain JSON-ready data (REST answers and webhook bodies)."""
+    return {
+        "id": booking.uid,
+        "uid": booking.uid,
+        "booking_page": booking.page.slug,
+        "title": booking.page.title,
+        "status": booking.status,
+        "start": _iso(booking.start),
+        "end": _iso(booking.end),
+        "duration": int((booking.end - booking.start).total_seconds() // 60),
+        "attendee": {
+            "name": booking.attendee_name,
+            "email": booking.attendee_email,
+            "timezone": booking.attendee_timezone,
+        },
+        "notes": booking.notes,
+        "answers": booking.answers,
+        "location": booking.page.location,
+        "sequence": booking.sequence,
+        "reason": booking.reason,
+        "created_at": _iso(booking.created_at),
+        "updated_at": _iso(booking.updated_at),
+    }
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+EVENT_FOR = {
+    "requested": "booking.requested",
+    "accepted": "booking.confirmed",
+    "rescheduled": "booking.rescheduled",
+    "declined": "booking.declined",
+    "cancelled": "booking.cancelled",
+}
+
+
+def _notify(booking: Booking, what: str, reason: str = "", created: bool = False) -> None:
+    """Queue the e-mails, the calendar write-back and the webhook events for a
+    change of ``booking``."""
+    event = "booking.created" if created and what == "accepted" else EVENT_FOR[what]
+    events.emit(booking.user_id, event, booking_data(booking), subject=booking.uid)
     page, owner = booking.page, booking.page.user
     link = _manage_url(booking)
     for_visitor = {
@@ -253,7 +295,7 @@ def book(
             updated_at=now,
         )
         booking.page = page
-        _notify(booking, "requested" if booking.status == "pending" else "accepted")
+        _notify(booking, "requested" if booking.status == "pending" else "accepted", created=True)
     return booking, True
 
 

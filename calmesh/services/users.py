@@ -55,8 +55,29 @@ class LoginResult:
 
 # First path segments the app itself uses: a handle must not shadow them in /{handle}/{slug}.
 RESERVED_HANDLES = frozenset(
-    "api static feeds oauth b p embed login logout setup profile dashboard connections calendars "
-    "api-keys booking-pages bookings polls webhooks mail admin".split()
+    {
+        "api",
+        "static",
+        "feeds",
+        "oauth",
+        "b",
+        "p",
+        "embed",
+        "login",
+        "logout",
+        "setup",
+        "profile",
+        "dashboard",
+        "connections",
+        "calendars",
+        "api-keys",
+        "booking-pages",
+        "bookings",
+        "polls",
+        "webhooks",
+        "mail",
+        "admin",
+    }
 )
 
 

@@ -1,0 +1,58 @@
+"""Webhooks and the log of their deliveries."""
+
+from __future__ import annotations
+
+import secrets
+
+import peewee as pw
+
+from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
+from calmesh.models.users import User
+
+EVENTS = (
+    "booking.created",
+    "booking.requested",
+    "booking.confirmed",
+    "booking.declined",
+    "booking.rescheduled",
+    "booking.cancelled",
+    "poll.voted",
+    "poll.decided",
+    "connection.error",
+)
+
+
+class Webhook(BaseModel):
+    user = pw.ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
+    url = pw.CharField(max_length=2000)
+    events = JSONField()  # a list of EVENTS
+    secret = pw.TextField()  # encrypted (calmesh.auth.crypto); shown once on creation
+    active = pw.BooleanField(default=True)
+    status = pw.CharField(max_length=10, default="ok")  # ok | failing
+    last_error = pw.TextField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)
+
+
+def new_delivery_id() -> str:
+    return "dlv_" + secrets.token_hex(12)
+
+
+class WebhookDelivery(BaseModel):
+    """One event for one webhook: its exact body, and how sending it went."""
+
+    webhook = pw.ForeignKeyField(Webhook, backref="deliveries", on_delete="CASCADE")
+    delivery_id = pw.CharField(max_length=40, unique=True, default=new_delivery_id)
+    event = pw.CharField(max_length=40)
+    body = pw.TextField()  # the raw JSON that is signed and sent, the same on every attempt
+    status = pw.CharField(max_length=10, default="pending")  # pending | delivered | failed
+    attempts = pw.IntegerField(default=0)
+    last_status_code = pw.IntegerField(null=True)
+    response_excerpt = pw.TextField(default="")
+    last_error = pw.TextField(default="")
+    created_at = UTCDateTimeField(default=utcnow)
+    last_attempt_at = UTCDateTimeField(null=True)
+    delivered_at = UTCDateTimeField(null=True)

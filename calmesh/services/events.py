@@ -1,0 +1,42 @@
+"""Domain events (``booking.created`` ...) raised by the services that cause them.
+
+``emit`` is called inside the transaction of the change, like the outbox, so
+an event exists exactly when its change does. Today its listeners are the
+owner's webhooks.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from calmesh.db import utcnow
+from calmesh.models.webhooks import EVENTS, Webhook, WebhookDelivery
+from calmesh.services import outbox
+
+
+def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> int:
+    """Queue ``event`` for each of the user's active webhooks that subscribed to it.
+
+    ``subject`` (e.g. a booking's uid) orders deliveries: one webhook receives
+    the events of one subject in the order they happened.
+    """
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    body = json.dumps(
+        {"event": event, "created_at": utcnow().isoformat().replace("+00:00", "Z"), "data": data},
+        separators=(",", ":"),
+    )
+    count = 0
+    for webhook in Webhook.select().where((Webhook.user == user_id) & Webhook.active):
+        if event not in webhook.events:
+            continue
+        delivery = WebhookDelivery.create(webhook=webhook, event=event, body=body)
+        outbox.enqueue(
+            "webhook.deliver",
+            {"delivery": delivery.id},
+            user_id=user_id,
+            ordering_key=f"webhook:{webhook.id}:{subject or delivery.delivery_id}",
+        )
+        count += 1
+    return count
