@@ -128,7 +128,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync", "interval_microsoft", 300, "Seconds between syncs of a Microsoft 365 connection."),
     Key("sync", "horizon_past_days", 30, "Occurrences are kept from this many days back ..."),
     Key("sync", "horizon_future_days", 365, "... to this many days ahead (rolled forward daily)."),
-    Key("sync", "timeout_seconds", 20, "Timeout of one request to a calendar provider."),
+    Key("sync", "timeout_seconds", 60, "Timeout of one request to a calendar provider."),
     Key("sync", "max_feed_bytes", 20_971_520, "Largest calendar answer accepted (bytes)."),
     Key("sync", "max_backoff_seconds", 3600, "Longest wait before retrying a failing connection."),
     Key("google", "client_id", "", "OAuth client id (Google Cloud console, type Web application)."),
@@ -157,6 +157,14 @@ SCHEMA: tuple[Key, ...] = (
         12,
         "Tries of an e-mail, write-back or webhook before it is marked failed.",
     ),
+    Key(
+        "webhooks",
+        "max_attempts",
+        8,
+        "Tries of one webhook delivery (with exponential back-off) before it is marked failed "
+        "and the webhook failing. At most outbox.max_attempts.",
+    ),
+    Key("webhooks", "timeout_seconds", 10, "Seconds a webhook receiver has to answer."),
     Key("logging", "level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
     Key(
         "mail",

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Interval", "clip", "intersect", "merge", "subtract", "total"]
+__all__ = ["Interval", "clip", "intersect", "merge", "near", "subtract", "total"]
 
 
 @dataclass(frozen=True, order=True)
