@@ -47,12 +47,15 @@ def wrk(
     connections: int = 16,
     threads: int = 2,
     headers: dict | None = None,
+    script: str | None = None,
 ) -> Load:
     if not shutil.which("wrk"):
         sys.exit("wrk is missing: apt-get install wrk (bench/run.sh does it as root)")
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for name, value in (headers or {}).items():
         cmd += ["-H", f"{name}: {value}"]
+    if script:
+        cmd += ["-s", script]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))

@@ -11,6 +11,8 @@ from calmesh.api import (  # noqa: F401  (the modules register their endpoints)
     connections,
     keys,
     me,
+    polls,
+    webhooks,
 )
 from calmesh.api.framework import api, system
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, request, url_for
 
 from calmesh.api.bookings import BOOKING_OUT, booking_out
-from calmesh.api.framework import ApiError, endpoint, not_found
+from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
@@ -31,6 +31,7 @@ from calmesh.schema import (
 )
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings
+from calmesh.services.memo import Memo
 
 TAG = "Booking pages"
 MAX_SLOT_RANGE = timedelta(days=62)
@@ -218,12 +219,35 @@ def public(slug: str) -> BookingPage:
     return page
 
 
+# Answers per worker, keyed by every input (see service.inputs_key): a popular
+# page asked for the same weeks again costs three small queries, not a slot run.
+# The pages keep the data, the API the encoded JSON.
+_SLOTS = Memo(size=512)
+_SLOTS_JSON = Memo(size=512)
+
+
+def _slots_entry(page: BookingPage, start: datetime, end: datetime, tz: str, duration: int | None):
+    minutes = _call(service.duration_for, page, duration)
+    now = utcnow()
+    key = (*service.inputs_key(page, start, end, minutes, now), tz)
+    return key, lambda: _compute_slots(page, start, end, tz, minutes, now)
+
+
 def slots_payload(
     page: BookingPage, start: datetime, end: datetime, tz: str, duration: int | None
 ) -> dict:
-    minutes = _call(service.duration_for, page, duration)
+    return _SLOTS.get(*_slots_entry(page, start, end, tz, duration))
+
+
+def _compute_slots(
+    page: BookingPage, start: datetime, end: datetime, tz: str, minutes: int, now: datetime
+) -> dict:
     zone = ZoneInfo(tz)
-    found = service.slots(page, start, end, minutes)
+    # The answer stands for the whole minute: count from the minute's end, so no
+    # slot is offered that booking would refuse as too soon.
+    found = service.slots(
+        page, start, end, minutes, now=now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    )
     dates = {
         day.isoformat(): [
             {
@@ -265,7 +289,10 @@ def booking_page_slots(slug, query):
             "end must be after start and at most 62 days later",
             [{"field": "end", "message": "must be after start, at most 62 days later"}],
         )
-    return slots_payload(page, start, end, query["tz"] or page.timezone, query["duration"])
+    return cached_json(
+        _SLOTS_JSON,
+        *_slots_entry(page, start, end, query["tz"] or page.timezone, query["duration"]),
+    )
 
 
 ATTENDEE = Object(

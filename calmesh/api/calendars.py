@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask import url_for
 
-from calmesh.api.framework import ApiError, endpoint, not_found
+from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
@@ -28,6 +28,7 @@ from calmesh.schema import (
 )
 from calmesh.services import calendars as service
 from calmesh.services.calendars import SLUG
+from calmesh.services.memo import Memo
 
 TAG = "Unified calendars"
 MAX_RANGE = timedelta(days=366)
@@ -549,9 +550,22 @@ def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[dateti
 def calendar_availability(slug, query):
     calendar = owned(slug)
     start, end, tz = _availability_window(calendar, query)
-    minutes = query["duration"]
+    key = (service.busy_key(calendar), start, end, tz, query["duration"])
+    return cached_json(
+        _AVAILABILITY,
+        key,
+        lambda: _availability(calendar, key[0], start, end, tz, query["duration"]),
+    )
+
+
+# Answers per worker, keyed by every input, including the version stamps of the
+# calendar's sources: any change anywhere gives a new key.
+_AVAILABILITY = Memo(size=512)
+
+
+def _availability(calendar, busy_key, start, end, tz, minutes) -> dict:
     result = service.availability_of(
-        calendar, start, end, timedelta(minutes=minutes) if minutes else None
+        calendar, start, end, timedelta(minutes=minutes) if minutes else None, busy_key
     )
     zone = ZoneInfo(tz)
     return {

@@ -45,6 +45,13 @@ def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
+def cached_json(memo, key, compute: Callable[[], Any]) -> Response:
+    """A JSON answer from ``memo``: the serialised text is kept, so a hit costs
+    neither the computation nor the encoding (see calmesh.services.memo)."""
+    text = memo.get(key, lambda: current_app.json.dumps(compute()))
+    return Response(text, mimetype="application/json")
+
+
 def error_response(
     status: int, code: str, message: str, details: Any = None, headers: dict | None = None
 ) -> Response:

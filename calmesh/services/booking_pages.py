@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from calmesh.schema import (
     String,
     TimeZone,
 )
-from calmesh.services.calendars import SLUG, blocked_time
+from calmesh.services.calendars import SLUG, blocked_time, busy_key
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = r"([01]\d|2[0-3]):[0-5]\d|24:00"
@@ -309,6 +310,32 @@ def slots(
         busy=busy,
         bookings=bookings,
         now=now or utcnow(),
+    )
+
+
+def inputs_key(
+    page: BookingPage, start: datetime, end: datetime, minutes: int, now: datetime
+) -> tuple:
+    """Everything ``slots`` depends on, cheaply: the page's settings, the version
+    stamps of its calendar's busy time, the owner's bookings (how many, and the
+    newest change), the range, and the minute of ``now``. Equal keys, equal slots."""
+    stamp = (
+        Booking.select(pw.fn.COUNT(Booking.id), pw.fn.MAX(Booking.updated_at))
+        .where(Booking.user == page.user_id)
+        .tuples()
+        .get()
+    )
+    settings = json.dumps(
+        {k: v for k, v in page.__data__.items() if k != "created_at"}, default=str, sort_keys=True
+    )
+    return (
+        settings,
+        busy_key(page.calendar),
+        tuple(map(str, stamp)),
+        start,
+        end,
+        minutes,
+        now.replace(second=0, microsecond=0),
     )
 
 

@@ -36,6 +36,7 @@ from calmesh.models import (
 )
 from calmesh.providers.base import ProviderError
 from calmesh.schema import String
+from calmesh.services.memo import Memo
 
 BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
 
@@ -253,17 +254,29 @@ def events(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Ev
 # stored). The key holds the zone, the tentative rule and each source calendar
 # with its version, so any sync, write or source change in any process is seen
 # on the next request.
-_BLOCKED: dict[int, tuple[tuple, list[Interval]]] = {}
+_BLOCKED = Memo(size=64)
 
 
-def blocked_time(calendar: UnifiedCalendar) -> list[Interval]:
-    """Merged time that blocks bookings, from the stored occurrences of every source."""
+def busy_key(calendar: UnifiedCalendar) -> tuple:
+    """Everything the calendar's blocked time depends on (one query): its zone and
+    tentative rule, and each source calendar with its version."""
     rows = _source_rows(calendar)
-    key = (calendar.timezone, calendar.tentative_busy, tuple((r, v) for r, v, _ in rows))
-    cached = _BLOCKED.get(calendar.id)
-    if cached is not None and cached[0] == key:
-        return cached[1]
-    remote_ids = list(dict.fromkeys(r for r, _, _ in rows))
+    return (
+        calendar.id,
+        calendar.timezone,
+        calendar.tentative_busy,
+        tuple((r, v) for r, v, _ in rows),
+    )
+
+
+def blocked_time(calendar: UnifiedCalendar, key: tuple | None = None) -> list[Interval]:
+    """Merged time that blocks bookings, from the stored occurrences of every source."""
+    key = key or busy_key(calendar)
+    return _BLOCKED.get(key, lambda: _read_blocked(calendar, [r for r, _ in key[3]]))
+
+
+def _read_blocked(calendar: UnifiedCalendar, remote_ids: list[int]) -> list[Interval]:
+    remote_ids = list(dict.fromkeys(remote_ids))
     events = []
     if remote_ids:
         query = (
@@ -289,15 +302,17 @@ def blocked_time(calendar: UnifiedCalendar) -> list[Interval]:
             BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
             for s, e, a, sd, ed, st in query
         ]
-    blocked = blocking_intervals(events, calendar.timezone, calendar.tentative_busy)
-    _BLOCKED[calendar.id] = (key, blocked)
-    return blocked
+    return blocking_intervals(events, calendar.timezone, calendar.tentative_busy)
 
 
 def availability_of(
-    calendar: UnifiedCalendar, start: datetime, end: datetime, min_duration: timedelta | None = None
+    calendar: UnifiedCalendar,
+    start: datetime,
+    end: datetime,
+    min_duration: timedelta | None = None,
+    key: tuple | None = None,
 ) -> Availability:
-    return free_time(blocked_time(calendar), Interval(start, end), min_duration=min_duration)
+    return free_time(blocked_time(calendar, key), Interval(start, end), min_duration=min_duration)
 
 
 def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Conflict]:
