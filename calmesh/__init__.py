@@ -53,6 +53,10 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         level=config["logging.level"].upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
+    # httpx logs every request's full URL at INFO; an iCal feed's path is often its
+    # secret, so keep that logger quieter than the app unless debugging.
+    if config["logging.level"].upper() != "DEBUG":
+        logging.getLogger("httpx").setLevel(logging.WARNING)
     app = Flask(
         __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
     )

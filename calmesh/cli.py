@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 
 from calmesh.config import ConfigError
+from calmesh.mcp import add_command as add_mcp_command
 
 
 class CliError(Exception):
@@ -195,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_worker,
         "Run the scheduler alone (set scheduler.embedded=false for the web workers).",
     )
+    p = add("sync", cmd_sync, "Sync calendar connections now, showing progress.")
+    p.add_argument("--connection", type=int, metavar="ID", help="only this connection")
     add(
         "config-example",
         cmd_config_example,
@@ -207,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Later modules (sync, mcp) add their commands here: f(subparsers, add).
 EXTRA_COMMANDS: list[Callable] = []
+EXTRA_COMMANDS.append(add_mcp_command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,9 @@ def _operation(route: Route) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer" if conv == "int" else "string"},
+            "schema": {"type": "integer"}
+            if conv == "int"
+            else {"type": "string", "maxLength": 200},
         }
         for name, conv in route.path_params
     ]

@@ -18,6 +18,10 @@ from calmesh.services import sync
 CHECK_TIMEOUT = 10.0
 
 
+def _check_timeout() -> float:
+    return min(CHECK_TIMEOUT, current_app.config["CALMESH"]["sync.timeout_seconds"])
+
+
 class ConnectionRefused(Exception):
     """The provider refused the new connection; the message says why. Nothing was saved."""
 
@@ -51,7 +55,7 @@ def create_with_credentials(
         credentials=crypto.encrypt(credentials),
     )
     try:
-        calendars = sync.provider_for(connection, timeout=CHECK_TIMEOUT).list_calendars()
+        calendars = sync.provider_for(connection, timeout=_check_timeout()).list_calendars()
     except ProviderError as exc:
         raise ConnectionRefused(str(exc)) from None
     with db.atomic():
@@ -108,7 +112,7 @@ def finish_oauth(kind: str, state: str, code: str, host_url: str) -> Connection:
             sync.provider_settings(kind),
             redirect_uri(kind, host_url),
             code,
-            sync.http_settings(CHECK_TIMEOUT),
+            sync.http_settings(_check_timeout()),
         )
     except ProviderError as exc:
         Connection.update(status="auth_required", last_error=str(exc)[:2000]).where(
@@ -158,7 +162,7 @@ def update(
             credentials=crypto.encrypt(credentials),
         )
         try:
-            sync.provider_for(trial, timeout=CHECK_TIMEOUT).list_calendars()
+            sync.provider_for(trial, timeout=_check_timeout()).list_calendars()
         except ProviderError as exc:
             raise ConnectionRefused(str(exc)) from None
         connection.credentials = trial.credentials

@@ -18,7 +18,7 @@ from flask import current_app
 
 from calmesh.auth import crypto
 from calmesh.db import db, utcnow
-from calmesh.engine.recurrence import CalendarDataError, expand
+from calmesh.engine.recurrence import CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
 from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
@@ -31,6 +31,7 @@ from calmesh.providers.base import (
     ProviderError,
     RemoteObject,
 )
+from calmesh.services import events
 
 log = logging.getLogger("calmesh.sync")
 
@@ -262,19 +263,32 @@ def apply_changes(
                 report.occurrences += insert_occurrences(pending)
                 pending = []
         report.occurrences += insert_occurrences(pending)
-        RemoteCalendar.update(
-            version=new_version(),
-            sync_token=changes.token,
-            synced_at=utcnow(),
-            window_end=window[1]
+        fields = {
+            "sync_token": changes.token,
+            "synced_at": utcnow(),
+            "window_end": window[1]
             if changes.full or calendar.window_end is None
             else calendar.window_end,
-        ).where(RemoteCalendar.id == calendar.id).execute()
+        }
+        if report.changed or report.deleted:
+            fields["version"] = new_version()  # only a real change invalidates cached busy time
+        RemoteCalendar.update(**fields).where(RemoteCalendar.id == calendar.id).execute()
     return report
 
 
 def _uid(obj: RemoteObject, occurrences: list[Occ]) -> str:
-    return (occurrences[0].uid if occurrences else obj.href)[:1000]
+    """The object's UID, also when none of its occurrences is inside the horizon
+    yet (it must stay findable by UID once the horizon reaches it)."""
+    if occurrences:
+        return occurrences[0].uid[:1000]
+    if obj.ical:
+        try:
+            for event in parse_calendar(obj.ical).walk("VEVENT"):
+                if event.get("UID"):
+                    return str(event["UID"])[:1000]
+        except CalendarDataError:
+            pass
+    return obj.href[:1000]
 
 
 def insert_occurrences(rows: list[dict]) -> int:
@@ -399,13 +413,30 @@ def _failed(connection: Connection, report: SyncReport, message: str, status: st
         if status == "auth_required"
         else utcnow() + timedelta(seconds=backoff_seconds(failures))
     )
-    release(
-        connection.id,
-        status=status,
-        last_error=message[:2000],
-        failures=failures,
-        next_sync_at=next_at,
-    )
+    with db.atomic():
+        release(
+            connection.id,
+            status=status,
+            last_error=message[:2000],
+            failures=failures,
+            next_sync_at=next_at,
+        )
+        # Once when the connection turns failing, not on every retry of an outage;
+        # auth_required is only ever retried after the owner acted, so always said.
+        if connection.failures == 0 or status == "auth_required":
+            events.emit(
+                connection.user_id,
+                "connection.error",
+                {
+                    "id": connection.id,
+                    "name": connection.name,
+                    "provider": connection.provider,
+                    "status": status,
+                    "error": message[:2000],
+                    "failures": failures,
+                },
+                subject=f"connection:{connection.id}",
+            )
     log.warning("connection %s: %s", connection.id, message)
     report.status, report.message = status, message
     return report

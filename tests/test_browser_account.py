@@ -1,0 +1,241 @@
+"""The account pages in a real Chromium against a real server: first run, sign-in
+and sign-out, API keys through htmx, and a phone-sized screen.
+
+The first-run tests each get an empty server of their own; the others share one
+whose owner was created with the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import start_server, stop_server, wait_until
+
+pytestmark = [
+    pytest.mark.slow,
+    # conftest.start_server leaks its log file object (see the report); nothing else.
+    pytest.mark.filterwarnings("ignore:unclosed file .*server.log:ResourceWarning"),
+]
+
+OWNER = {
+    "name": "Olivia Owner",
+    "email": "olivia@example.org",
+    "handle": "olivia",
+    "password": "olivia-pass-123",
+}
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def path_is(path: str) -> re.Pattern[str]:
+    """A URL matcher for ``expect(page).to_have_url``: this path, any query."""
+    return re.compile(rf"^http://127\.0\.0\.1:\d+{re.escape(path)}(\?.*)?$")
+
+
+def sign_in(page: Page, url: str, password: str = OWNER["password"]) -> None:
+    page.goto(url + "/login")
+    page.get_by_label("E-mail or handle").fill(OWNER["handle"])
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A server whose owner exists (made with the CLI, as an admin would)."""
+    live = start_server(tmp_path_factory.mktemp("browser"))
+    done = live.cli(
+        "create-user",
+        *("--email", OWNER["email"], "--handle", OWNER["handle"]),
+        *("--password", OWNER["password"], "--name", OWNER["name"]),
+    )
+    assert done.returncode == 0, done.stderr
+    yield live
+    stop_server(live)
+
+
+# --- first run ----------------------------------------------------------------------
+
+
+def test_first_run_from_this_machine_creates_the_owner_and_closes_setup(page, tmp_path):
+    server = start_server(tmp_path)
+    try:
+        page.goto(server.url + "/")
+        expect(page).to_have_url(path_is("/setup"))
+        expect(page.get_by_role("heading", name="Welcome to CalMesh")).to_be_visible()
+
+        page.get_by_label("Your name").fill(OWNER["name"])
+        page.get_by_label("E-mail").fill(OWNER["email"])
+        page.get_by_label("Handle").fill(OWNER["handle"])
+        page.get_by_label("Password").fill("too-short")
+        page.get_by_role("button", name="Create account").click()
+
+        password = page.locator("#f-password")
+        expect(password).to_have_attribute("aria-invalid", "true")
+        expect(password).to_have_attribute("aria-describedby", "e-password")
+        expect(page.locator("#e-password")).to_have_text("Password must be at least 10 characters")
+        expect(page.get_by_label("E-mail")).to_have_value(OWNER["email"])
+        expect(page.locator(".error")).to_have_count(1)
+        # Nothing was created: the sign-in page still sends visitors to the first run.
+        assert httpx.get(server.url + "/login").headers["location"] == "/setup"
+
+        password.fill(OWNER["password"])
+        page.get_by_role("button", name="Create account").click()
+        expect(page).to_have_url(path_is("/dashboard"))
+        expect(page.get_by_role("heading", name=f"Hello, {OWNER['name']}")).to_be_visible()
+        expect(page.get_by_role("status")).to_have_text("Welcome! Your account is ready.")
+        nav = page.get_by_role("navigation", name="Sections")
+        expect(nav.get_by_role("link", name="Overview")).to_have_attribute("aria-current", "page")
+        expect(nav.get_by_role("link", name="API keys")).to_be_visible()
+        expect(nav.get_by_role("link", name="Profile")).to_be_visible()
+
+        # Setup is over: it now goes through the sign-in page (which, signed in, is the
+        # dashboard), even for a visitor from this machine.
+        response = page.goto(server.url + "/setup")
+        visited = []
+        request = response.request
+        while request is not None:
+            visited.insert(0, request.url.removeprefix(server.url).split("?")[0])
+            request = request.redirected_from
+        assert visited == ["/setup", "/login", "/dashboard"]
+        assert httpx.get(server.url + "/setup").headers["location"] == "/login"
+    finally:
+        stop_server(server)
+
+
+def test_setup_from_a_non_local_client_needs_the_token_printed_in_the_log(tmp_path):
+    server = start_server(tmp_path)
+    # Through a proxy the peer is loopback but the visitor is not.
+    proxied = {"X-Forwarded-For": "203.0.113.7"}
+    try:
+        with httpx.Client(base_url=server.url, headers=proxied) as client:
+            for path in ("/setup", "/setup?token=not-the-token"):
+                refused = client.get(path)
+                assert refused.status_code == 403, path
+                assert "setup token" in refused.text
+            spoofed = client.get("/setup", headers={"X-Forwarded-For": "127.0.0.1"})
+            assert spoofed.status_code == 403
+
+            token = wait_until(
+                lambda: re.search(r"/setup\?token=([0-9a-f]{32})", server.log()),
+                what="the setup token in the log",
+            ).group(1)
+            form = client.get(f"/setup?token={token}")
+            assert form.status_code == 200
+            assert f'action="/setup?token={token}"' in form.text
+            fields = {
+                "csrf_token": CSRF_FIELD.search(form.text).group(1),
+                **{k: OWNER[k] for k in ("name", "email", "handle", "password")},
+                "timezone": "Europe/Berlin",
+            }
+            assert client.post("/setup", data=fields).status_code == 403
+
+            created = client.post(f"/setup?token={token}", data=fields)
+            assert created.status_code == 302
+            assert created.headers["location"] == "/dashboard"
+            me = client.get("/api/v1/me")
+            assert me.status_code == 200
+            assert me.json()["handle"] == OWNER["handle"]
+            assert me.json()["timezone"] == "Europe/Berlin"
+            # With an owner, even the token no longer opens the page.
+            assert client.get(f"/setup?token={token}").headers["location"] == "/login"
+    finally:
+        stop_server(server)
+
+
+# --- signing in and out ------------------------------------------------------------
+
+
+def test_sign_out_then_a_wrong_password_is_refused_and_the_right_one_signs_in(page, server):
+    sign_in(page, server.url)
+    expect(page).to_have_url(path_is("/dashboard"))
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(path_is("/login"))
+    expect(page.get_by_role("status")).to_have_text("You are signed out.")
+    page.goto(server.url + "/dashboard")
+    expect(page).to_have_url(path_is("/login"))
+
+    sign_in(page, server.url, password="not-the-password")
+    expect(page.get_by_role("alert")).to_have_text("Wrong e-mail/handle or password.")
+    expect(page.get_by_label("E-mail or handle")).to_have_value(OWNER["handle"])
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+    sign_in(page, server.url)
+    expect(page).to_have_url(path_is("/dashboard"))
+    expect(page.get_by_role("heading", name=f"Hello, {OWNER['name']}")).to_be_visible()
+    page.goto(server.url + "/setup")
+    expect(page).to_have_url(path_is("/dashboard"))
+
+
+# --- API keys -------------------------------------------------------------------------
+
+
+def test_api_key_is_shown_once_listed_by_prefix_and_can_be_revoked(page, server):
+    sign_in(page, server.url)
+    page.goto(server.url + "/api-keys")
+    page.get_by_label("Name").fill("Laptop script")
+    page.get_by_label("Scope").select_option("book")
+    with page.expect_response(lambda r: r.url.endswith("/api-keys")) as created:
+        page.get_by_role("button", name="Create key").click()
+    assert created.value.request.headers.get("hx-request") == "true"
+    assert created.value.status == 200
+
+    key = page.locator("#new-key").inner_text()
+    assert key.startswith("cm_live_")
+    expect(page).to_have_url(path_is("/api-keys"))  # swapped in place, no navigation
+    row = page.locator("tr", has_text="Laptop script")
+    expect(row.locator("code")).to_have_text(key[:12] + "…")
+    expect(row.locator(".badge")).to_have_text("active")
+    expect(row.locator("td").nth(2)).to_have_text("book")
+
+    me = httpx.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.status_code == 200 and me.json()["scope"] == "book"
+
+    page.reload()
+    expect(page.locator("#new-key")).to_have_count(0)
+    assert key not in page.content()
+    expect(row.locator("code")).to_have_text(key[:12] + "…")
+
+    page.once("dialog", lambda dialog: dialog.accept())  # hx-confirm asks first
+    row.get_by_role("button", name="Revoke").click()
+    expect(row.locator(".badge")).to_have_text("revoked")
+    expect(row.get_by_role("button", name="Revoke")).to_have_count(0)
+    refused = httpx.get(server.url + "/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+    assert refused.status_code == 401
+
+
+# --- a phone ----------------------------------------------------------------------------
+
+
+def scroll_width(page: Page) -> int:
+    return page.evaluate("document.scrollingElement.scrollWidth")
+
+
+def test_login_and_dashboard_fit_a_phone_screen_without_sideways_scrolling(page, server):
+    page.set_viewport_size({"width": 375, "height": 740})
+    page.goto(server.url + "/login")
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert scroll_width(page) <= 375
+    sign_in(page, server.url)
+    expect(page).to_have_url(path_is("/dashboard"))
+    assert scroll_width(page) <= 375
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="app.css: the keys table's visually-hidden 'Actions' header is positioned "
+    "outside .table-wrap's scroll box and widens the page (fix: .table-wrap "
+    "{ position: relative; })",
+)
+def test_api_keys_table_fits_a_phone_screen_without_sideways_scrolling(page, server):
+    page.set_viewport_size({"width": 375, "height": 740})
+    sign_in(page, server.url)
+    page.goto(server.url + "/api-keys")
+    page.get_by_label("Name").fill("Phone")
+    page.get_by_role("button", name="Create key").click()
+    expect(page.locator("#new-key")).to_be_visible()
+    expect(page.locator("table")).to_be_visible()
+    assert scroll_width(page) <= 375

@@ -1,0 +1,400 @@
+"""End to end against the real server: ``python -m calmesh serve`` with several
+gunicorn workers (and ``python app.py``, ``gunicorn app:app``), spoken to over HTTP.
+
+What only a multi-process server shows lives here: the scheduler elected in
+exactly one worker and handed on when that worker dies, the rate limit shared by
+all workers, errors that stay JSON once gunicorn is in front, and the CLI a
+newcomer types.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    ROOT,
+    LiveServer,
+    free_port,
+    run_cli,
+    server_env,
+    start_server,
+    stop_server,
+    wait_until,
+)
+
+pytestmark = [
+    pytest.mark.slow,
+    # conftest.start_server leaks its log file object (see the report); nothing else.
+    pytest.mark.filterwarnings("ignore:unclosed file .*server.log:ResourceWarning"),
+]
+
+OWNER = {"handle": "newcomer", "email": "newcomer@example.org", "password": "newcomer-pass-123"}
+SCHEDULER_STARTED = "scheduler started in this worker"
+
+
+def _create_owner(server: LiveServer) -> None:
+    done = server.cli(
+        "create-user",
+        "--email",
+        OWNER["email"],
+        "--handle",
+        OWNER["handle"],
+        "--password",
+        OWNER["password"],
+    )
+    assert done.returncode == 0 or "already taken" in done.stderr, done.stderr
+
+
+def _new_key(server: LiveServer, scope: str) -> str:
+    done = server.cli("create-api-key", "--user", OWNER["handle"], "--scope", scope)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _heartbeat(server: LiveServer) -> dict:
+    return httpx.get(server.url + "/api/health").json()["scheduler"]
+
+
+def _holder_pid(server: LiveServer) -> int | None:
+    holder = _heartbeat(server)["holder"]
+    return int(holder.rsplit(":", 1)[1]) if holder else None
+
+
+def _worker_pids(server: LiveServer) -> set[int]:
+    """The gunicorn workers: the living children of the master process."""
+    workers = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # pid (comm) state ppid ...; comm may hold spaces, so split after it.
+            after_comm = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(after_comm[1]) == server.process.pid and after_comm[0] != "Z":
+            workers.add(int(stat.parent.name))
+    return workers
+
+
+def _assert_no_traceback(*responses: httpx.Response) -> None:
+    for response in responses:
+        assert "Traceback" not in response.text
+        assert 'File "' not in response.text
+
+
+# --- the CLI a newcomer uses --------------------------------------------------------
+
+
+def test_cli_created_read_key_reads_me_but_cannot_manage_keys(live_server):
+    created = live_server.cli("create-user", "--email", OWNER["email"], "--handle", OWNER["handle"])
+    assert created.returncode == 0, created.stderr
+    assert f"Created user {OWNER['handle']}" in created.stdout
+    assert re.search(r"^Generated password: \S{10,}$", created.stdout, re.M)
+
+    issued = live_server.cli("create-api-key", "--user", OWNER["handle"], "--scope", "read")
+    assert issued.returncode == 0, issued.stderr
+    key = issued.stdout.strip().splitlines()[-1]
+    assert key.startswith("cm_live_") and len(key) > 40
+
+    auth = {"Authorization": f"Bearer {key}"}
+    me = httpx.get(live_server.url + "/api/v1/me", headers=auth)
+    assert me.status_code == 200
+    assert me.json()["handle"] == OWNER["handle"]
+    assert me.json()["scope"] == "read"
+    assert me.json()["auth"] == "api_key"
+
+    refused = httpx.post(live_server.url + "/api/v1/api-keys", headers=auth, json={"scope": "read"})
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/json"
+    assert refused.json()["error"]["code"] == "forbidden"
+    listing = httpx.get(live_server.url + "/api/v1/api-keys", headers=auth)
+    assert listing.status_code == 403 and listing.json()["error"]["code"] == "forbidden"
+
+
+def test_unknown_or_garbled_key_is_refused_with_401(live_server):
+    for header in ("Bearer cm_live_not-a-real-key", "Basic abc", "Bearer", "Bearer sk_other"):
+        answer = httpx.get(live_server.url + "/api/v1/me", headers={"Authorization": header})
+        assert answer.status_code == 401, header
+        assert answer.json()["error"]["code"] == "unauthorized"
+
+
+# --- health and the scheduler -------------------------------------------------------------
+
+
+def test_health_reports_database_and_scheduler_running_in_exactly_one_worker(live_server):
+    wait_until(lambda: len(_worker_pids(live_server)) == 3, what="three gunicorn workers")
+    workers = _worker_pids(live_server)
+
+    holders, beats = set(), set()
+
+    def three_beats_seen() -> bool:
+        health = httpx.get(live_server.url + "/api/health")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "ok"
+        assert body["database"] == {"ok": True, "error": None}
+        assert body["scheduler"]["ok"] is True
+        holders.add(body["scheduler"]["holder"])
+        beats.add(body["scheduler"]["last_heartbeat"])
+        return len(beats) >= 3
+
+    # Heartbeats come every second (server_env); three distinct ones span ~2 s.
+    wait_until(three_beats_seen, timeout=15, interval=0.2, what="three heartbeats")
+    assert len(holders) == 1, holders
+    holder_pid = int(next(iter(holders)).rsplit(":", 1)[1])
+    assert holder_pid in workers, "the scheduler runs in a worker, not in the master"
+    assert live_server.log().count(SCHEDULER_STARTED) == 1, live_server.log()
+
+    # The kernel agrees: exactly one process holds the flock on the lock file.
+    lock = os.stat(Path(live_server.env["CALMESH_DATA_DIR"]) / "scheduler.lock")
+    file_id = f"{os.major(lock.st_dev):02x}:{os.minor(lock.st_dev):02x}:{lock.st_ino}"
+    lockers = [
+        (fields[1], int(fields[4]))
+        for fields in map(str.split, Path("/proc/locks").read_text().splitlines())
+        if fields[5] == file_id
+    ]
+    assert lockers == [("FLOCK", holder_pid)]
+
+
+def test_killing_the_scheduler_worker_hands_the_scheduler_to_its_replacement(tmp_path):
+    server = start_server(tmp_path, workers=3)
+    try:
+        # Every worker has tried the lock once it has warned about the missing account
+        # (the next statement); one more heartbeat leaves no doubt.
+        wait_until(lambda: server.log().count("No account yet") == 3, what="three workers up")
+        before = _worker_pids(server)
+        beat = _heartbeat(server)
+        wait_until(lambda: _heartbeat(server) != beat, what="the next heartbeat")
+        victim = _holder_pid(server)
+        assert victim in before
+
+        os.kill(victim, signal.SIGKILL)
+
+        new_holder = wait_until(
+            lambda: (pid := _holder_pid(server)) != victim and pid,
+            timeout=30,
+            what="a new scheduler holder",
+        )
+        after = _worker_pids(server)
+        assert victim not in after
+        assert new_holder in after and new_holder not in before, (
+            "the replacement worker, not a surviving one, takes the freed lock"
+        )
+        assert server.log().count(SCHEDULER_STARTED) == 2
+        health = httpx.get(server.url + "/api/health").json()
+        assert health["status"] == "ok" and health["scheduler"]["ok"] is True
+    finally:
+        stop_server(server)
+
+
+# --- the rate limit, shared by every worker -------------------------------------------------
+
+
+def test_rate_limit_is_counted_across_all_workers(tmp_path):
+    server = start_server(tmp_path, workers=3, CALMESH_API_RATE_LIMIT_PER_MINUTE="20")
+    try:
+        _create_owner(server)
+        key = _new_key(server, "read")
+        # The window is a fixed calendar minute: fire well inside one.
+        wait_until(lambda: time.time() % 60 < 50, timeout=15, what="the start of a minute")
+        start = threading.Barrier(40)
+
+        def call(_: int) -> httpx.Response:
+            with httpx.Client(timeout=30) as client:
+                start.wait()
+                return client.get(
+                    server.url + "/api/v1/me", headers={"Authorization": f"Bearer {key}"}
+                )
+
+        with ThreadPoolExecutor(max_workers=40) as pool:
+            answers = list(pool.map(call, range(40)))
+
+        ok = [a for a in answers if a.status_code == 200]
+        limited = [a for a in answers if a.status_code == 429]
+        assert (len(ok), len(limited)) == (20, 20), sorted(a.status_code for a in answers)
+        # Every allowed request got its own count: the remaining budgets are 19..0.
+        assert sorted(int(a.headers["X-RateLimit-Remaining"]) for a in ok) == list(range(20))
+        now = int(time.time())
+        for answer in ok + limited:
+            assert answer.headers["X-RateLimit-Limit"] == "20"
+            reset = int(answer.headers["X-RateLimit-Reset"])
+            assert reset % 60 == 0 and now - 5 <= reset <= now + 60
+        for answer in limited:
+            assert answer.headers["X-RateLimit-Remaining"] == "0"
+            assert 1 <= int(answer.headers["Retry-After"]) <= 60
+            assert answer.json()["error"]["code"] == "rate_limited"
+    finally:
+        stop_server(server)
+
+
+# --- errors stay JSON behind gunicorn ---------------------------------------------------
+
+
+def test_api_errors_are_json_without_tracebacks(live_server, web_login):
+    done = live_server.cli(
+        "create-user",
+        "--email",
+        "erin@example.org",
+        "--handle",
+        "erin",
+        "--password",
+        "erin-pass-123",
+    )
+    assert done.returncode == 0, done.stderr
+    url = live_server.url
+    unknown = httpx.get(url + "/api/v1/no-such-thing")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+
+    wrong_method = httpx.put(url + "/api/v1/me")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]["code"] == "method_not_allowed"
+    assert "GET" in wrong_method.headers["Allow"]
+
+    session = web_login(live_server, "erin", "erin-pass-123")
+    malformed = session.post(
+        "/api/v1/api-keys",
+        content=b'{"scope": "read",',
+        headers={"Content-Type": "application/json"},
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "invalid_json"
+
+    too_big = session.post(
+        "/api/v1/api-keys",
+        content=b"[" + b"0," * 600_000 + b"0]",  # 1.2 MB, over the 1 MiB default
+        headers={"Content-Type": "application/json"},
+    )
+    assert too_big.status_code == 413
+    assert too_big.json()["error"]["code"] == "payload_too_large"
+
+    answers = (unknown, wrong_method, malformed, too_big)
+    for answer in answers:
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["Cache-Control"] == "no-store"
+    _assert_no_traceback(*answers)
+    assert "unhandled error on" not in live_server.log()  # each was an expected refusal
+
+
+# --- the other ways to start it ------------------------------------------------------------
+
+
+def _spawn(tmp_path: Path, command: list[str], port: int) -> LiveServer:
+    env = server_env(tmp_path)
+    log_path = tmp_path / "server.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", env, process, log_path)
+    try:
+        wait_until(
+            lambda: (
+                process.poll() is None
+                and httpx.get(server.url + "/api/health").json()["scheduler"]["ok"]
+            ),
+            what=f"{command[1]} to answer",
+        )
+    except AssertionError:
+        stop_server(server)
+        raise AssertionError(f"{command} did not start:\n{server.log()}") from None
+    return server
+
+
+@pytest.mark.parametrize("how", ["python app.py", "gunicorn app:app"])
+def test_app_py_and_gunicorn_app_serve_the_app_with_its_scheduler(tmp_path, how):
+    port = free_port()
+    if how == "python app.py":
+        command = [sys.executable, "app.py", "--port", str(port)]
+    else:
+        gunicorn = str(Path(sys.executable).parent / "gunicorn")
+        command = [gunicorn, "-b", f"127.0.0.1:{port}", "-w", "2", "app:app"]
+    server = _spawn(tmp_path, command, port)
+    try:
+        health = httpx.get(server.url + "/api/health")
+        assert health.status_code == 200
+        assert health.json()["status"] == "ok"
+        assert health.json()["database"]["ok"] is True
+        wait_until(lambda: len(_worker_pids(server)) == 2, what="two workers")
+        assert _holder_pid(server) in _worker_pids(server)
+        assert httpx.get(server.url + "/", follow_redirects=True).url.path == "/setup"
+        assert server.log().count(SCHEDULER_STARTED) == 1
+    finally:
+        stop_server(server)
+    assert server.process.returncode is not None
+
+
+# --- bad CLI input --------------------------------------------------------------------
+
+
+BAD_INPUT = {
+    "unknown scope": (
+        ["create-api-key", "--user", "newcomer", "--scope", "admin"],
+        "invalid choice: 'admin'",
+    ),
+    "unknown user": (
+        ["create-api-key", "--user", "nobody", "--scope", "read"],
+        "no user with handle 'nobody'",
+    ),
+    "invalid email": (
+        ["create-user", "--email", "not-an-address", "--handle", "x1"],
+        "email: must be an e-mail address",
+    ),
+    "bad timezone": (
+        ["create-user", "--email", "tz@example.org", "--handle", "tz", "--timezone", "Mars/Base"],
+        "unknown time zone 'Mars/Base'",
+    ),
+    "short password": (
+        ["create-user", "--email", "pw@example.org", "--handle", "pw", "--password", "short"],
+        "password: must be at least 10 characters",
+    ),
+    "taken handle": (
+        ["create-user", "--email", "other@example.org", "--handle", "newcomer"],
+        "handle is already taken",
+    ),
+    "port out of range": (["serve", "--port", "70000"], "expected 1-65535, got 70000"),
+    "port not a number": (["serve", "--port", "http"], "expected a whole number"),
+    "no workers": (["serve", "--workers", "0"], "--workers"),
+}
+
+
+@pytest.fixture(scope="module")
+def cli_env(tmp_path_factory):
+    """A database with one user, for the CLI's refusals."""
+    env = server_env(tmp_path_factory.mktemp("cli"))
+    done = run_cli("create-user", "--email", OWNER["email"], "--handle", OWNER["handle"], env=env)
+    assert done.returncode == 0, done.stderr
+    return env
+
+
+@pytest.mark.parametrize("args,message", BAD_INPUT.values(), ids=BAD_INPUT.keys())
+def test_bad_cli_input_exits_nonzero_with_one_error_line(cli_env, args, message):
+    done = run_cli(*args, env=cli_env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    error_lines = [line for line in done.stderr.splitlines() if "error:" in line]
+    assert len(error_lines) == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == error_lines[0]
+    assert message in error_lines[0]
+
+
+def test_bad_configuration_in_the_environment_is_one_error_line(cli_env):
+    done = run_cli("init", env={**cli_env, "CALMESH_SERVER_PORT": "eighty"})
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: server.port (CALMESH_SERVER_PORT): expected int, got 'eighty'"
+    )

@@ -1,0 +1,387 @@
+"""The OpenAPI document against the live server: it is valid OpenAPI 3.1, it
+describes every API route, and Schemathesis, generating requests from it, gets
+no 5xx and no answer the document does not describe.
+
+Two fuzz runs: one with an API key of scope ``full`` (what scripts and agents
+use), one signed in through the login form, which is the only way to reach the
+session-only endpoints (API keys). A fixed seed keeps CI reproducible; set
+``CALMESH_FUZZ_SEED=random`` (or a number) to explore.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import httpx
+import pytest
+
+from tests.conftest import PG_URL, make_app, start_server, stop_server
+
+pytestmark = [
+    pytest.mark.slow,
+    # conftest.start_server leaks its log file object (see the report); nothing else.
+    pytest.mark.filterwarnings("ignore:unclosed file .*server.log:ResourceWarning"),
+]
+
+CHECKS = (
+    "not_a_server_error,status_code_conformance,content_type_conformance,"
+    "response_schema_conformance"
+)
+SEED = os.environ.get("CALMESH_FUZZ_SEED", "20261121")
+PASSWORD = "fuzzing-pass-123"
+
+# Schemathesis runs in a small wrapper, for two reasons.
+#
+# 1. caldav -> niquests -> urllib3-future, whose .pth file copies itself over urllib3
+#    at every interpreter start. Its pool container has no keys(), which Schemathesis
+#    (through requests) counts connections with, so every request errors. Only then
+#    is that count (used just to re-send on a dropped keep-alive) made a constant.
+# 2. Failures of a known bug (that status, on that kind of input) are dropped so the
+#    run looks for new ones. Each is pinned by a strict xfail below, which turns red
+#    once the fix lands: then delete its line in KNOWN_BUGS too.
+RUN_SCHEMATHESIS = r"""
+import re
+import sys
+from urllib.parse import urlencode
+
+import schemathesis
+import schemathesis.transport.requests as transport
+import urllib3
+from schemathesis.cli import schemathesis as cli
+
+if not hasattr(urllib3.PoolManager().pools, "keys"):
+    transport._count_opened_connections = lambda session: 0
+
+
+def huge_id(case):  # test_hostile_input_...[... id beyond 64 bits]
+    body = case.body if isinstance(case.body, dict) else {}
+    for value in [*(case.path_parameters or {}).values(), *body.values()]:
+        try:
+            if abs(int(value)) >= 2**63:
+                return True
+        except (TypeError, ValueError):
+            pass
+    return False
+
+
+def long_query(case):  # test_longest_query_the_document_allows_fits_in_a_request_line
+    return len(urlencode(case.query or {}, doseq=True)) > 3000
+
+
+def extreme_date(case):  # test_hostile_input_...[expires_at ...]
+    values = case.body.values() if isinstance(case.body, dict) else ()
+    return any(isinstance(v, str) and re.match(r"(0001|9999)-", v) for v in values)
+
+
+def visitor_cancel(case):  # test_refused_visitor_cancel_answers_a_documented_status
+    return case.operation.label == "PATCH /api/v1/bookings/{uid}/cancel"
+
+
+KNOWN_BUGS = [
+    (huge_id, 500),
+    (long_query, 414),
+    (extreme_date, 500),
+    (visitor_cancel, 403),
+]
+
+
+@schemathesis.hook
+def filter_failure(context, failure, case, response):
+    status = getattr(response, "status_code", None)
+    return not any(status == code and matches(case) for matches, code in KNOWN_BUGS)
+
+
+sys.argv[0] = "schemathesis"
+sys.exit(cli())
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    # The fuzzer sends hundreds of requests a minute; the limit has its own tests.
+    live = start_server(
+        tmp_path_factory.mktemp("fuzz"), CALMESH_API_RATE_LIMIT_PER_MINUTE="1000000"
+    )
+    for handle in ("kim", "sam"):
+        done = live.cli(
+            "create-user", "--email", f"{handle}@example.org", "--handle", handle,
+            "--password", PASSWORD,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    yield live
+    stop_server(live)
+
+
+@pytest.fixture(scope="module")
+def document(server) -> dict:
+    answer = httpx.get(server.url + "/api/v1/openapi.json")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/json"
+    return answer.json()
+
+
+def schemathesis(
+    server, tmp_path: Path, *headers: str, only: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable, "-c", RUN_SCHEMATHESIS, "run", server.url + "/api/v1/openapi.json",
+        "--url", server.url,
+        "--checks", CHECKS,
+        "--max-examples", "30",
+        "--workers", "2",
+        "--request-timeout", "10",
+        "--suppress-health-check", "all",
+        "--generation-database", "none",
+        "--generation-with-security-parameters", "false",
+        "--no-color",
+    ]  # fmt: skip
+    if SEED != "random":
+        command += ["--seed", SEED]
+    for header in headers:
+        command += ["-H", header]
+    for operation_id in only:
+        command += ["--include-operation-id", operation_id]
+    # cwd: Schemathesis keeps a cache folder where it runs; tmp_path takes it away.
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+
+
+def assert_clean(done: subprocess.CompletedProcess) -> None:
+    print(done.stdout, done.stderr)  # shown with -s, and on any failure
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+# --- the document ---------------------------------------------------------------------
+
+
+def test_document_is_valid_openapi_3_1(document):
+    import schemathesis as st
+
+    assert document["openapi"] == "3.1.0"
+    st.openapi.from_dict(document).validate()  # the OpenAPI 3.1 meta-schema
+
+    operations = [
+        (method.upper(), path, op)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+    ]
+    assert operations
+    ids = [op["operationId"] for _, _, op in operations]
+    assert len(ids) == len(set(ids)), "operationIds are unique"
+    components = document["components"]["schemas"]
+    for method, path, op in operations:
+        assert op["responses"], f"{method} {path} has no responses"
+        for status, response in op["responses"].items():
+            assert re.fullmatch(r"[1-5]\d\d", status), f"{method} {path}: {status}"
+            assert response["description"]
+        for name in re.findall(r"\{(\w+)\}", path):
+            declared = [p["name"] for p in op.get("parameters", []) if p["in"] == "path"]
+            assert name in declared, f"{method} {path}: path parameter {name} undeclared"
+    for ref in re.findall(r'"\$ref": "([^"]+)"', json.dumps(document)):
+        assert ref.removeprefix("#/components/schemas/") in components, ref
+
+
+def test_document_describes_every_api_route_of_the_app(document, tmp_path):
+    app = make_app(tmp_path)
+    routes = {
+        (method, re.sub(r"<(?:[^<>:]+:)?(\w+)>", r"{\1}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.rule != "/api/v1/openapi.json"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    documented = {
+        (method.upper(), path) for path, item in document["paths"].items() for method in item
+    }
+    assert routes, "the app has API routes"
+    assert routes - documented == set(), "routes missing from the document"
+    assert documented - routes == set(), "documented operations the app does not serve"
+
+
+# --- fuzzing -------------------------------------------------------------------------
+
+
+def test_fuzzing_with_a_full_scope_key_finds_no_server_error_or_undocumented_answer(
+    server, tmp_path
+):
+    issued = server.cli("create-api-key", "--user", "kim", "--scope", "full")
+    assert issued.returncode == 0, issued.stderr
+    key = issued.stdout.strip().splitlines()[-1]
+    done = schemathesis(server, tmp_path, f"Authorization: Bearer {key}")
+    assert_clean(done)
+
+
+def test_fuzzing_signed_in_the_session_only_endpoints_finds_no_server_error(
+    server, document, web_login, tmp_path
+):
+    # The key run covers the rest; these answer only to a signed-in browser session.
+    session_only = [
+        op["operationId"]
+        for item in document["paths"].values()
+        for op in item.values()
+        if op["security"] == [{"session": []}]
+    ]
+    assert "create_api_key" in session_only
+    client = web_login(server, "sam", PASSWORD)
+    done = schemathesis(
+        server,
+        tmp_path,
+        f"Cookie: session={client.cookies['session']}",
+        f"X-CSRF-Token: {client.headers['X-CSRF-Token']}",
+        only=tuple(session_only),
+    )
+    assert_clean(done)
+    # The run really was signed in: it created keys through the API.
+    keys = client.get("/api/v1/api-keys", params={"limit": 200})
+    assert keys.status_code == 200 and keys.json()["data"]
+
+
+# --- what fuzzing found, or missed, pinned until fixed ---------------------------------
+
+
+def _cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def _json(body: dict) -> dict:
+    # Sent as written: httpx's json= cannot encode a lone surrogate.
+    return {"content": json.dumps(body), "headers": {"Content-Type": "application/json"}}
+
+
+XFAIL_DATE = pytest.mark.xfail(
+    strict=True,
+    reason="schema.DateTime.check: astimezone(UTC) raises OverflowError -> 500",
+)
+XFAIL_CURSOR = pytest.mark.xfail(
+    strict=True,
+    reason="pagination._decode does not check the cursor's values against the sort "
+    "fields' types -> 500/503, or a wrong page",
+)
+XFAIL_ID_SQLITE = pytest.mark.xfail(
+    not PG_URL,
+    strict=True,
+    reason="an id beyond 64 bits (path <int:...> or schema.Integer without bounds) "
+    "overflows SQLite's INTEGER -> 500",
+)
+BAD_REQUEST = (400, "validation_error")
+NOT_FOUND = (404, "not_found")
+CANNOT_CONNECT = (422, "connection_failed")
+HOSTILE = {
+    "expires_at before year 1 in UTC": (
+        "POST", "/api/v1/api-keys",
+        _json({"scope": "read", "expires_at": "0001-01-01T00:00:00+14:00"}),
+        BAD_REQUEST, XFAIL_DATE,
+    ),
+    "expires_at after year 9999 in UTC": (
+        "POST", "/api/v1/api-keys",
+        _json({"scope": "read", "expires_at": "9999-12-31T23:59:59-14:00"}),
+        BAD_REQUEST, XFAIL_DATE,
+    ),
+    "cursor holding text for an id": (
+        "GET", "/api/v1/api-keys", {"params": {"cursor": _cursor(["abc"])}},
+        BAD_REQUEST, XFAIL_CURSOR,
+    ),
+    "cursor holding a list": (
+        "GET", "/api/v1/connections", {"params": {"cursor": _cursor([[]])}},
+        BAD_REQUEST, XFAIL_CURSOR,
+    ),
+    "cursor holding a huge number": (
+        "GET", "/api/v1/api-keys", {"params": {"cursor": _cursor([10**25])}},
+        BAD_REQUEST, XFAIL_CURSOR,
+    ),
+    "key id beyond 64 bits": (
+        "DELETE", f"/api/v1/api-keys/{2**63}", {}, NOT_FOUND, XFAIL_ID_SQLITE,
+    ),
+    "connection id beyond 64 bits": (
+        "POST", f"/api/v1/connections/{2**63}/sync", {}, NOT_FOUND, XFAIL_ID_SQLITE,
+    ),
+    "connection id beyond 64 bits in a body": (
+        "POST", "/api/v1/calendars/work/sources",
+        _json({"connection_id": 2**63, "remote_calendar_id": 1}), NOT_FOUND, XFAIL_ID_SQLITE,
+    ),
+    "key id beyond 32 bits": ("DELETE", f"/api/v1/api-keys/{2**31}", {}, NOT_FOUND, ()),
+    "ics url whose host has a 300-letter label": (
+        "POST", "/api/v1/connections/ics",
+        _json({"name": "feed", "url": "http://" + "a" * 300 + "/cal.ics"}),
+        CANNOT_CONNECT, (),
+    ),
+    "ics url whose host is a lone surrogate": (
+        "POST", "/api/v1/connections/ics",
+        _json({"name": "feed", "url": "http://\udc00/cal.ics"}),
+        CANNOT_CONNECT, (),
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "method,path,kwargs,expected",
+    [pytest.param(*case[:4], marks=case[4]) for case in HOSTILE.values()],
+    ids=HOSTILE.keys(),
+)
+def test_hostile_input_is_a_json_client_error_not_a_5xx(
+    server, web_login, method, path, kwargs, expected
+):
+    client = web_login(server, "sam", PASSWORD)
+    if path.startswith("/api/v1/calendars/work/"):
+        made = client.post(
+            "/api/v1/calendars", json={"name": "Work", "slug": "work", "timezone": "UTC"}
+        )
+        assert made.status_code in {201, 409}, made.text
+    answer = client.request(method, path, **kwargs)
+    assert (answer.status_code, answer.json()["error"]["code"]) == expected, answer.text
+    assert answer.headers["content-type"] == "application/json"
+
+
+REQUEST_LINE_LIMIT = 4094  # gunicorn's default limit_request_line, in bytes
+
+
+def _widest(schema: dict) -> str:
+    """The allowed character that takes the most bytes once percent-encoded."""
+    pattern, length = schema.get("pattern"), schema.get("maxLength", 1)
+    for char in ("\U0001f600", "é", "%"):
+        if pattern is None or re.search(pattern, char * length):
+            return char
+    return "A"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="query strings may hold up to 1000 characters of any kind (every cursor 500, "
+    "events uid 1000, poll token 1000): up to 12 kB in the request line, over gunicorn's "
+    "4094 bytes -> 414 in HTML. Fix: ASCII patterns (base64url) on cursors and tokens",
+)
+def test_longest_query_the_document_allows_fits_in_a_request_line(document):
+    too_long = {}
+    for path, item in document["paths"].items():
+        for method, op in item.items():
+            params = [p for p in op.get("parameters", []) if "maxLength" in p["schema"]]
+            longest = {p["name"]: _widest(p["schema"]) * p["schema"]["maxLength"] for p in params}
+            target = path
+            for p in params:
+                if p["in"] == "path":
+                    target = target.replace(f"{{{p['name']}}}", quote(longest[p["name"]]))
+            query = urlencode({p["name"]: longest[p["name"]] for p in params if p["in"] == "query"})
+            line = f"{method.upper()} {target}?{query} HTTP/1.1"
+            if len(line) > REQUEST_LINE_LIMIT:
+                too_long[f"{method.upper()} {path}"] = len(line)
+    assert too_long == {}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="api/bookings.py cancel_booking (auth='public') answers 401 and 403 but "
+    "declares errors=(409,) only; fix: errors=(401, 403, 409)",
+)
+def test_refused_visitor_cancel_answers_a_documented_status(server, document):
+    answer = httpx.patch(
+        server.url + "/api/v1/bookings/no-such-booking/cancel", json={"token": "forged"}
+    )
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.status_code in {401, 403, 404}
+    documented = document["paths"]["/api/v1/bookings/{uid}/cancel"]["patch"]["responses"]
+    assert str(answer.status_code) in documented
