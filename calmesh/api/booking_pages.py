@@ -297,7 +297,13 @@ def booking_page_slots(slug, query):
 
 ATTENDEE = Object(
     {
-        "name": String(min_length=1, max_length=200),
+        # One line: the name goes into e-mail subjects.
+        "name": String(
+            min_length=1,
+            max_length=200,
+            pattern=r"[^\x00-\x1f\x7f]+",
+            pattern_help="must be one line of text",
+        ),
         "email": Email(),
         "timezone": TimeZone(default="UTC"),
     },

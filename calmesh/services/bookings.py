@@ -129,23 +129,19 @@ def _when(booking: Booking, tz: str) -> str:
     return f"{start:%A, %d %B %Y, %H:%M}–{end:%H:%M} ({tz})"
 
 
-def _mail(to: str, subject: str, body: str, booking: Booking, method: str | None) -> None:
+def _mail(to: str, subject: str, body: str, booking: Booking, method: str | None) -> outbox.Item:
     ics = None
     if method:
         ics = build_calendar(draft_for(booking, cancelled=method == "CANCEL"), method=method)
-    outbox.enqueue(
-        "mail",
-        {
-            "to": to,
-            "subject": subject,
-            "body": body,
-            "ics": ics,
-            "ics_method": method or "",
-            "user_id": booking.user_id,
-        },
-        user_id=booking.user_id,
-        ordering_key=f"booking:{booking.uid}:mail:{to}",
-    )
+    payload = {
+        "to": to,
+        "subject": subject,
+        "body": body,
+        "ics": ics,
+        "ics_method": method or "",
+        "user_id": booking.user_id,
+    }
+    return outbox.Item("mail", payload, booking.user_id, f"booking:{booking.uid}:mail:{to}")
 
 
 def booking_data(booking: Booking) -> dict[str, Any]:
@@ -189,12 +185,21 @@ EVENT_FOR = {
 
 def _notify(booking: Booking, what: str, reason: str = "", created: bool = False) -> None:
     """Queue the e-mails, the calendar write-back and the webhook events for a
-    change of ``booking``."""
+    change of ``booking`` (inside the change's transaction)."""
+    _queue(booking, _side_effects(booking, what, reason), what, created)
+
+
+def _queue(booking: Booking, items: list[outbox.Item], what: str, created: bool = False) -> None:
     event = "booking.created" if created and what == "accepted" else EVENT_FOR[what]
     events.emit(booking.user_id, event, booking_data(booking), subject=booking.uid)
+    outbox.enqueue_many(items)
+
+
+def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.Item]:
+    """The outbox items of a change: built from the booking alone, so that
+    ``book`` can prepare them before it takes the owner's lock."""
     page, owner = booking.page, booking.page.user
-    link = _manage_url(booking)
-    for_visitor = {
+    subject, line, method = {
         "requested": (
             f"Requested: {page.title}",
             "Your request was sent; you will hear when it is confirmed.",
@@ -205,7 +210,6 @@ def _notify(booking: Booking, what: str, reason: str = "", created: bool = False
         "declined": (f"Declined: {page.title}", "Sorry, this request was declined.", "CANCEL"),
         "cancelled": (f"Cancelled: {page.title}", "This booking is cancelled.", "CANCEL"),
     }[what]
-    subject, line, method = for_visitor
     body = [
         f"Hello {booking.attendee_name},",
         "",
@@ -218,8 +222,7 @@ def _notify(booking: Booking, what: str, reason: str = "", created: bool = False
     if reason:
         body += ["", f"Reason: {reason}"]
     if what not in ("declined", "cancelled"):
-        body += ["", f"To cancel or reschedule: {link}"]
-    _mail(booking.attendee_email, subject, "\n".join(body), booking, method)
+        body += ["", f"To cancel or reschedule: {_manage_url(booking)}"]
     owner_lines = [
         f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
         _when(booking, owner.timezone),
@@ -228,13 +231,16 @@ def _notify(booking: Booking, what: str, reason: str = "", created: bool = False
         owner_lines.append("It waits for your confirmation in the dashboard.")
     if reason:
         owner_lines.append(f"Reason: {reason}")
-    _mail(
-        owner.email,
-        f"[CalMesh] Booking {what}: {booking.attendee_name}",
-        "\n".join(owner_lines),
-        booking,
-        None,
-    )
+    items = [
+        _mail(booking.attendee_email, subject, "\n".join(body), booking, method),
+        _mail(
+            owner.email,
+            f"[CalMesh] Booking {what}: {booking.attendee_name}",
+            "\n".join(owner_lines),
+            booking,
+            None,
+        ),
+    ]
     action = {
         "accepted": "write",
         "rescheduled": "write",
@@ -242,12 +248,15 @@ def _notify(booking: Booking, what: str, reason: str = "", created: bool = False
         "cancelled": "delete",
     }.get(what)
     if action:
-        outbox.enqueue(
-            "booking.writeback",
-            {"booking": booking.uid, "action": action},
-            user_id=booking.user_id,
-            ordering_key=f"booking:{booking.uid}:writeback",
+        items.append(
+            outbox.Item(
+                "booking.writeback",
+                {"booking": booking.uid, "action": action},
+                booking.user_id,
+                f"booking:{booking.uid}:writeback",
+            )
         )
+    return items
 
 
 # --- the changes ----------------------------------------------------------------------
@@ -267,6 +276,25 @@ def book(
     idempotency key returns the first booking instead of booking twice."""
     minutes = booking_pages.duration_for(page, duration)
     clean_answers = booking_pages.check_answers(page, answers or {})
+    now = utcnow()
+    booking = Booking(
+        page=page,
+        user=page.user_id,
+        start=start,
+        end=start + timedelta(minutes=minutes),
+        status="pending" if page.requires_confirmation else "accepted",
+        attendee_name=attendee.name,
+        attendee_email=attendee.email,
+        attendee_timezone=attendee.timezone,
+        notes=notes,
+        answers=clean_answers,
+        idempotency_key=idempotency_key,
+        created_at=now,
+        updated_at=now,
+    )
+    what = "requested" if booking.status == "pending" else "accepted"
+    # Mails and .ics are built before the lock: it is held only to check and write.
+    items = _side_effects(booking, what)
     with write_transaction():
         lock_owner(page.user_id)
         if idempotency_key:
@@ -278,24 +306,8 @@ def book(
         reason = booking_pages.why_not_bookable(page, start, minutes)
         if reason:
             raise BookingError(f"this time cannot be booked: {reason}", *_status_for(reason))
-        now = utcnow()
-        booking = Booking.create(
-            page=page,
-            user=page.user_id,
-            start=start,
-            end=start + timedelta(minutes=minutes),
-            status="pending" if page.requires_confirmation else "accepted",
-            attendee_name=attendee.name,
-            attendee_email=attendee.email,
-            attendee_timezone=attendee.timezone,
-            notes=notes,
-            answers=clean_answers,
-            idempotency_key=idempotency_key,
-            created_at=now,
-            updated_at=now,
-        )
-        booking.page = page
-        _notify(booking, "requested" if booking.status == "pending" else "accepted", created=True)
+        booking.save(force_insert=True)
+        _queue(booking, items, what, created=True)
     return booking, True
 
 

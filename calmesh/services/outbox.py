@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -57,6 +58,37 @@ def enqueue(
     if kind not in HANDLERS:
         raise ValueError(f"no outbox handler for {kind!r}")
     return OutboxItem.create(kind=kind, payload=payload, user=user_id, ordering_key=ordering_key)
+
+
+@dataclass(frozen=True)
+class Item:
+    """An outbox item not yet written (see enqueue_many)."""
+
+    kind: str
+    payload: dict[str, Any]
+    user_id: int | None = None
+    ordering_key: str = ""
+
+
+def enqueue_many(items: list[Item]) -> None:
+    """Queue several side effects in one insert (same rules as ``enqueue``)."""
+    import calmesh.services.handlers  # noqa: F401  (registers every handler)
+
+    for item in items:
+        if item.kind not in HANDLERS:
+            raise ValueError(f"no outbox handler for {item.kind!r}")
+    if items:
+        OutboxItem.insert_many(
+            [
+                {
+                    "kind": i.kind,
+                    "payload": i.payload,
+                    "user": i.user_id,
+                    "ordering_key": i.ordering_key,
+                }
+                for i in items
+            ]
+        ).execute()
 
 
 def due_items(limit: int = 50) -> list[int]:
