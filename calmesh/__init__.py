@@ -62,6 +62,9 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     )
     app.config["CALMESH"] = config
     app.secret_key = _secret_key(config)
+    from calmesh.converters import CONVERTERS
+
+    app.url_map.converters.update(CONVERTERS)
     app.config.update(
         MAX_CONTENT_LENGTH=config["server.max_body_bytes"],
         SESSION_COOKIE_HTTPONLY=True,

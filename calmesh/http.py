@@ -50,6 +50,10 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _connect() -> None:
+        # Per-request state starts empty even when an app context outlives a
+        # request (tests, CLI): a cached user must never carry over.
+        for name in ("_login_user", "principal", "rate_headers", "allow_framing"):
+            g.pop(name, None)
         db.connect(reuse_if_open=True)
 
     @app.teardown_request

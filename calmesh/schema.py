@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import available_timezones
 
 MISSING: Any = object()
+# Dates and instants a scheduler can mean; beyond them date arithmetic overflows.
+SANE_YEARS = (1900, 2200)
 
 
 class Invalid(ValueError):
@@ -202,9 +204,14 @@ class TimeZone(String):
 class Integer(Field):
     json_type = "integer"
 
+    # Ids and counts fit a signed 64-bit column with room to spare; beyond this a
+    # number cannot name anything, and SQLite would overflow on it.
+    LIMIT = 2**53 - 1
+
     def __init__(self, *, minimum: int | None = None, maximum: int | None = None, **kw: Any):
         super().__init__(**kw)
-        self.minimum, self.maximum = minimum, maximum
+        self.minimum = -self.LIMIT if minimum is None else minimum
+        self.maximum = self.LIMIT if maximum is None else maximum
 
     def check(self, value: Any, path: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -282,6 +289,8 @@ class DateTime(Field):
                 "needs a UTC offset or Z (e.g. 2026-03-15T09:00:00+01:00); "
                 "naive times are ambiguous",
             )
+        if not (SANE_YEARS[0] <= parsed.year <= SANE_YEARS[1]):
+            raise _fail(path, f"must be between the years {SANE_YEARS[0]} and {SANE_YEARS[1]}")
         return parsed.astimezone(UTC)
 
     def describe(self) -> dict[str, Any]:
@@ -295,9 +304,12 @@ class Date(Field):
         if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
             raise _fail(path, "must be a date YYYY-MM-DD")
         try:
-            return date.fromisoformat(value.strip())
+            parsed = date.fromisoformat(value.strip())
         except ValueError:
             raise _fail(path, "is not a valid calendar date") from None
+        if not (SANE_YEARS[0] <= parsed.year <= SANE_YEARS[1]):
+            raise _fail(path, f"must be between the years {SANE_YEARS[0]} and {SANE_YEARS[1]}")
+        return parsed
 
     def describe(self) -> dict[str, Any]:
         return {"type": "string", "format": "date"}

@@ -33,11 +33,7 @@ from tests.conftest import (
     wait_until,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    # conftest.start_server leaks its log file object (see the report); nothing else.
-    pytest.mark.filterwarnings("ignore:unclosed file .*server.log:ResourceWarning"),
-]
+pytestmark = pytest.mark.slow
 
 OWNER = {"handle": "newcomer", "email": "newcomer@example.org", "password": "newcomer-pass-123"}
 SCHEDULER_STARTED = "scheduler started in this worker"

@@ -136,7 +136,7 @@ def list_booking_pages(query):
 
 
 @endpoint(
-    "/booking-pages/<slug>",
+    "/booking-pages/<slug:slug>",
     "GET",
     auth="read",
     response=PAGE_OUT,
@@ -148,7 +148,7 @@ def get_booking_page(slug):
 
 
 @endpoint(
-    "/booking-pages/<slug>",
+    "/booking-pages/<slug:slug>",
     "PATCH",
     auth="full",
     body=service.PAGE_PATCH,
@@ -162,7 +162,7 @@ def update_booking_page(slug, body):
 
 
 @endpoint(
-    "/booking-pages/<slug>",
+    "/booking-pages/<slug:slug>",
     "DELETE",
     auth="full",
     response=Object({"id": Integer(), "deleted": Boolean()}),
@@ -270,7 +270,7 @@ def _compute_slots(
 
 
 @endpoint(
-    "/booking-pages/<slug>/slots",
+    "/booking-pages/<slug:slug>/slots",
     "GET",
     auth="public",
     query=SLOTS_QUERY,
@@ -337,7 +337,7 @@ def throttle_public(action: str) -> None:
 
 
 @endpoint(
-    "/booking-pages/<slug>/book",
+    "/booking-pages/<slug:slug>/book",
     "POST",
     auth="public",
     body=BOOK_BODY,

@@ -71,9 +71,15 @@ LIST_QUERY = Object(
     {
         **PAGE_QUERY,
         "status": Choice(*BOOKING_STATUSES, default=None),
-        "booking_page": String(max_length=60, default=None, description="A booking page's slug"),
+        "booking_page": String(
+            max_length=60,
+            pattern=r"[a-z0-9-]+",
+            pattern_help="a booking page's slug",
+            default=None,
+            description="A booking page's slug",
+        ),
         "attendee": String(
-            max_length=254, default=None, description="Part of the attendee's e-mail or name"
+            max_length=100, default=None, description="Part of the attendee's e-mail or name"
         ),
         "start_after": DateTime(default=None),
         "start_before": DateTime(default=None),
@@ -109,7 +115,7 @@ def list_bookings(query):
 
 
 @endpoint(
-    "/bookings/<uid>",
+    "/bookings/<token:uid>",
     "GET",
     auth="read",
     response=BOOKING_OUT,
@@ -121,7 +127,7 @@ def get_booking(uid):
 
 
 @endpoint(
-    "/bookings/<uid>/confirm",
+    "/bookings/<token:uid>/confirm",
     "POST",
     auth="book",
     response=BOOKING_OUT,
@@ -137,7 +143,7 @@ REASON = Object({"reason": String(max_length=2000, default="")}, name="Reason")
 
 
 @endpoint(
-    "/bookings/<uid>/decline",
+    "/bookings/<token:uid>/decline",
     "POST",
     auth="book",
     body=REASON,
@@ -160,7 +166,7 @@ RESCHEDULE = Object(
 
 
 @endpoint(
-    "/bookings/<uid>/reschedule",
+    "/bookings/<token:uid>/reschedule",
     "POST",
     auth="book",
     body=RESCHEDULE,
@@ -187,12 +193,16 @@ CANCEL = Object(
 
 
 @endpoint(
-    "/bookings/<uid>/cancel",
+    "/bookings/<token:uid>/cancel",
     "PATCH",
     auth="public",
     body=CANCEL,
     response=BOOKING_OUT,
-    errors=(409,),
+    errors=(
+        401,
+        403,
+        409,
+    ),
     summary="Cancel a booking: by the owner (auth, book scope) or the visitor (signed token)",
     tag=TAG,
 )

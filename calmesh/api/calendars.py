@@ -152,7 +152,7 @@ def list_calendars(query):
 
 
 @endpoint(
-    "/calendars/<slug>",
+    "/calendars/<slug:slug>",
     "GET",
     auth="read",
     response=CALENDAR_OUT,
@@ -191,7 +191,7 @@ CALENDAR_PATCH = Object(
 
 
 @endpoint(
-    "/calendars/<slug>",
+    "/calendars/<slug:slug>",
     "PATCH",
     auth="full",
     body=CALENDAR_PATCH,
@@ -205,7 +205,7 @@ def update_calendar(slug, body):
 
 
 @endpoint(
-    "/calendars/<slug>",
+    "/calendars/<slug:slug>",
     "DELETE",
     auth="full",
     response=Object({"id": Integer(), "deleted": Boolean()}),
@@ -219,7 +219,7 @@ def delete_calendar(slug):
 
 
 @endpoint(
-    "/calendars/<slug>/sources",
+    "/calendars/<slug:slug>/sources",
     "POST",
     auth="full",
     body=Object(
@@ -247,7 +247,7 @@ def add_calendar_source(slug, body):
 
 
 @endpoint(
-    "/calendars/<slug>/sources/reorder",
+    "/calendars/<slug:slug>/sources/reorder",
     "PATCH",
     auth="full",
     body=Object(
@@ -272,7 +272,7 @@ def reorder_calendar_sources(slug, body):
 
 
 @endpoint(
-    "/calendars/<slug>/sources/<int:source_id>",
+    "/calendars/<slug:slug>/sources/<int:source_id>",
     "DELETE",
     auth="full",
     response=CALENDAR_OUT,
@@ -364,7 +364,7 @@ def event_out(event: service.Event, tz: str) -> dict:
 
 
 @endpoint(
-    "/calendars/<slug>/events",
+    "/calendars/<slug:slug>/events",
     "GET",
     auth="read",
     query=Object(RANGE_QUERY),
@@ -412,7 +412,7 @@ NEW_EVENT = Object(
 
 
 @endpoint(
-    "/calendars/<slug>/events",
+    "/calendars/<slug:slug>/events",
     "POST",
     auth="full",
     body=NEW_EVENT,
@@ -451,12 +451,12 @@ def create_calendar_event(slug, body):
 
 
 @endpoint(
-    "/calendars/<slug>/events",
+    "/calendars/<slug:slug>/events",
     "DELETE",
     auth="full",
     query=Object(
         {
-            "uid": String(min_length=1, max_length=1000, description="The event's uid"),
+            "uid": String(min_length=1, max_length=300, description="The event's uid"),
             "source_id": Integer(minimum=1, default=None),
         }
     ),
@@ -539,7 +539,7 @@ def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[dateti
 
 
 @endpoint(
-    "/calendars/<slug>/availability",
+    "/calendars/<slug:slug>/availability",
     "GET",
     auth="read",
     query=AVAILABILITY_QUERY,
@@ -584,7 +584,7 @@ CONFLICT_OUT = Object(
 
 
 @endpoint(
-    "/calendars/<slug>/conflicts",
+    "/calendars/<slug:slug>/conflicts",
     "GET",
     auth="read",
     query=Object(RANGE_QUERY),

@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from calmesh.auth import apikeys, csrf, ratelimit
 from calmesh.models import ApiKey, User
-from calmesh.schema import Field, Invalid, Object
+from calmesh.schema import Field, Integer, Invalid, Object
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 system = Blueprint("system", __name__, url_prefix="/api")
@@ -207,6 +207,8 @@ def endpoint(
             g.principal = principal
             if principal is not None:
                 _rate_limit(principal)
+            if any(isinstance(v, int) and v > Integer.LIMIT for v in path_args.values()):
+                raise ApiError(404, "not_found", "no such object: the id is out of range")
             kwargs: dict[str, Any] = dict(path_args)
             try:
                 if query is not None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from calmesh.api.framework import ROUTES, Route
-from calmesh.schema import Object
+from calmesh.converters import CONVERTERS
+from calmesh.schema import Integer, Object
 
 ERROR = {
     "type": "object",
@@ -38,6 +39,14 @@ SECURITY = {
 }
 
 
+def _path_schema(converter: str) -> dict[str, Any]:
+    if converter == "int":
+        return {"type": "integer", "minimum": 0, "maximum": Integer.LIMIT}
+    if converter in CONVERTERS:
+        return dict(CONVERTERS[converter].schema)
+    return {"type": "string", "maxLength": 200}
+
+
 def _operation(route: Route) -> dict[str, Any]:
     op: dict[str, Any] = {
         "operationId": route.view.__name__,
@@ -54,9 +63,7 @@ def _operation(route: Route) -> dict[str, Any]:
             "name": name,
             "in": "path",
             "required": True,
-            "schema": {"type": "integer"}
-            if conv == "int"
-            else {"type": "string", "maxLength": 200},
+            "schema": _path_schema(conv),
         }
         for name, conv in route.path_params
     ]

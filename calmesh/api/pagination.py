@@ -23,7 +23,13 @@ MAX_LIMIT = 200
 
 PAGE_QUERY = {
     "limit": Integer(minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT, description="Page size"),
-    "cursor": String(max_length=500, default=None, description="next_cursor of the previous page"),
+    "cursor": String(
+        max_length=500,
+        pattern=r"[A-Za-z0-9_-]+",
+        pattern_help="must be a next_cursor this API gave out",
+        default=None,
+        description="next_cursor of the previous page",
+    ),
 }
 
 
@@ -45,16 +51,29 @@ def _encode(values: list[Any]) -> str:
 
 
 def _decode(cursor: str, order: list[pw.Field]) -> list[Any]:
+    """The sort key a cursor holds, each value checked against its field's type."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(values, list) or len(values) != len(order):
             raise ValueError
-        return [
-            datetime.fromisoformat(v) if isinstance(f, pw.DateTimeField) else v
-            for v, f in zip(values, order, strict=True)
-        ]
-    except (ValueError, TypeError, UnicodeDecodeError):
+        return [_value(v, f) for v, f in zip(values, order, strict=True)]
+    except (ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise ApiError(400, "validation_error", "cursor: not a cursor this API gave out") from None
+
+
+def _value(value: Any, field: pw.Field) -> Any:
+    if isinstance(field, pw.DateTimeField):
+        parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is None:
+            raise ValueError
+        return parsed.astimezone(UTC)
+    if isinstance(field, pw.IntegerField | pw.AutoField):
+        if isinstance(value, bool) or not isinstance(value, int) or abs(value) > Integer.LIMIT:
+            raise ValueError
+        return value
+    if not isinstance(value, str):
+        raise ValueError
+    return value
 
 
 def paginate(

@@ -404,7 +404,7 @@ def receipt(participant: Participant, poll: Poll) -> dict:
             "email": Email(
                 default=None, nullable=True, description="Optional; only the organizer sees it"
             ),
-            "timezone": TimeZone(default="", description="Your zone, for the e-mails"),
+            "timezone": TimeZone(default=None, description="Your zone, for the e-mails"),
             "votes": service.VOTES,
         },
         name="NewVote",
@@ -419,7 +419,7 @@ def vote_on_poll(poll_id, body):
     throttle_public("vote")
     poll = public(poll_id)
     participant = _call(
-        service.vote, poll, body["name"], body["email"], body["votes"], body["timezone"]
+        service.vote, poll, body["name"], body["email"], body["votes"], body["timezone"] or ""
     )
     return receipt(participant, poll)
 
@@ -466,7 +466,7 @@ def edit_poll_vote(poll_id, participant_id, body):
     tag=TAG,
 )
 def comment_on_poll(poll_id, body):
-    throttle_public("comment")
+    throttle_public("vote")
     poll = public(poll_id)
     comment = _call(service.comment, poll, body["name"], body["body"])
     return service.comment_data(comment)

@@ -15,6 +15,7 @@ PURPOSES = {
     "oauth-state": 30 * 60,  # the consent round trip
     "booking-manage": 400 * 86_400,  # a visitor's cancel/reschedule link
     "poll-vote": 400 * 86_400,  # a participant's edit link
+    "public-form": 86_400,  # the CSRF token of a public page's form (works inside iframes)
 }
 
 

@@ -13,6 +13,7 @@ from calmesh.models.connections import (
 )
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
+from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
 from calmesh.models.system import Heartbeat, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User
 from calmesh.models.webhooks import Webhook, WebhookDelivery
@@ -31,6 +32,11 @@ ALL_MODELS = [
     CalendarSource,
     BookingPage,
     Booking,
+    Poll,
+    PollOption,
+    Participant,
+    Vote,
+    Comment,
     OutboxItem,
     MailMessage,
     Webhook,
@@ -48,16 +54,21 @@ __all__ = [
     "BookingPage",
     "CalendarObject",
     "CalendarSource",
+    "Comment",
     "Connection",
     "Heartbeat",
     "Lease",
     "MailMessage",
     "Occurrence",
     "OutboxItem",
+    "Participant",
+    "Poll",
+    "PollOption",
     "RateCounter",
     "RemoteCalendar",
     "UnifiedCalendar",
     "User",
+    "Vote",
     "Webhook",
     "WebhookDelivery",
 ]

@@ -166,11 +166,12 @@ def _columns(user: User, data: dict[str, Any]) -> dict[str, Any]:
         out["durations"] = list(dict.fromkeys(merged))
     if "weekly_hours" in out:
         out["weekly_hours"] = {
-            str(i): _ranges(out["weekly_hours"][day], day) for i, day in enumerate(DAYS)
+            str(i): _ranges(out["weekly_hours"][day], day, "weekly_hours")
+            for i, day in enumerate(DAYS)
         }
     if "date_overrides" in out:
         out["date_overrides"] = {
-            o["date"].isoformat(): _ranges(o["hours"], o["date"].isoformat())
+            o["date"].isoformat(): _ranges(o["hours"], o["date"].isoformat(), "date_overrides")
             for o in out["date_overrides"]
         }
     if "questions" in out:
@@ -183,18 +184,15 @@ def _columns(user: User, data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _ranges(ranges: list[list[str]], where: str) -> list[list[str]]:
+def _ranges(ranges: list[list[str]], where: str, field: str) -> list[list[str]]:
     for start, end in ranges:
         if end != "24:00" and end <= start:
-            raise PageError(f"{where}: {start}-{end} ends before it starts", field="weekly_hours")
+            raise PageError(f"{where}: {start}-{end} ends before it starts", field=field)
     return sorted(ranges)
 
 
 def create(user: User, data: dict[str, Any]) -> BookingPage:
-    values = {
-        **DEFAULTS,
-        **{k: v for k, v in data.items() if v is not None or k in {"slot_interval"}},
-    }
+    values = {**DEFAULTS, **data}
     if values.get("duration") is None and values.get("durations") is None:
         values["duration"] = 30
     columns = _columns(user, values)
@@ -209,6 +207,8 @@ def create(user: User, data: dict[str, Any]) -> BookingPage:
 
 
 def update(page: BookingPage, data: dict[str, Any]) -> BookingPage:
+    """Change settings; on refusal the caller's ``page`` is left as it was."""
+    page = BookingPage.get_by_id(page.id)
     for key, value in _columns(page.user, data).items():
         setattr(page, key, value)
     _check_window(page.__data__)

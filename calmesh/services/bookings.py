@@ -322,7 +322,10 @@ def _change(booking: Booking, allowed: tuple[str, ...], verb: str) -> Booking:
         Booking.select(Booking, BookingPage).join(BookingPage).where(Booking.id == booking.id).get()
     )
     if fresh.status not in allowed:
-        raise BookingError(f"a {fresh.status} booking cannot be {verb}", 409, "invalid_state")
+        article = "an" if fresh.status[0] in "aeiou" else "a"
+        raise BookingError(
+            f"{article} {fresh.status} booking cannot be {verb}", 409, "invalid_state"
+        )
     return fresh
 
 

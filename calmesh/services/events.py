@@ -7,10 +7,8 @@ owner's webhooks.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from calmesh.db import utcnow
 from calmesh.models.webhooks import EVENTS, Webhook, WebhookDelivery
 from calmesh.services import outbox
 
@@ -23,10 +21,9 @@ def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> i
     """
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    body = json.dumps(
-        {"event": event, "created_at": utcnow().isoformat().replace("+00:00", "Z"), "data": data},
-        separators=(",", ":"),
-    )
+    from calmesh.services.webhooks import body_for
+
+    body = body_for(event, data)
     count = 0
     for webhook in Webhook.select().where((Webhook.user == user_id) & Webhook.active):
         if event not in webhook.events:

@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import current_app
 
-from calmesh.services import bookings, outbox  # noqa: F401  (booking.writeback)
+# Imported for the handlers they register: booking.writeback, poll.writeback,
+# webhook.deliver.
+from calmesh.services import bookings, outbox, polls, webhooks  # noqa: F401
 from calmesh.services.mail import Mail, MailError, send
 
 

@@ -193,6 +193,6 @@ def process_due(limit: int = 50) -> int:
 def retry_now(item: OutboxItem) -> None:
     """Put a failed item back in the queue (the owner's "retry" button)."""
     with db.atomic():
-        OutboxItem.update(status="pending", next_attempt_at=utcnow(), leased_until=None).where(
-            OutboxItem.id == item.id
-        ).execute()
+        OutboxItem.update(
+            status="pending", attempts=0, next_attempt_at=utcnow(), leased_until=None
+        ).where(OutboxItem.id == item.id).execute()

@@ -17,6 +17,7 @@ NAV: list[tuple[str, str]] = [
     ("Bookings", "web.bookings"),
     ("Polls", "web.polls"),
     ("Webhooks", "web.webhooks"),
+    ("Mail log", "web.mail_log"),
     ("API keys", "web.api_keys"),
     ("Profile", "web.profile"),
 ]
@@ -24,13 +25,28 @@ NAV: list[tuple[str, str]] = [
 
 def render(template: str, partial: str | None = None, **context):
     """Render the whole page, or only ``partial`` when htmx asks for a fragment."""
-    if partial and request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+    fragment = request.headers.get("HX-Request") and not (
+        request.headers.get("HX-Boosted") or request.headers.get("HX-History-Restore-Request")
+    )
+    if partial and fragment:
         return render_template(partial, **context)
     return render_template(template, **context)
 
 
 def init_app(app: Flask) -> None:
-    from calmesh.web import account, calendars, connections, dashboard, feeds  # noqa: F401
+    from calmesh.web import (  # noqa: F401
+        account,
+        booking_pages,
+        bookings,
+        calendars,
+        connections,
+        dashboard,
+        feeds,
+        mail,
+        poll_public,
+        polls,
+        webhooks,
+    )
     from calmesh.web.public import public
 
     app.register_blueprint(web)

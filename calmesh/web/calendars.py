@@ -88,7 +88,7 @@ def _week(calendar: UnifiedCalendar, monday: date) -> dict:
     return {"days": days, "zone": zone, "conflicts": len(conflicting)}
 
 
-@web.route("/calendars/<slug>")
+@web.route("/calendars/<slug:slug>")
 @login_required
 def calendar_detail(slug: str):
     calendar = _owned(slug)
@@ -123,7 +123,7 @@ def _back(calendar: UnifiedCalendar):
     return redirect(url_for("web.calendar_detail", slug=calendar.slug))
 
 
-@web.route("/calendars/<slug>/sources", methods=["POST"])
+@web.route("/calendars/<slug:slug>/sources", methods=["POST"])
 @login_required
 def calendar_add_source(slug: str):
     calendar = _owned(slug)
@@ -138,7 +138,7 @@ def calendar_add_source(slug: str):
     return _back(calendar)
 
 
-@web.route("/calendars/<slug>/sources/<int:source_id>/move", methods=["POST"])
+@web.route("/calendars/<slug:slug>/sources/<int:source_id>/move", methods=["POST"])
 @login_required
 def calendar_move_source(slug: str, source_id: int):
     calendar = _owned(slug)
@@ -160,7 +160,7 @@ def calendar_move_source(slug: str, source_id: int):
     return _back(calendar)
 
 
-@web.route("/calendars/<slug>/sources/<int:source_id>/remove", methods=["POST"])
+@web.route("/calendars/<slug:slug>/sources/<int:source_id>/remove", methods=["POST"])
 @login_required
 def calendar_remove_source(slug: str, source_id: int):
     calendar = _owned(slug)
@@ -168,7 +168,7 @@ def calendar_remove_source(slug: str, source_id: int):
     return _back(calendar)
 
 
-@web.route("/calendars/<slug>/feed", methods=["POST"])
+@web.route("/calendars/<slug:slug>/feed", methods=["POST"])
 @login_required
 def calendar_feed_settings(slug: str):
     calendar = _owned(slug)
@@ -179,7 +179,7 @@ def calendar_feed_settings(slug: str):
     return _back(calendar)
 
 
-@web.route("/calendars/<slug>/delete", methods=["POST"])
+@web.route("/calendars/<slug:slug>/delete", methods=["POST"])
 @login_required
 def calendar_delete(slug: str):
     calendar = _owned(slug)

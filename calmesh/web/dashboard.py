@@ -60,7 +60,10 @@ def api_keys():
         expires_at = utcnow() + timedelta(days=int(days)) if days else None
         _, key = apikeys.create(current_user, values["name"], values["scope"], expires_at)
         return _keys_page(new_key=key)
-    return _keys_page(errors=errors, values=values), 400
+    # htmx swaps only 2xx answers: the fragment with the errors comes as 200 to it.
+    return _keys_page(errors=errors, values=values), 200 if request.headers.get(
+        "HX-Request"
+    ) else 400
 
 
 @web.route("/api-keys/<int:key_id>/revoke", methods=["POST"])

@@ -1,0 +1,33 @@
+"""URL converters for the ids in paths, so that routing refuses what cannot be
+an id, and the OpenAPI document states the same pattern (see api/openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from werkzeug.routing import BaseConverter
+
+
+class SlugConverter(BaseConverter):
+    """A calendar's or booking page's slug."""
+
+    regex = r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "pattern": "^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$",
+        "maxLength": 60,
+    }
+
+
+class TokenConverter(BaseConverter):
+    """A public random id (a booking's uid, a poll's id)."""
+
+    regex = r"[A-Za-z0-9_-]{1,64}"
+    schema: ClassVar[dict[str, Any]] = {
+        "type": "string",
+        "pattern": "^[A-Za-z0-9_-]{1,64}$",
+        "maxLength": 64,
+    }
+
+
+CONVERTERS = {"slug": SlugConverter, "token": TokenConverter}

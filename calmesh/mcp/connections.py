@@ -1,0 +1,154 @@
+"""Tools on calendar connections: list, status, connect (OAuth or credentials), remove."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from calmesh.mcp.client import Api
+from calmesh.mcp.client import segment as seg
+from calmesh.mcp.common import (
+    ConnectionId,
+    Cursor,
+    Limit,
+    Registrar,
+    bad_arguments,
+    more,
+    result,
+)
+
+Name = Annotated[
+    str, Field(min_length=1, max_length=200, description="Display name, e.g. 'Work calendar'")
+]
+
+
+def connection_line(connection: dict[str, Any]) -> str:
+    calendars = ", ".join(
+        f"{c['name'] or c['remote_id']} (id {c['id']}"
+        + ("" if c["writable"] else ", read-only")
+        + ("" if c["enabled"] else ", disabled")
+        + ")"
+        for c in connection.get("calendars", [])
+    )
+    synced = connection["last_sync_at"] or "never"
+    error = f"; last error: {connection['last_error']}" if connection.get("last_error") else ""
+    return (
+        f"- {connection['id']}: {connection['name']!r} ({connection['provider']}), "
+        f"status {connection['status']}, last sync {synced}{error}; "
+        f"calendars: {calendars or 'none found yet'}"
+    )
+
+
+def register(tool: Registrar, api: Api) -> None:
+    @tool("calmesh_list_connections", "List calendar connections", "read")
+    async def list_connections(limit: Limit = 50, cursor: Cursor = None) -> CallToolResult:
+        """List the owner's calendar connections (CalDAV, iCloud, iCal URL, Google,
+        Microsoft 365). Each has its `id`, `provider`, `name`, sync `status` (pending,
+        syncing, ok, error, auth_required), `last_sync_at`, `last_error`, and its
+        `calendars` (each with an id usable as remote_calendar_id in
+        calmesh_manage_calendar). The result has `data`, `has_more` and `next_cursor`."""
+        page = await api.get("/connections", limit=limit, cursor=cursor)
+        lines = [connection_line(c) for c in page["data"]]
+        summary = f"{len(lines)} connection(s):\n" + "\n".join(lines) if lines else ""
+        return result((summary or "No calendar connections yet.") + more(page), page)
+
+    @tool("calmesh_check_connection_status", "Check a connection's sync status", "read")
+    async def check_connection_status(connection_id: ConnectionId) -> CallToolResult:
+        """Check one connection's sync state: `status` (pending: not synced yet; syncing;
+        ok; error: the provider failed, retried with back-off; auth_required: new
+        credentials or consent needed), `last_sync_at`, `next_sync_at`, `last_error` in
+        words, and its `calendars`. Use it after connecting, or when events seem missing."""
+        data = await api.get(f"/connections/{seg(connection_id)}")
+        return result("Connection:\n" + connection_line(data), data)
+
+    @tool(
+        "calmesh_start_oauth_connection",
+        "Connect Google or Microsoft",
+        "full",
+        open_world=True,
+    )
+    async def start_oauth_connection(
+        provider: Annotated[
+            Literal["google", "microsoft"],
+            Field(description="google: Google Calendar; microsoft: Microsoft 365 / Outlook"),
+        ],
+        name: Name,
+    ) -> CallToolResult:
+        """Start connecting a Google Calendar or Microsoft 365 / Outlook account. This
+        cannot finish by itself: the owner must open the returned `authorization_url` in a
+        browser and give consent. Show the URL to the user.
+
+        The result has `authorization_url` and the new `connection` (status `pending` until
+        consent is given; then check it with calmesh_check_connection_status)."""
+        data = await api.post(f"/connections/{provider}", {"name": name})
+        summary = (
+            f"Open this URL in a browser to give consent:\n{data['authorization_url']}\n"
+            f"Connection {data['connection']['id']} ({name!r}) waits for it."
+        )
+        return result(summary, data)
+
+    @tool(
+        "calmesh_start_credential_connection",
+        "Connect CalDAV, iCloud or an iCal URL",
+        "full",
+        open_world=True,
+    )
+    async def start_credential_connection(
+        provider: Annotated[
+            Literal["caldav", "icloud", "ics"],
+            Field(
+                description="caldav: any CalDAV server (Nextcloud, Fastmail, Radicale, ...); "
+                "icloud: Apple iCloud with an app-specific password; ics: a read-only iCal URL"
+            ),
+        ],
+        name: Name,
+        url: Annotated[
+            str | None,
+            Field(
+                max_length=2000,
+                description="caldav: the server or principal URL; ics: the feed URL (https:// "
+                "or webcal://); icloud: leave out",
+            ),
+        ] = None,
+        username: Annotated[
+            str | None, Field(max_length=300, description="caldav and icloud (Apple ID)")
+        ] = None,
+        password: Annotated[
+            str | None,
+            Field(
+                max_length=1000,
+                description="caldav; icloud: an app-specific password, not the Apple ID's",
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Connect a calendar account by URL and credentials: a CalDAV server, iCloud, or a
+        read-only iCal (ICS) URL. The instance checks the credentials and lists the
+        calendars before saving anything; a wrong password or a dead URL is refused with
+        the reason. Events arrive with the first sync, within seconds to minutes.
+
+        The result is the new connection with its `id` and the `calendars` it found; add it
+        to a unified calendar with calmesh_create_calendar or calmesh_manage_calendar."""
+        needs = {"caldav": ("url", "username", "password"), "icloud": ("username", "password")}
+        given = {"url": url, "username": username, "password": password}
+        missing = [k for k in needs.get(provider, ("url",)) if not given[k]]
+        if missing:
+            raise bad_arguments(f"{provider} needs {', '.join(missing)}")
+        body = {"name": name, **{k: v for k, v in given.items() if v}}
+        data = await api.post(f"/connections/{provider}", body)
+        return result("Connected:\n" + connection_line(data), data)
+
+    @tool(
+        "calmesh_remove_connection",
+        "Remove a connection",
+        "full",
+        destructive=True,
+        idempotent=True,
+    )
+    async def remove_connection(connection_id: ConnectionId) -> CallToolResult:
+        """Remove a calendar connection and every event cached from it; it disappears from
+        every unified calendar. Nothing is deleted at the provider itself. Cannot be
+        undone (reconnect instead)."""
+        data = await api.delete(f"/connections/{seg(connection_id)}")
+        return result(f"Removed connection {connection_id}.", data)

@@ -1,0 +1,208 @@
+"""Tools on scheduling polls: list, overlap of the answers, create, decide."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from mcp_types import CallToolResult
+from pydantic import BaseModel, Field, model_validator
+
+from calmesh.mcp.client import Api
+from calmesh.mcp.client import segment as seg
+from calmesh.mcp.common import (
+    OFFSET_HELP,
+    Cursor,
+    Instant,
+    Limit,
+    PollId,
+    Registrar,
+    Zone,
+    local,
+    more,
+    result,
+)
+
+
+class PollOption(BaseModel):
+    """A whole day (`date`) or a time slot (`start`, with `end` or the poll's duration)."""
+
+    date: Annotated[dt.date | None, Field(description="A whole day, YYYY-MM-DD")] = None
+    start: Annotated[Instant | None, Field(description=f"A time slot's start. {OFFSET_HELP}")] = (
+        None
+    )
+    end: Annotated[
+        Instant | None,
+        Field(description=f"The slot's end; default start + the poll's duration. {OFFSET_HELP}"),
+    ] = None
+
+    @model_validator(mode="after")
+    def one_kind(self) -> PollOption:
+        if (self.date is None) == (self.start is None):
+            raise ValueError("an option is either a date or a start (with an optional end)")
+        if self.end is not None and self.start is None:
+            raise ValueError("end needs a start")
+        return self
+
+
+def option_text(option: dict[str, Any], zone: str) -> str:
+    if option["date"]:
+        return f"option {option['id']}: {option['date']} (whole day)"
+    return f"option {option['id']}: {local(option['start'], zone)} to {local(option['end'], zone)}"
+
+
+def poll_line(poll: dict[str, Any]) -> str:
+    decided = ""
+    if poll["decided_option_id"]:
+        decided = f", decided: option {poll['decided_option_id']}"
+    return (
+        f"- {poll['id']}: {poll['title']!r}, {poll['status']}, {len(poll['options'])} "
+        f"option(s), {poll['participant_count']} participant(s){decided}; {poll['url']}"
+    )
+
+
+def _overlap_line(option: dict[str, Any]) -> str:
+    counts = ", ".join(f"{option[v]} {v}" for v in ("yes", "ifneedbe", "no"))
+    busy = {True: "; owner busy", False: "; owner free"}.get(option["busy"], "")
+    best = " [best]" if option["best"] else ""
+    who = "; ".join(
+        f"{value}: {', '.join(p['name'] for p in people)}"
+        for value, people in option["answers"].items()
+        if people
+    )
+    return (
+        f"- option {option['id']}, {option['label']}: score {option['score']} "
+        f"({counts}){busy}{best}" + (f"\n    {who}" if who else "")
+    )
+
+
+def register(tool: Registrar, api: Api) -> None:
+    @tool("calmesh_list_polls", "List scheduling polls", "read")
+    async def list_polls(
+        status: Annotated[
+            Literal["open", "closed"] | None,
+            Field(description="Only open polls (still taking votes) or closed ones"),
+        ] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> CallToolResult:
+        """List the owner's scheduling polls (find a time for a group, like Doodle or
+        Rallly). Each poll has its `id`, `title`, `status` (open, closed), IANA `timezone`,
+        `options` (each a whole `date` or a `start`/`end` slot in UTC, with an option `id`),
+        `deadline`, `participant_count`, `decided_option_id` and the public `url` to share.
+        Newest first; the result has `data`, `has_more` and `next_cursor`."""
+        page = await api.get("/polls", status=status, limit=limit, cursor=cursor)
+        lines = [poll_line(p) for p in page["data"]]
+        summary = f"{len(lines)} poll(s):\n" + "\n".join(lines) if lines else ""
+        return result((summary or "No polls yet.") + more(page), page)
+
+    @tool("calmesh_get_poll_overlap", "See which poll option suits most", "read")
+    async def get_poll_overlap(poll_id: PollId) -> CallToolResult:
+        """Get a poll's results per option, best first: how many answered `yes`,
+        `ifneedbe` and `no`, a `score` (2 per yes, 1 per if-need-be), `best`, who answered
+        what (`answers`), and `busy`: whether the owner's linked calendar is busy then (null
+        without a linked calendar). Each option has its `id`, a readable `label`, and a whole
+        `date` or `start`/`end` in UTC. Use it to pick the option for calmesh_decide_poll:
+        usually the highest score where the owner is free."""
+        data = await api.get(f"/polls/{seg(poll_id)}/overlap")
+        lines = [_overlap_line(o) for o in data["options"]]
+        head = (
+            f"Poll {poll_id}: {data['participant_count']} participant(s); options best first "
+            f"(times in {data['timezone']})"
+        )
+        return result(head + (":\n" + "\n".join(lines) if lines else ": none."), data)
+
+    @tool("calmesh_create_poll", "Create a scheduling poll", "book")
+    async def create_poll(
+        title: Annotated[
+            str, Field(min_length=1, max_length=200, description="What the poll is about")
+        ],
+        options: Annotated[
+            list[PollOption],
+            Field(
+                min_length=1,
+                max_length=100,
+                description="The candidate times: all whole days ({date}) or all time slots "
+                "({start, end})",
+            ),
+        ],
+        timezone: Annotated[
+            Zone | None, Field(description="The poll's IANA zone; default the owner's")
+        ] = None,
+        duration: Annotated[
+            int | None,
+            Field(ge=5, le=1440, description="Minutes; the length of slots given by start only"),
+        ] = None,
+        calendar: Annotated[
+            str | None,
+            Field(
+                max_length=60,
+                description="A unified calendar's slug: its busy time shows in the overlap "
+                "and the decided event is written to it",
+            ),
+        ] = None,
+        deadline: Annotated[
+            Instant | None, Field(description=f"Votes are refused after it. {OFFSET_HELP}")
+        ] = None,
+        description: Annotated[
+            str | None, Field(max_length=5000, description="Shown on the poll's page")
+        ] = None,
+        location: Annotated[
+            str | None, Field(max_length=500, description="Where it will take place")
+        ] = None,
+        zone_mode: Annotated[
+            Literal["participant", "locked", "floating"] | None,
+            Field(
+                description="participant: each sees times in their own zone; locked: everyone "
+                "sees the poll's clock; floating: whole days, the same dates everywhere"
+            ),
+        ] = None,
+        hide_participants: Annotated[
+            bool | None, Field(description="Participants see only totals and their own votes")
+        ] = None,
+        allow_comments: Annotated[
+            bool | None, Field(description="Participants may comment; default yes")
+        ] = None,
+    ) -> CallToolResult:
+        """Create a scheduling poll to find a time for a group: participants vote yes,
+        if-need-be or no on each option through the poll's public link, without an
+        account. Options are whole days or time slots.
+
+        The result is the poll with its `id`, `status` `open` and its `options`, each with
+        the option `id` that calmesh_decide_poll takes."""
+        body = {
+            "title": title,
+            "options": [o.model_dump(exclude_none=True) for o in options],
+            "timezone": timezone,
+            "duration": duration,
+            "calendar": calendar,
+            "deadline": deadline,
+            "description": description,
+            "location": location,
+            "zone_mode": zone_mode,
+            "hide_participants": hide_participants,
+            "allow_comments": allow_comments,
+        }
+        data = await api.post("/polls", body)
+        lines = [f"  {option_text(o, data['timezone'])}" for o in data["options"]]
+        return result("Created poll:\n" + poll_line(data) + "\n" + "\n".join(lines), data)
+
+    @tool(
+        "calmesh_decide_poll",
+        "Decide a poll",
+        "book",
+        destructive=True,
+        open_world=True,
+    )
+    async def decide_poll(
+        poll_id: PollId,
+        option_id: Annotated[
+            int, Field(ge=1, description="The chosen option's id (from the poll's options)")
+        ],
+    ) -> CallToolResult:
+        """Decide a poll: pick the winning option, close the poll to further votes, write
+        the event to the poll's calendar, and e-mail every participant with an address an
+        invitation. Check calmesh_get_poll_overlap first. The result is the closed poll with
+        `decided_option_id`."""
+        data = await api.post(f"/polls/{seg(poll_id)}/decide", {"option_id": option_id})
+        return result(f"Decided: option {option_id}.\n" + poll_line(data), data)

@@ -1,0 +1,335 @@
+"""Webhooks: subscriptions, their signed deliveries, and the log of every attempt.
+
+Events are queued by :func:`calmesh.services.events.emit` in the transaction
+of the change that causes them: one :class:`WebhookDelivery` (the exact body)
+and one outbox item each. The outbox handler here sends them, only ever from
+the scheduler: a POST of the stored body, signed with the webhook's secret as
+``X-CalMesh-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
+
+A receiver that is down loses nothing: each failure is recorded on the
+delivery and retried with the outbox's exponential back-off. After
+``webhooks.max_attempts`` the delivery is ``failed`` and the webhook
+``failing`` (shown in the dashboard) until a later delivery succeeds; the
+owner can redeliver by hand. Deliveries of one subject (a booking) to one
+webhook go one at a time, oldest first (the outbox's ordering key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+
+from calmesh.auth import crypto
+from calmesh.db import db, utcnow
+from calmesh.models import OutboxItem, User, Webhook, WebhookDelivery
+from calmesh.providers import net
+from calmesh.providers.base import HttpSettings, ProviderError
+from calmesh.services import outbox
+
+SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
+# Not a domain event: only POST /webhooks/:id/ping queues it, so emit() keeps
+# refusing it and nobody can subscribe to it.
+PING = "ping"
+EXCERPT_CHARS = 500
+# Enough of an answer for the excerpt; the rest is not read.
+READ_AT_MOST = 4096
+
+
+class WebhookError(Exception):
+    """Refused: ``status`` is the HTTP answer (422 for a URL that may not be called)."""
+
+    def __init__(self, message: str, status: int = 422, code: str = "unprocessable"):
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+# --- subscriptions ------------------------------------------------------------------------
+
+
+def get_for(user: User, webhook_id: int) -> Webhook | None:
+    """The user's webhook, or None (another user's answers 404 to the caller)."""
+    return Webhook.get_or_none((Webhook.id == webhook_id) & (Webhook.user == user))
+
+
+def _allow_private() -> bool:
+    return current_app.config["CALMESH"]["security.allow_private_addresses"]
+
+
+def check_target(url: str) -> None:
+    """Refuse a URL on loopback or a private network unless the config allows it."""
+    try:
+        net.check_url(url, _allow_private())
+    except ProviderError as exc:
+        raise WebhookError(str(exc), 422, "url_refused") from None
+
+
+def _new_secret() -> tuple[str, str]:
+    """A new signing secret: (shown once, stored encrypted)."""
+    secret = SECRET_PREFIX + secrets.token_hex(24)
+    return secret, crypto.encrypt({"secret": secret})
+
+
+def secret_of(webhook: Webhook) -> str:
+    return crypto.decrypt(webhook.secret)["secret"]
+
+
+def create(user: User, url: str, events: list[str], active: bool = True) -> tuple[Webhook, str]:
+    """A new webhook and its secret, which is never shown again."""
+    check_target(url)
+    secret, stored = _new_secret()
+    with db.atomic():
+        webhook = Webhook.create(
+            user=user, url=url, events=_unique(events), active=active, secret=stored
+        )
+    return webhook, secret
+
+
+def update(
+    webhook: Webhook,
+    *,
+    url: str | None = None,
+    events: list[str] | None = None,
+    active: bool | None = None,
+    rotate_secret: bool = False,
+) -> tuple[Webhook, str | None]:
+    """Change what is given; with ``rotate_secret`` the new secret is returned (once).
+
+    Deliveries still queued are signed with the secret current when they are sent.
+    """
+    if url is not None:
+        check_target(url)
+        webhook.url = url
+    if events is not None:
+        webhook.events = _unique(events)
+    if active is not None:
+        webhook.active = active
+    secret = None
+    if rotate_secret:
+        secret, webhook.secret = _new_secret()
+    with db.atomic():
+        webhook.save()
+    return webhook, secret
+
+
+def delete(webhook: Webhook) -> None:
+    """Remove the webhook and its delivery log; queued deliveries are dropped when due."""
+    with db.atomic():
+        webhook.delete_instance(recursive=True)
+
+
+def _unique(events: list[str]) -> list[str]:
+    return list(dict.fromkeys(events))
+
+
+# --- deliveries ---------------------------------------------------------------------------
+
+
+def deliveries_of(webhook: Webhook):
+    return WebhookDelivery.select().where(WebhookDelivery.webhook == webhook)
+
+
+def get_delivery(webhook: Webhook, delivery_id: str) -> WebhookDelivery | None:
+    return WebhookDelivery.get_or_none(
+        (WebhookDelivery.webhook == webhook) & (WebhookDelivery.delivery_id == delivery_id)
+    )
+
+
+def body_for(event: str, data: dict[str, Any]) -> str:
+    """The JSON that is signed and sent: ``{"event", "created_at", "data"}``."""
+    created = utcnow().isoformat().replace("+00:00", "Z")
+    return json.dumps({"event": event, "created_at": created, "data": data}, separators=(",", ":"))
+
+
+def ping(webhook: Webhook) -> WebhookDelivery:
+    """Queue a ``ping`` delivery, to try the receiver and its signature check."""
+    if not webhook.active:
+        raise WebhookError("the webhook is paused; activate it first", 409, "paused")
+    with db.atomic():
+        delivery = WebhookDelivery.create(
+            webhook=webhook,
+            event=PING,
+            body=body_for(PING, {"webhook_id": webhook.id, "url": webhook.url}),
+        )
+        outbox.enqueue(
+            "webhook.deliver",
+            {"delivery": delivery.id},
+            user_id=webhook.user_id,
+            ordering_key=f"webhook:{webhook.id}:{delivery.delivery_id}",
+        )
+    return delivery
+
+
+def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
+    """Send a delivery again, by hand: back to pending, with a fresh count of attempts.
+
+    It keeps its place among its subject's deliveries: one still queued is only
+    made due now; otherwise it is queued anew behind the subject's others.
+    """
+    webhook = delivery.webhook
+    if not webhook.active:
+        raise WebhookError("the webhook is paused; activate it first", 409, "paused")
+    with db.atomic():
+        queued = (
+            OutboxItem.select()
+            .where(
+                (OutboxItem.kind == "webhook.deliver")
+                & OutboxItem.ordering_key.startswith(f"webhook:{webhook.id}:")
+                & (OutboxItem.payload == {"delivery": delivery.id})
+            )
+            .order_by(OutboxItem.id.desc())
+            .first()
+        )
+        WebhookDelivery.update(status="pending", attempts=0, last_error="").where(
+            WebhookDelivery.id == delivery.id
+        ).execute()
+        if queued is not None and queued.status == "pending":
+            # Not touched while a worker holds it: that attempt is already on its way.
+            OutboxItem.update(attempts=0, next_attempt_at=utcnow()).where(
+                (OutboxItem.id == queued.id)
+                & (OutboxItem.leased_until.is_null() | (OutboxItem.leased_until < utcnow()))
+            ).execute()
+        else:
+            outbox.enqueue(
+                "webhook.deliver",
+                {"delivery": delivery.id},
+                user_id=webhook.user_id,
+                ordering_key=queued.ordering_key
+                if queued is not None
+                else f"webhook:{webhook.id}:{delivery.delivery_id}",
+            )
+    return WebhookDelivery.get_by_id(delivery.id)
+
+
+# --- sending, from the outbox ---------------------------------------------------------------
+
+
+def signature(secret: str, timestamp: int, body: str) -> str:
+    """The ``X-CalMesh-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={mac}"
+
+
+def _settings() -> HttpSettings:
+    config = current_app.config["CALMESH"]
+    return HttpSettings(
+        timeout=config["webhooks.timeout_seconds"],
+        allow_private=config["security.allow_private_addresses"],
+    )
+
+
+def _post(url: str, body: str, headers: dict[str, str], settings: HttpSettings) -> tuple[int, str]:
+    """POST ``body`` (redirects are not followed); the status and the answer's start."""
+    net.check_url(url, settings.allow_private)
+    where = urlsplit(url).hostname or url
+    # A receiver sending a byte now and then must not hold the worker: the
+    # status is known already, so reading simply stops at the deadline.
+    deadline = time.monotonic() + settings.timeout * net.WHOLE_ANSWER_TIMEOUTS
+    head = b""
+    with (
+        net.client(settings) as http,
+        net.translated_errors(where),
+        http.stream(
+            "POST", url, content=body.encode(), headers=headers, follow_redirects=False
+        ) as response,
+    ):
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) >= READ_AT_MOST or time.monotonic() > deadline:
+                break
+    return response.status_code, head.decode("utf-8", "replace")[:EXCERPT_CHARS]
+
+
+def _max_attempts() -> int:
+    config = current_app.config["CALMESH"]
+    # The outbox gives up on its own at outbox.max_attempts; stop first, so the
+    # delivery and the webhook always say that it failed.
+    return min(config["webhooks.max_attempts"], config["outbox.max_attempts"])
+
+
+@outbox.handler("webhook.deliver")
+def deliver(payload: dict[str, Any]) -> None:
+    """Send one delivery: 2xx is delivered; anything else is recorded and retried."""
+    delivery = (
+        WebhookDelivery.select(WebhookDelivery, Webhook)
+        .join(Webhook)
+        .where(WebhookDelivery.id == payload["delivery"])
+        .first()
+    )
+    if delivery is None or delivery.status != "pending":
+        return  # the webhook was deleted, or this delivery was sent already
+    webhook = delivery.webhook
+    if not webhook.active:
+        _record(delivery, None, "", "not sent: the webhook is paused", final=True, blame=False)
+        raise outbox.GiveUp("the webhook is paused")
+    status_code, excerpt, error, permanent = None, "", "", False
+    try:
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "X-CalMesh-Event": delivery.event,
+            "X-CalMesh-Delivery": delivery.delivery_id,
+            "X-CalMesh-Signature": signature(secret_of(webhook), timestamp, delivery.body),
+        }
+        status_code, excerpt = _post(webhook.url, delivery.body, headers, _settings())
+    except crypto.CredentialsUnreadable as exc:
+        error, permanent = f"cannot sign: {exc}", True
+    except ProviderError as exc:
+        error, permanent = str(exc), exc.permanent
+    if status_code is not None and 200 <= status_code < 300:
+        _record(delivery, status_code, excerpt, "", delivered=True)
+        return
+    if status_code is not None:
+        error = f"the receiver answered {status_code}"
+        if 300 <= status_code < 400:
+            error += " (redirects are not followed: use the final URL)"
+    final = permanent or delivery.attempts + 1 >= _max_attempts()
+    _record(delivery, status_code, excerpt, error, final=final)
+    if final:
+        raise outbox.GiveUp(error)
+    raise outbox.Retry(error)
+
+
+def _record(
+    delivery: WebhookDelivery,
+    status_code: int | None,
+    excerpt: str,
+    error: str,
+    *,
+    delivered: bool = False,
+    final: bool = False,
+    blame: bool = True,
+) -> None:
+    """Log one attempt on the delivery; a success or a final failure also sets the
+    webhook's status (``blame``: the receiver is at fault, not a paused webhook)."""
+    now = utcnow()
+    status = "delivered" if delivered else "failed" if final else "pending"
+    attempts = delivery.attempts + (1 if blame else 0)
+    with db.atomic():
+        WebhookDelivery.update(
+            status=status,
+            attempts=attempts,
+            last_status_code=status_code,
+            response_excerpt=excerpt,
+            last_error=error[:2000],
+            last_attempt_at=now,
+            delivered_at=now if delivered else None,
+        ).where(WebhookDelivery.id == delivery.id).execute()
+        if delivered:
+            Webhook.update(status="ok", last_error="").where(
+                (Webhook.id == delivery.webhook_id) & (Webhook.status != "ok")
+            ).execute()
+        elif final and blame:
+            message = (
+                f"{delivery.event} {delivery.delivery_id}: gave up after {attempts} "
+                f"attempt(s): {error}"
+            )
+            Webhook.update(status="failing", last_error=message[:2000]).where(
+                Webhook.id == delivery.webhook_id
+            ).execute()

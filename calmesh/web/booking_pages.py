@@ -1,0 +1,452 @@
+"""Booking pages in the dashboard: the list, every setting in one form, preview, copy, delete.
+
+The form is turned into the REST API's JSON body and checked with the very same
+declarations (``NEW_PAGE`` / ``PAGE_PATCH``), then handed to the same service;
+the API's ``page_out`` gives the public link and the embed snippet. Rows of
+ranges, overrides and questions are added and removed by submit buttons that
+re-render the form without saving, so the editor works without JavaScript;
+htmx only swaps the section that changed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+
+from calmesh.api.booking_pages import page_out
+from calmesh.models import BookingPage, UnifiedCalendar, User
+from calmesh.schema import Invalid, iana_zones
+from calmesh.services import booking_pages as service
+from calmesh.web import render, web
+
+DURATION_CHOICES = ("15", "30", "45", "60", "90")
+DAY_NAMES = dict(zip(service.DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
+QUESTION_TYPES = dict(
+    zip(
+        service.QUESTION_TYPES,
+        ("Short text", "Long text", "Choice (select)", "Checkbox", "Phone number"),
+        strict=True,
+    )
+)
+# Labels of the plain inputs, used by the template and to word their errors.
+LABELS = {
+    "title": "Title",
+    "slug": "Slug",
+    "description": "Description",
+    "calendar": "Calendar",
+    "timezone": "Time zone",
+    "durations": "Durations",
+    "duration": "Default duration",
+    "slot_interval": "Slot interval",
+    "buffer_before": "Buffer before",
+    "buffer_after": "Buffer after",
+    "min_notice": "Minimum notice",
+    "window_days": "Days ahead",
+    "window_start": "First date",
+    "window_end": "Last date",
+    "daily_limit": "Daily limit",
+    "weekly_limit": "Weekly limit",
+    "location": "Location",
+    "weekly_hours": "Weekly hours",
+    "date_overrides": "Date overrides",
+    "questions": "Questions",
+}
+TEXT_FIELDS = ("title", "slug", "description", "calendar", "timezone", "location")
+INT_FIELDS = ("buffer_before", "buffer_after", "min_notice")  # blank = 0
+NULLABLE_INT_FIELDS = ("slot_interval", "window_days", "daily_limit", "weekly_limit")
+BLANK_RANGE = ["", ""]
+
+
+def _owned(slug: str) -> BookingPage:
+    page = service.get_for(current_user, slug)
+    if page is None:
+        abort(404)
+    return page
+
+
+# --- the form's state: what the owner typed, rows in order ----------------------------
+
+
+def _ranges(form, prefix: str) -> list[list[str]]:
+    found = {
+        int(m[1]) for key in form if (m := re.fullmatch(rf"{prefix}-(\d+)-(?:start|end)", key))
+    }
+    return [
+        [form.get(f"{prefix}-{i}-start", "").strip(), form.get(f"{prefix}-{i}-end", "").strip()]
+        for i in sorted(found)
+    ]
+
+
+def _indices(form, pattern: str) -> list[int]:
+    return sorted({int(m[1]) for key in form if (m := re.fullmatch(pattern, key))})
+
+
+def read_form(form) -> dict[str, Any]:
+    """The submitted form as a state the template renders back (input kept on error)."""
+    state: dict[str, Any] = {k: form.get(k, "").strip() for k in (*TEXT_FIELDS, "duration")}
+    state |= {k: form.get(k, "").strip() for k in (*INT_FIELDS, *NULLABLE_INT_FIELDS)}
+    state |= {k: form.get(k, "").strip() for k in ("window_start", "window_end")}
+    # Browsers send textareas with CRLF line ends; store plain newlines.
+    state["description"] = form.get("description", "").replace("\r\n", "\n")
+    state["window_mode"] = "range" if form.get("window_mode") == "range" else "days"
+    state["durations"] = [d.strip() for d in form.getlist("durations") if d.strip()]
+    state["durations_other"] = form.get("durations_other", "").strip()
+    state["requires_confirmation"] = form.get("requires_confirmation") == "1"
+    state["active"] = form.get("active") == "1"
+    state["hours"] = {day: _ranges(form, f"hours-{day}") for day in service.DAYS}
+    state["overrides"] = [
+        {
+            "date": form.get(f"override-{n}-date", "").strip(),
+            "off": form.get(f"override-{n}-off") == "1",
+            "ranges": _ranges(form, f"override-{n}"),
+        }
+        for n in _indices(form, r"override-(\d+)-date")
+    ]
+    state["questions"] = [
+        {
+            "id": form.get(f"question-{n}-id", "").strip(),
+            "label": form.get(f"question-{n}-label", "").strip(),
+            "type": form.get(f"question-{n}-type", "short_text"),
+            "required": form.get(f"question-{n}-required") == "1",
+            "options": form.get(f"question-{n}-options", "").replace("\r\n", "\n"),
+        }
+        for n in _indices(form, r"question-(\d+)-label")
+    ]
+    return state
+
+
+def state_from(data: dict[str, Any]) -> dict[str, Any]:
+    """The form's state for settings in the API's shape (``page_out`` or the defaults)."""
+    durations = [str(d) for d in data["durations"]]
+    plain = (*TEXT_FIELDS, *INT_FIELDS, *NULLABLE_INT_FIELDS, "window_start", "window_end")
+    return {
+        **{k: "" if data[k] is None else str(data[k]) for k in plain},
+        "window_mode": "range" if data.get("window_start") else "days",
+        "durations": [d for d in durations if d in DURATION_CHOICES],
+        "durations_other": ", ".join(d for d in durations if d not in DURATION_CHOICES),
+        # The first duration is the default; "" reads "the shortest", the usual case.
+        "duration": "" if durations[0] == min(durations, key=int) else durations[0],
+        "requires_confirmation": data["requires_confirmation"],
+        "active": data["active"],
+        "hours": {day: [list(r) for r in data["weekly_hours"][day]] for day in service.DAYS},
+        "overrides": [
+            {"date": str(o["date"]), "off": not o["hours"], "ranges": [list(r) for r in o["hours"]]}
+            for o in data["date_overrides"]
+        ],
+        "questions": [{**q, "options": "\n".join(q.get("options", []))} for q in data["questions"]],
+    }
+
+
+def _new_state() -> dict[str, Any]:
+    calendar = UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name).first()
+    return state_from(
+        {
+            **service.DEFAULTS,
+            "title": "",
+            "slug": "",
+            "calendar": calendar.slug if calendar else "",
+            "timezone": current_user.timezone,
+            "durations": [30],
+        }
+    )
+
+
+NEW_ROWS = {
+    "range": lambda: list(BLANK_RANGE),
+    "override": lambda: {"date": "", "off": False, "ranges": [list(BLANK_RANGE)]},
+    "question": lambda: {
+        "id": "",
+        "label": "",
+        "type": "short_text",
+        "required": False,
+        "options": "",
+    },
+}
+
+
+def _range_rows(state: dict[str, Any], target: str) -> list[list[str]]:
+    area, _, key = target.partition("-")
+    if area == "hours" and key in state["hours"]:
+        return state["hours"][key]
+    if area == "override" and key.isdigit() and int(key) < len(state["overrides"]):
+        return state["overrides"][int(key)]["ranges"]
+    abort(400)
+
+
+def apply_action(state: dict[str, Any], action: str) -> str:
+    """Add or remove a row: ``add-range:hours-mon``, ``remove-range:override-0:1``,
+    ``add-question``, ``remove-question:2``...; returns the name of the input (or
+    the value of the button) that gets the focus."""
+    verb, _, rest = action.partition(":")
+    op, _, kind = verb.partition("-")
+    if op not in {"add", "remove"} or kind not in NEW_ROWS:
+        abort(400)
+    if kind == "range":  # of a weekday or of an override
+        target, _, index = rest.partition(":")
+        rows, add = _range_rows(state, target), f"add-range:{target}"
+    else:
+        rows, index, add = state[f"{kind}s"], rest, f"add-{kind}"
+    if op == "add":
+        rows.append(NEW_ROWS[kind]())
+        first = {"range": "start", "override": "date", "question": "label"}[kind]
+        prefix = rest if kind == "range" else kind
+        return f"{prefix}-{len(rows) - 1}-{first}"
+    if index.isdigit() and int(index) < len(rows):
+        del rows[int(index)]
+    return add
+
+
+# --- the form as the API's JSON body ------------------------------------------------------
+
+
+def _int(text: str) -> Any:
+    """An integer when the text is one; else the text, so the schema words the error."""
+    return int(text) if re.fullmatch(r"-?\d{1,18}", text) else text
+
+
+def _question_id(label: str, taken: set[str], n: int) -> str:
+    base = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")[:36] or f"q{n + 1}"
+    qid, i = base, 2
+    while qid in taken:
+        qid, i = f"{base}_{i}", i + 1
+    taken.add(qid)
+    return qid
+
+
+def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """(the API body, where each of its list items came from in the form) for ``state``;
+    ``where`` maps a path in the body to the row's key in the form and its name.
+
+    Blank rows are dropped; a half-filled one goes through, for the schema to word.
+    """
+    where: dict[str, tuple[str, str]] = {}
+    body: dict[str, Any] = {k: state[k] for k in TEXT_FIELDS}
+    body |= {k: _int(state[k] or "0") for k in INT_FIELDS}
+    body |= {k: _int(state[k]) if state[k] else None for k in NULLABLE_INT_FIELDS}
+    others = [d.strip() for d in state["durations_other"].split(",") if d.strip()]
+    durations = list(dict.fromkeys(_int(d) for d in state["durations"] + others))
+    body["durations"] = sorted(durations, key=lambda d: (not isinstance(d, int), d))
+    if state["duration"]:
+        body["duration"] = _int(state["duration"])
+    if state["window_mode"] == "range":
+        body["window_days"] = None
+        body["window_start"] = state["window_start"] or None
+        body["window_end"] = state["window_end"] or None
+    else:
+        body["window_start"] = body["window_end"] = None
+    body["requires_confirmation"] = state["requires_confirmation"]
+    body["active"] = state["active"]
+
+    def ranges(rows: list[list[str]], path: str, key: str, name: str) -> list[list[str]]:
+        kept = [(i, r) for i, r in enumerate(rows) if r != BLANK_RANGE]
+        for j, (i, _) in enumerate(kept):
+            where[f"{path}[{j}]"] = (f"{key}-{i}", f"{name}, hours {i + 1}")
+        return [r for _, r in kept]
+
+    body["weekly_hours"] = {}
+    for day, name in DAY_NAMES.items():
+        where[f"weekly_hours.{day}"] = (f"hours-{day}", name)
+        body["weekly_hours"][day] = ranges(
+            state["hours"][day], f"weekly_hours.{day}", f"hours-{day}", name
+        )
+    body["date_overrides"] = []
+    for n, override in enumerate(state["overrides"]):
+        if not override["date"] and all(r == BLANK_RANGE for r in override["ranges"]):
+            continue
+        path, key = f"date_overrides[{len(body['date_overrides'])}]", f"override-{n}"
+        where[path] = (key, f"Date override {n + 1}")
+        hours = [] if override["off"] else ranges(override["ranges"], f"{path}.hours", *where[path])
+        body["date_overrides"].append({"date": override["date"], "hours": hours})
+    taken = {q["id"] for q in state["questions"] if q["id"]}
+    body["questions"] = []
+    for n, q in enumerate(state["questions"]):
+        if not q["label"] and not q["id"] and not q["options"].strip():
+            continue
+        where[f"questions[{len(body['questions'])}]"] = (f"question-{n}", f"Question {n + 1}")
+        options = [line.strip() for line in q["options"].splitlines() if line.strip()]
+        body["questions"].append(
+            {
+                "id": q["id"] or _question_id(q["label"], taken, n),
+                "label": q["label"],
+                "type": q["type"],
+                "required": q["required"],
+                "options": options if q["type"] == "select" else [],
+            }
+        )
+    return body, where
+
+
+# The part of a row a nested path names, e.g. "weekly_hours.mon[0][1]" -> its end.
+PARTS = {
+    "[0]": "start",
+    "[1]": "end",
+    ".date": "date",
+    ".label": "label",
+    ".type": "type",
+    ".options": "options",
+    ".id": "id",
+}
+
+
+# Schema messages that continue a sentence after the field's name ("Title is required").
+SENTENCE_STARTS = ("is ", "must ", "needs ", "takes ")
+
+
+def errors_from(details: list[dict[str, str]], where: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """The schema's problems by the form's keys, worded for the form."""
+    errors: dict[str, list[str]] = {}
+    for detail in details:
+        path, message = detail["field"], detail["message"]
+        prefix = max(
+            (p for p in where if path == p or path.startswith((p + ".", p + "["))),
+            key=len,
+            default="",
+        )
+        (key, row), rest = where.get(prefix, ("", "")), path[len(prefix) :]
+        if prefix:
+            noun = next((v for k, v in PARTS.items() if rest.startswith(k)), "")
+        else:
+            key = re.match(r"[a-z_]*", path)[0]
+            noun = LABELS.get(key, "")
+        joint = " " if message.startswith(SENTENCE_STARTS) or not noun else ": "
+        text = f"{noun}{joint}{message}".strip()
+        errors.setdefault(key, []).append(f"{row}: {text}" if row else text)
+    return {key: "; ".join(messages) for key, messages in errors.items()}
+
+
+def _anchor(key: str) -> str:
+    """The id of the input (or section) an error's key points at, for the summary's links."""
+    if re.fullmatch(r"(hours-[a-z]{3}|override-\d+)-\d+", key):
+        return f"f-{key}-start"
+    if key.startswith("hours-") or key == "weekly_hours":
+        return "weekly"
+    if key in {"date_overrides", "questions", "form"}:
+        return {"date_overrides": "overrides", "form": "page-form"}.get(key, key)
+    suffix = {"override": "-date", "question": "-label"}.get(key.partition("-")[0], "")
+    return f"f-{'durations_other' if key == 'durations' else key}{suffix}"
+
+
+def _page_error(exc: service.PageError) -> dict[str, str]:
+    field = exc.field or "form"
+    # The service names override ranges "weekly_hours" too; its message starts with the date.
+    if field == "weekly_hours" and str(exc)[:3] not in service.DAYS:
+        field = "date_overrides"
+    return {field: str(exc)[:1].upper() + str(exc)[1:]}
+
+
+def _check_default(body: dict[str, Any]) -> dict[str, str]:
+    """The default must be ticked: otherwise the service would quietly add it back."""
+    if "duration" in body and body["duration"] not in body["durations"]:
+        return {"duration": "Default duration must be one of the offered durations"}
+    return {}
+
+
+def save(state: dict[str, Any], page: BookingPage | None) -> tuple[BookingPage | None, dict]:
+    body, where = body_from(state)
+    errors = _check_default(body)
+    try:
+        data = (service.PAGE_PATCH if page else service.NEW_PAGE).parse(body)
+    except Invalid as exc:
+        errors = {**errors_from(exc.details, where), **errors}
+    if errors:
+        return None, errors
+    try:
+        if page is None:
+            return service.create(current_user, data), {}
+        return service.update(page, data), {}
+    except service.PageError as exc:
+        return None, _page_error(exc)
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+def _editor(state: dict, page: BookingPage | None, errors: dict | None = None, focus: str = ""):
+    status = 400 if errors else 200
+    return render(
+        "booking_pages/edit.html",
+        "booking_pages/_form.html",
+        state=state,
+        page=page,
+        out=page_out(page) if page else None,
+        errors=errors or {},
+        error_links=[(_anchor(key), message) for key, message in (errors or {}).items()],
+        focus=focus,
+        labels=LABELS,
+        days=DAY_NAMES,
+        question_types=QUESTION_TYPES,
+        duration_choices=DURATION_CHOICES,
+        calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
+        zones=sorted(iana_zones()),
+        booking_count=page.bookings.count() if page else 0,
+    ), status
+
+
+def _submitted(page: BookingPage | None):
+    state = read_form(request.form)
+    action = request.form.get("_action", "save")
+    if action != "save":
+        return _editor(state, page, focus=apply_action(state, action))
+    saved, errors = save(state, page)
+    if errors:
+        # The service may have changed the object before refusing; show what is stored.
+        return _editor(state, page and BookingPage.get_by_id(page.id), errors)
+    flash(f"Saved “{saved.title}”." if page else f"Created “{saved.title}”.")
+    return redirect(url_for("web.booking_page_settings", slug=saved.slug))
+
+
+@web.route("/booking-pages")
+@login_required
+def booking_pages():
+    pages = (
+        BookingPage.select(BookingPage, UnifiedCalendar, User)
+        .join(UnifiedCalendar)
+        .switch(BookingPage)
+        .join(User)
+        .where(BookingPage.user == current_user)
+        .order_by(BookingPage.title)
+    )
+    return render(
+        "booking_pages/index.html",
+        rows=[(page, page_out(page)) for page in pages],
+        has_calendars=UnifiedCalendar.for_user(current_user).exists(),
+    )
+
+
+@web.route("/booking-pages/new", methods=["GET", "POST"])
+@login_required
+def new_booking_page():
+    if request.method == "POST":
+        return _submitted(None)
+    return _editor(_new_state(), None)
+
+
+@web.route("/booking-pages/<slug:slug>", methods=["GET", "POST"])
+@login_required
+def booking_page_settings(slug: str):
+    page = _owned(slug)
+    if request.method == "POST":
+        return _submitted(page)
+    return _editor(state_from(page_out(page)), page)
+
+
+@web.route("/booking-pages/<slug:slug>/active", methods=["POST"])
+@login_required
+def toggle_booking_page(slug: str):
+    page = service.update(_owned(slug), {"active": request.form.get("active") == "1"})
+    if request.headers.get("HX-Request"):
+        return render("booking_pages/_row.html", page=page, out=page_out(page))
+    flash(f"“{page.title}” is {'active' if page.active else 'paused'}.")
+    return redirect(url_for("web.booking_pages"))
+
+
+@web.route("/booking-pages/<slug:slug>/delete", methods=["POST"])
+@login_required
+def delete_booking_page(slug: str):
+    page = _owned(slug)
+    service.delete(page)
+    flash(f"Deleted “{page.title}” and its bookings.")
+    return redirect(url_for("web.booking_pages"))

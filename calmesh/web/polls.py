@@ -1,0 +1,314 @@
+"""Polls in the dashboard: the list, one form for every setting, the results as a
+heat-map (best options first), decide, close/reopen, CSV export, delete.
+
+The form is turned into the REST API's JSON body and checked with the very same
+declarations (``NEW_POLL`` / ``POLL_PATCH``), then handed to the same service.
+Options are typed one per line in the poll's zone, "2026-03-10" for a whole day
+or "2026-03-10 09:00-10:00" (or just "09:00" with the poll's duration) for a
+slot; lines that stay the same keep their option, and its votes, when edited.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
+from peewee import fn
+
+from calmesh.api.polls import csv_response
+from calmesh.engine.hours import local_to_utc
+from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
+from calmesh.models.polls import ZONE_MODES
+from calmesh.schema import Invalid, iana_zones
+from calmesh.services import polls as service
+from calmesh.web import render, web
+
+ZONE_MODE_LABELS = dict(
+    zip(
+        ZONE_MODES,
+        (
+            "Each participant sees the times in their own zone",
+            "Everyone sees the poll's zone (an on-site meeting)",
+            "Floating whole days: the same dates everywhere",
+        ),
+        strict=True,
+    )
+)
+FLAGS = ("hide_participants", "allow_comments", "notify_owner")
+LINE = re.compile(
+    r"(?P<day>\d{4}-\d{2}-\d{2})"
+    r"(?:[ T]+(?P<start>\d{1,2}:\d{2})(?:\s*[-–]\s*(?P<end>\d{1,2}:\d{2}))?)?"
+)
+HEAT_LEVELS = 4  # .heat-0 ... .heat-4 in app.css
+
+
+def local(moment: datetime, tz: str) -> str:
+    """'10 Mar 2026 17:00 (Europe/Berlin)'."""
+    return f"{moment.astimezone(ZoneInfo(tz)):%d %b %Y %H:%M} ({tz})"
+
+
+def _owned(poll_id: str) -> Poll:
+    poll = service.get_for(current_user, poll_id)
+    if poll is None:
+        abort(404)
+    return poll
+
+
+# --- the form ---------------------------------------------------------------------------
+
+
+def read_form(form) -> dict[str, Any]:
+    """The submitted form as a state the template renders back."""
+    state = {k: form.get(k, "").strip() for k in ("title", "location", "timezone", "zone_mode")}
+    state |= {k: form.get(k, "").strip() for k in ("duration", "deadline", "calendar")}
+    state["description"] = form.get("description", "")
+    state["options"] = form.get("options", "")
+    state |= {flag: form.get(flag) == "1" for flag in FLAGS}
+    return state
+
+
+def state_from(poll: Poll) -> dict[str, Any]:
+    zone = ZoneInfo(poll.timezone)
+    lines = []
+    for option in PollOption.of(poll):
+        if option.day is not None:
+            lines.append(option.day.isoformat())
+        else:
+            start, end = option.start.astimezone(zone), option.end.astimezone(zone)
+            lines.append(f"{start:%Y-%m-%d %H:%M}-{end:%H:%M}")
+    deadline = poll.deadline.astimezone(zone).strftime("%Y-%m-%dT%H:%M") if poll.deadline else ""
+    return {
+        "title": poll.title,
+        "description": poll.description,
+        "location": poll.location,
+        "timezone": poll.timezone,
+        "zone_mode": poll.zone_mode,
+        "duration": str(poll.duration or ""),
+        "deadline": deadline,
+        "calendar": poll.calendar.slug if poll.calendar_id else "",
+        "options": "\n".join(lines),
+        **{flag: getattr(poll, flag) for flag in FLAGS},
+    }
+
+
+def _new_state() -> dict[str, Any]:
+    return {
+        **{k: "" for k in ("title", "description", "location", "duration", "deadline")},
+        **{k: "" for k in ("calendar", "options")},
+        "timezone": current_user.timezone,
+        "zone_mode": "participant",
+        **{flag: service.DEFAULTS[flag] for flag in FLAGS},
+    }
+
+
+def _wall(day: date, text: str) -> datetime:
+    hours, minutes = text.split(":")
+    return datetime.combine(day, time(int(hours), int(minutes)))
+
+
+def options_from(text: str, zone: str) -> list[dict[str, Any]]:
+    """The option lines as the API's option objects; Invalid names the bad line."""
+    items = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        found = LINE.fullmatch(line)
+        try:
+            if found is None:
+                raise ValueError
+            day = date.fromisoformat(found["day"])
+            if not found["start"]:
+                items.append({"date": day.isoformat()})
+                continue
+            start = _wall(day, found["start"])
+            item = {"start": local_to_utc(start, zone).isoformat()}
+            if found["end"]:
+                end = _wall(day, found["end"])
+                end += timedelta(days=1) if end <= start else timedelta()
+                item["end"] = local_to_utc(end, zone, as_end=True).isoformat()
+            items.append(item)
+        except (ValueError, OverflowError):
+            message = (
+                f"line {n} (“{line[:60]}”) is not a date such as 2026-03-10 or a date and "
+                "time such as 2026-03-10 09:00-10:00"
+            )
+            raise Invalid([{"field": "options", "message": message}]) from None
+    return items
+
+
+def body_from(state: dict[str, Any]) -> dict[str, Any]:
+    """The API body for ``state``; values the schema words the errors of stay text."""
+    body: dict[str, Any] = {k: state[k] for k in ("title", "description", "location")}
+    body["timezone"] = state["timezone"]
+    body["zone_mode"] = state["zone_mode"]
+    duration = state["duration"]
+    body["duration"] = int(duration) if duration.isdigit() else (duration or None)
+    body["calendar"] = state["calendar"] or None
+    body |= {flag: state[flag] for flag in FLAGS}
+    zone = state["timezone"] if state["timezone"] in iana_zones() else "UTC"
+    body["options"] = options_from(state["options"], zone)
+    body["deadline"] = None
+    if state["deadline"]:
+        try:
+            wall = datetime.fromisoformat(state["deadline"])
+            body["deadline"] = local_to_utc(wall, zone).isoformat()
+        except (ValueError, OverflowError):
+            body["deadline"] = state["deadline"]  # for the schema to refuse
+    return body
+
+
+def save(state: dict[str, Any], poll: Poll | None) -> tuple[Poll | None, dict[str, str]]:
+    try:
+        data = (service.POLL_PATCH if poll else service.NEW_POLL).parse(body_from(state))
+    except Invalid as exc:
+        errors: dict[str, str] = {}
+        for detail in exc.details:
+            key = re.match(r"[a-z_]*", detail["field"])[0] or "form"
+            errors.setdefault(key, detail["message"])
+        return None, errors
+    try:
+        return (service.update(poll, data) if poll else service.create(current_user, data)), {}
+    except service.PollError as exc:
+        key = re.match(r"[a-z_]*", exc.field)[0] or "form"
+        return None, {key: str(exc)}
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+def _editor(state: dict[str, Any], poll: Poll | None, errors: dict | None = None):
+    return render(
+        "polls/edit.html",
+        state=state,
+        poll=poll,
+        errors=errors or {},
+        zone_modes=ZONE_MODE_LABELS,
+        calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
+        zones=sorted(iana_zones()),
+    ), (400 if errors else 200)
+
+
+def _submitted(poll: Poll | None):
+    state = read_form(request.form)
+    saved, errors = save(state, poll)
+    if errors:
+        return _editor(state, poll, errors)
+    flash(f"Saved “{saved.title}”." if poll else f"Created “{saved.title}”. Share its link.")
+    return redirect(url_for("web.poll_detail", poll_id=saved.public_id))
+
+
+@web.route("/polls")
+@login_required
+def polls():
+    rows = Poll.for_user(current_user).order_by(Poll.created_at.desc(), Poll.id.desc())
+    counts = dict(
+        Participant.select(Participant.poll, fn.COUNT(Participant.id))
+        .join(Poll)
+        .where(Poll.user == current_user)
+        .group_by(Participant.poll)
+        .tuples()
+    )
+    return render(
+        "polls/index.html", polls=rows, counts=counts, accepts=service.accepts_votes, local=local
+    )
+
+
+@web.route("/polls/new", methods=["GET", "POST"])
+@login_required
+def new_poll():
+    if request.method == "POST":
+        return _submitted(None)
+    return _editor(_new_state(), None)
+
+
+@web.route("/polls/<poll_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_poll(poll_id: str):
+    poll = _owned(poll_id)
+    if request.method == "POST":
+        return _submitted(poll)
+    return _editor(state_from(poll), poll)
+
+
+def heat(tally: service.Tally, participants: int) -> int:
+    """0-4: how much of the best possible score (everyone yes) the option has."""
+    if not participants:
+        return 0
+    return round(HEAT_LEVELS * tally.score / (2 * participants))
+
+
+@web.route("/polls/<poll_id>")
+@login_required
+def poll_detail(poll_id: str):
+    poll = _owned(poll_id)
+    found = service.results(poll, with_busy=True)
+    ranked = found.ranked()
+    return render(
+        "polls/detail.html",
+        poll=poll,
+        found=found,
+        ranked=ranked,
+        headings={t.option.id: service.heading(t.option, poll.timezone) for t in ranked},
+        heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
+        decided=poll.decided_option_id,
+        accepts=service.accepts_votes(poll),
+        url=url_for("public.poll_page", poll_id=poll.public_id, _external=True),
+        local=local,
+    )
+
+
+def _act(poll_id: str, change, done: str, *args):
+    poll = _owned(poll_id)
+    try:
+        change(poll, *args)
+    except service.PollError as exc:
+        flash(f"Nothing changed: {exc}.")
+    else:
+        flash(done)
+    return redirect(url_for("web.poll_detail", poll_id=poll.public_id))
+
+
+@web.route("/polls/<poll_id>/decide", methods=["POST"])
+@login_required
+def decide_poll(poll_id: str):
+    option = request.form.get("option_id", "")
+    if not option.isdigit() or len(option) > 10:
+        abort(400, "choose an option")
+    return _act(
+        poll_id,
+        service.decide,
+        "Decided. The participants who gave an address get an invitation.",
+        int(option),
+    )
+
+
+@web.route("/polls/<poll_id>/close", methods=["POST"])
+@login_required
+def close_poll(poll_id: str):
+    return _act(poll_id, service.close, "The poll is closed: it takes no more votes.")
+
+
+@web.route("/polls/<poll_id>/reopen", methods=["POST"])
+@login_required
+def reopen_poll(poll_id: str):
+    return _act(poll_id, service.reopen, "The poll is open again.")
+
+
+@web.route("/polls/<poll_id>/delete", methods=["POST"])
+@login_required
+def delete_poll(poll_id: str):
+    poll = _owned(poll_id)
+    service.delete(poll)
+    flash(f"Deleted “{poll.title}” with its votes.")
+    return redirect(url_for("web.polls"))
+
+
+@web.route("/polls/<poll_id>/export.csv")
+@login_required
+def export_poll(poll_id: str):
+    return csv_response(_owned(poll_id))
