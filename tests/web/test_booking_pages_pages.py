@@ -6,7 +6,6 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from flask import g
 
 from calmesh.models import BookingPage
 from calmesh.services import calendars
@@ -71,16 +70,6 @@ def form_of(html: str) -> dict[str, list[str]]:
     for name, value in reader.fields:
         out.setdefault(name, []).append(value)
     return out
-
-
-@pytest.fixture(autouse=True)
-def one_user_per_request(app):
-    """The test's app context outlives each request, and flask-login caches the signed-in
-    user on its ``g``: forget it before every request, or bob's client would act as alice."""
-
-    @app.before_request
-    def forget_user() -> None:
-        g.pop("_login_user", None)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from calmesh.models import OutboxItem
 from calmesh.services import outbox
 from tests.conftest import CSRF, signed_in_client
-from tests.web.test_booking_pages_pages import XSS, one_user_per_request  # noqa: F401
+from tests.web.test_booking_pages_pages import XSS
 from tests.web.test_bookings_pages import at, book, make_page, text
 
 HTMX = {"HX-Request": "true"}
