@@ -4,8 +4,9 @@ headers, and errors that never show a traceback (JSON under /api, HTML elsewhere
 from __future__ import annotations
 
 import logging
+from urllib.parse import urlsplit
 
-from flask import Flask, g, render_template, request
+from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
 from htmx_flask import Htmx
 from peewee import PeeweeException
 from playhouse.pool import PooledDatabase
@@ -34,6 +35,20 @@ HTTP_CODES = {
     422: "unprocessable",
     429: "rate_limited",
 }
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute URL for links that leave the browser (e-mails, API answers,
+    the embed snippet): on ``server.base_url`` when set, else on the request's
+    host; also without a request (jobs, scripts)."""
+    base = current_app.config["CALMESH"]["server.base_url"]
+    if not base and has_request_context():
+        return url_for(endpoint, _external=True, **values)
+    parts = urlsplit(base or "http://localhost")
+    adapter = current_app.url_map.bind(
+        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def allow_framing() -> None:
@@ -101,6 +116,8 @@ def init_app(app: Flask) -> None:
                 message = f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
             response = error_response(status, HTTP_CODES.get(status, "error"), message)
         else:
+            if request.blueprint == "public" and request.args.get("embed"):
+                allow_framing()  # an embedded form's error must show inside the frame
             response = app.make_response(
                 (
                     render_template(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, request, url_for
+from flask import current_app, request
 
 from calmesh.api.bookings import BOOKING_OUT, booking_out
 from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
@@ -15,6 +15,7 @@ from calmesh.api.serializers import iso
 from calmesh.auth import ratelimit
 from calmesh.db import utcnow
 from calmesh.engine.slots import group_by_date
+from calmesh.http import external_url
 from calmesh.models import BookingPage
 from calmesh.schema import (
     Boolean,
@@ -50,8 +51,8 @@ PAGE_OUT = Object(
 
 
 def page_out(page: BookingPage) -> dict:
-    url = url_for("public.booking_page", handle=page.user.handle, slug=page.slug, _external=True)
-    script = url_for("static", filename="embed.js", _external=True)
+    url = external_url("public.booking_page", handle=page.user.handle, slug=page.slug)
+    script = external_url("static", filename="embed.js")
     return {
         "id": page.id,
         "slug": page.slug,

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import url_for
-
 from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import apikeys, signing
+from calmesh.http import external_url
 from calmesh.models import BOOKING_STATUSES, Booking
 from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
@@ -44,11 +43,8 @@ def booking_out(booking: Booking, with_manage: bool = False) -> dict:
     """The booking; ``manage_url`` (the visitor's signed link) only to the visitor."""
     manage = None
     if with_manage:
-        manage = url_for(
-            "public.manage_booking",
-            uid=booking.uid,
-            token=service.manage_token(booking),
-            _external=True,
+        manage = external_url(
+            "public.manage_booking", uid=booking.uid, token=service.manage_token(booking)
         )
     return {**service.booking_data(booking), "manage_url": manage}
 

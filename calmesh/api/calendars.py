@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import url_for
-
 from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
@@ -14,6 +12,7 @@ from calmesh.api.serializers import iso
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
+from calmesh.http import external_url
 from calmesh.models import CalendarSource, UnifiedCalendar
 from calmesh.schema import (
     Boolean,
@@ -78,7 +77,7 @@ def source_out(source: CalendarSource) -> dict:
 def calendar_out(calendar: UnifiedCalendar) -> dict:
     feed = None
     if calendar.feed_token:
-        feed = url_for("web.calendar_feed", token=calendar.feed_token, _external=True)
+        feed = external_url("web.calendar_feed", token=calendar.feed_token)
     return {
         "id": calendar.id,
         "slug": calendar.slug,

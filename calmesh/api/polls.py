@@ -3,13 +3,14 @@ data, votes (edited later with a signed token) and comments."""
 
 from __future__ import annotations
 
-from flask import Response, url_for
+from flask import Response
 
 from calmesh.api.booking_pages import throttle_public
 from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import signing
+from calmesh.http import external_url
 from calmesh.models import Participant, Poll
 from calmesh.models.polls import POLL_STATUSES, VOTE_VALUES, ZONE_MODES
 from calmesh.schema import (
@@ -162,7 +163,7 @@ VOTED_OUT = Object(
 
 
 def poll_out(poll: Poll) -> dict:
-    url = url_for("public.poll_page", poll_id=poll.public_id, _external=True)
+    url = external_url("public.poll_page", poll_id=poll.public_id)
     return {**service.poll_data(poll), "url": url}
 
 

@@ -7,28 +7,15 @@ own VEVENT (no RRULE), so every client shows exactly what CalMesh computed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-
-@dataclass(frozen=True)
-class FeedEvent:
-    uid: str
-    recurrence_id: str | None
-    start: datetime
-    end: datetime
-    all_day: bool
-    start_date: date | None
-    end_date: date | None
-    busy: bool
-    status: str
-    summary: str
-    location: str
+from calmesh.engine.recurrence import Occurrence
 
 
-def _uid(event: FeedEvent) -> str:
+def _uid(event: Occurrence) -> str:
     # Instances of one series need distinct UIDs once flattened; hashing keeps
     # them stable across refreshes and hides the source UID in busy-only feeds.
     raw = f"{event.uid}|{event.recurrence_id or ''}".encode()
@@ -36,7 +23,7 @@ def _uid(event: FeedEvent) -> str:
 
 
 def build_feed(
-    name: str, timezone: str, events: list[FeedEvent], mode: str, now: datetime | None = None
+    name: str, timezone: str, events: Iterable[Occurrence], mode: str, now: datetime | None = None
 ) -> str:
     """``mode`` "busy" shows only "Busy" blocks; "full" shows summaries and places."""
     stamp = (now or datetime.now(UTC)).astimezone(UTC)

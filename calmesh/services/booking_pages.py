@@ -371,6 +371,8 @@ def check_answers(page: BookingPage, answers: dict[str, Any]) -> dict[str, Any]:
             )
     for qid, q in questions.items():
         value = answers.get(qid)
+        if isinstance(value, str):
+            value = value.strip()
         path = f"answers.{qid}"
         if value in (None, "", False):
             if q["required"]:

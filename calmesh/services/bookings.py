@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import url_for
 from peewee import fn
 
 from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.http import external_url
 from calmesh.models import ACTIVE, Booking, BookingPage, User
 from calmesh.services import booking_pages, events, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
@@ -87,9 +87,7 @@ def by_manage_token(uid: str, token: str) -> Booking:
 
 
 def _manage_url(booking: Booking) -> str:
-    return url_for(
-        "public.manage_booking", uid=booking.uid, token=manage_token(booking), _external=True
-    )
+    return external_url("public.manage_booking", uid=booking.uid, token=manage_token(booking))
 
 
 def draft_for(booking: Booking, cancelled: bool = False) -> EventDraft:

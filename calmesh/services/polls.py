@@ -19,12 +19,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import url_for
-
 from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.http import external_url
 from calmesh.models import (
     Comment,
     Participant,
@@ -349,11 +348,8 @@ def vote_token(participant: Participant, poll: Poll) -> str:
 
 
 def edit_url(participant: Participant, poll: Poll) -> str:
-    return url_for(
-        "public.poll_page",
-        poll_id=poll.public_id,
-        token=vote_token(participant, poll),
-        _external=True,
+    return external_url(
+        "public.poll_page", poll_id=poll.public_id, token=vote_token(participant, poll)
     )
 
 
@@ -592,8 +588,7 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
                     f"{who} {'voted' if created else 'changed their vote'} on “{title}”:",
                     *_vote_lines(options, votes, display_zone(poll, owner.timezone)),
                     "",
-                    "Results: "
-                    + url_for("web.poll_detail", poll_id=poll.public_id, _external=True),
+                    "Results: " + external_url("web.poll_detail", poll_id=poll.public_id),
                     "(Turn these e-mails off in the poll's settings.)",
                 ]
             ),

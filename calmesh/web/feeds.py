@@ -7,7 +7,8 @@ from datetime import timedelta
 from flask import Response, abort
 
 from calmesh.db import utcnow
-from calmesh.engine.feed import FeedEvent, build_feed
+from calmesh.engine.feed import build_feed
+from calmesh.engine.recurrence import Occurrence
 from calmesh.services import calendars
 from calmesh.web import web
 
@@ -21,7 +22,7 @@ def calendar_feed(token: str):
         abort(404)
     now = utcnow()
     events = [
-        FeedEvent(
+        Occurrence(
             uid=e.occurrence.uid,
             recurrence_id=e.occurrence.recurrence_id,
             start=e.occurrence.start,
@@ -33,6 +34,8 @@ def calendar_feed(token: str):
             status=e.occurrence.status,
             summary=e.occurrence.summary,
             location=e.occurrence.location,
+            description="",
+            recurring=e.occurrence.recurrence_id is not None,
         )
         for e in calendars.events(calendar, now - PAST, now + FUTURE)
         if e.occurrence.status != "cancelled"

@@ -21,6 +21,7 @@ from peewee import fn
 
 from calmesh.api.polls import csv_response
 from calmesh.engine.hours import local_to_utc
+from calmesh.http import external_url
 from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
@@ -257,7 +258,7 @@ def poll_detail(poll_id: str):
         heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
         decided=poll.decided_option_id,
         accepts=service.accepts_votes(poll),
-        url=url_for("public.poll_page", poll_id=poll.public_id, _external=True),
+        url=external_url("public.poll_page", poll_id=poll.public_id),
         local=local,
     )
 

@@ -333,3 +333,30 @@ def test_outbox_delivers_mail_to_the_log_without_smtp(app, page, stranger):
     visitor = next(m for m in mails if m.to_address == "vera@example.net")
     assert visitor.status == "logged" and visitor.ics_method == "REQUEST"
     assert "/b/" in visitor.body and "BEGIN:VEVENT" in visitor.ics
+
+
+def test_links_use_the_configured_public_url(app, page, stranger):
+    app.config["CALMESH"]._values["server.base_url"] = "https://cal.example.org"
+    body = book(stranger, next_weekday_at(10)).get_json()
+    assert body["manage_url"].startswith("https://cal.example.org/b/")
+    from calmesh.models.mail import MailMessage
+
+    outbox.process_due()
+    visitor = MailMessage.get(MailMessage.to_address == "vera@example.net")
+    assert "https://cal.example.org/b/" in visitor.body
+
+
+def test_a_booking_made_outside_any_request_still_gets_its_links(app, page):
+    from calmesh.models import BookingPage
+    from calmesh.services import bookings
+
+    created, _ = bookings.book(
+        BookingPage.get(BookingPage.slug == "intro"),
+        start=next_weekday_at(15),
+        duration=None,
+        attendee=bookings.Attendee("Script", "script@example.net", "UTC"),
+        answers={"topic": "from a job"},
+    )
+    assert created.status == "accepted"
+    mail = OutboxItem.select().where(OutboxItem.kind == "mail").first()
+    assert "/b/" + created.uid in mail.payload["body"]
