@@ -227,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
         from peewee import PeeweeException
 
         if isinstance(exc, PeeweeException | OSError):
-            print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            first_line = (str(exc).splitlines() or [""])[0]
+            print(f"error: {type(exc).__name__}: {first_line}", file=sys.stderr)
             return 1
         raise
     return 0

@@ -4,9 +4,8 @@ headers, and errors that never show a traceback (JSON under /api, HTML elsewhere
 from __future__ import annotations
 
 import logging
-from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, has_request_context, render_template, request, url_for
+from flask import Flask, g, render_template, request
 from htmx_flask import Htmx
 from peewee import PeeweeException
 from playhouse.pool import PooledDatabase
@@ -35,20 +34,6 @@ HTTP_CODES = {
     422: "unprocessable",
     429: "rate_limited",
 }
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL for links that leave the browser (e-mails, API answers,
-    the embed snippet): on ``server.base_url`` when set, else on the request's
-    host; also without a request (jobs, scripts)."""
-    base = current_app.config["CALMESH"]["server.base_url"]
-    if not base and has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    parts = urlsplit(base or "http://localhost")
-    adapter = current_app.url_map.bind(
-        parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
-    )
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def allow_framing() -> None:

@@ -46,6 +46,9 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
         "loglevel": settings["logging.level"].lower(),
         "forwarded_allow_ips": "*" if settings["server.trusted_proxies"] else "127.0.0.1",
         "proc_name": "calmesh",
+        # gunicorn's default control socket is one per user: two instances on a
+        # machine would take it from each other. Keep it with the instance's data.
+        "control_socket": str(settings.data_dir / "gunicorn.ctl"),
     }
     _Gunicorn(options, overrides).run()
 

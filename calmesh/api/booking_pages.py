@@ -15,7 +15,6 @@ from calmesh.api.serializers import iso
 from calmesh.auth import ratelimit
 from calmesh.db import utcnow
 from calmesh.engine.slots import group_by_date
-from calmesh.http import external_url
 from calmesh.models import BookingPage
 from calmesh.schema import (
     Boolean,
@@ -33,6 +32,7 @@ from calmesh.schema import (
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings
 from calmesh.services.memo import Memo
+from calmesh.urls import external_url
 
 TAG = "Booking pages"
 MAX_SLOT_RANGE = timedelta(days=62)

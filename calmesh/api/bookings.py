@@ -6,10 +6,10 @@ from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import apikeys, signing
-from calmesh.http import external_url
 from calmesh.models import BOOKING_STATUSES, Booking
 from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
+from calmesh.urls import external_url
 
 TAG = "Bookings"
 

@@ -12,7 +12,6 @@ from calmesh.api.serializers import iso
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
-from calmesh.http import external_url
 from calmesh.models import CalendarSource, UnifiedCalendar
 from calmesh.schema import (
     Boolean,
@@ -28,6 +27,7 @@ from calmesh.schema import (
 from calmesh.services import calendars as service
 from calmesh.services.calendars import SLUG
 from calmesh.services.memo import Memo
+from calmesh.urls import external_url
 
 TAG = "Unified calendars"
 MAX_RANGE = timedelta(days=366)

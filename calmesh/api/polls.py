@@ -10,7 +10,6 @@ from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import signing
-from calmesh.http import external_url
 from calmesh.models import Participant, Poll
 from calmesh.models.polls import POLL_STATUSES, VOTE_VALUES, ZONE_MODES
 from calmesh.schema import (
@@ -26,6 +25,7 @@ from calmesh.schema import (
     TimeZone,
 )
 from calmesh.services import polls as service
+from calmesh.urls import external_url
 
 TAG = "Polls"
 

@@ -19,10 +19,10 @@ from peewee import fn
 from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
-from calmesh.http import external_url
 from calmesh.models import ACTIVE, Booking, BookingPage, User
 from calmesh.services import booking_pages, events, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
+from calmesh.urls import external_url
 
 # The UID a booking's event carries everywhere (provider, .ics mails). The
 # domain also lets busy-time readers skip these events: bookings block through

@@ -23,7 +23,6 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft, build_calendar
-from calmesh.http import external_url
 from calmesh.models import (
     Comment,
     Participant,
@@ -49,6 +48,7 @@ from calmesh.schema import (
 )
 from calmesh.services import calendars, events, outbox
 from calmesh.services.mail import parse_address
+from calmesh.urls import external_url
 
 UID_DOMAIN = "@poll.calmesh"
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")

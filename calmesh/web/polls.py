@@ -21,11 +21,11 @@ from peewee import fn
 
 from calmesh.api.polls import csv_response
 from calmesh.engine.hours import local_to_utc
-from calmesh.http import external_url
 from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import polls as service
+from calmesh.urls import external_url
 from calmesh.web import render, web
 
 ZONE_MODE_LABELS = dict(

@@ -13,7 +13,6 @@ from calmesh.providers.base import AuthError, ProviderError, ReadOnlyError, Remo
 from calmesh.providers.google import GoogleProvider
 from calmesh.providers.net import BlockedAddress
 
-
 BERLIN = ZoneInfo("Europe/Berlin")
 WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
 

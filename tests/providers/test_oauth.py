@@ -12,7 +12,6 @@ from calmesh.providers import oauth
 from calmesh.providers.base import AuthError, HttpSettings, ProviderError
 from calmesh.providers.net import BlockedAddress
 
-
 LOOPBACK = HttpSettings(allow_private=True, timeout=5)
 REDIRECT = "http://calmesh.example/oauth/callback"
 
