@@ -152,7 +152,9 @@ class String(Field):
 
 
 class Email(String):
-    _re = r"[^@\s]+@[^@\s]+\.[^@\s]+"
+    # No spaces, control characters or the separators of address lists: what passes
+    # can be carried by a mail header and an iCalendar ATTENDEE alike.
+    _re = r"[^@\s,;:<>()\[\]\"\\]+@[^@\s,;:<>()\[\]\"\\]+\.[^@\s,;:<>()\[\]\"\\]+"
 
     def __init__(self, **kw: Any):
         super().__init__(

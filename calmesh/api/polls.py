@@ -28,6 +28,7 @@ from calmesh.services import polls as service
 from calmesh.urls import external_url
 
 TAG = "Polls"
+TOKEN_PATTERN = r"[A-Za-z0-9_.-]+"  # noqa: S105 - the shape of itsdangerous tokens, not a secret
 
 OPTION_OUT = Object(
     {
@@ -220,13 +221,15 @@ def list_polls(query):
     )
 
 
-@endpoint("/polls/<poll_id>", "GET", auth="read", response=POLL_OUT, summary="A poll", tag=TAG)
+@endpoint(
+    "/polls/<token:poll_id>", "GET", auth="read", response=POLL_OUT, summary="A poll", tag=TAG
+)
 def get_poll(poll_id):
     return poll_out(owned(poll_id))
 
 
 @endpoint(
-    "/polls/<poll_id>",
+    "/polls/<token:poll_id>",
     "PATCH",
     auth="book",
     body=service.POLL_PATCH,
@@ -240,7 +243,7 @@ def update_poll(poll_id, body):
 
 
 @endpoint(
-    "/polls/<poll_id>",
+    "/polls/<token:poll_id>",
     "DELETE",
     auth="book",
     response=Object({"id": String(), "deleted": Boolean()}),
@@ -254,7 +257,7 @@ def delete_poll(poll_id):
 
 
 @endpoint(
-    "/polls/<poll_id>/close",
+    "/polls/<token:poll_id>/close",
     "POST",
     auth="book",
     response=POLL_OUT,
@@ -267,7 +270,7 @@ def close_poll(poll_id):
 
 
 @endpoint(
-    "/polls/<poll_id>/reopen",
+    "/polls/<token:poll_id>/reopen",
     "POST",
     auth="book",
     response=POLL_OUT,
@@ -280,7 +283,7 @@ def reopen_poll(poll_id):
 
 
 @endpoint(
-    "/polls/<poll_id>/decide",
+    "/polls/<token:poll_id>/decide",
     "POST",
     auth="book",
     body=Object({"option_id": Integer(minimum=1, maximum=2**31 - 1)}, name="Decide"),
@@ -294,7 +297,7 @@ def decide_poll(poll_id, body):
 
 
 @endpoint(
-    "/polls/<poll_id>/overlap",
+    "/polls/<token:poll_id>/overlap",
     "GET",
     auth="read",
     response=OVERLAP_OUT,
@@ -327,7 +330,7 @@ def poll_overlap(poll_id):
 
 
 @endpoint(
-    "/polls/<poll_id>/export.csv",
+    "/polls/<token:poll_id>/export.csv",
     "GET",
     auth="read",
     summary="The results as CSV (text/csv)",
@@ -363,14 +366,18 @@ def _participant(poll: Poll, token: str, participant_id: int | None = None) -> P
 
 
 @endpoint(
-    "/polls/<poll_id>/public",
+    "/polls/<token:poll_id>/public",
     "GET",
     auth="public",
     query=Object(
         {
             "tz": TimeZone(default=None, description="Your zone; ignored by locked polls"),
             "token": String(
-                max_length=1000, default=None, description="Your edit token: adds your vote"
+                max_length=500,
+                pattern=TOKEN_PATTERN,
+                pattern_help="must be the token of your edit link",
+                default=None,
+                description="Your edit token: adds your vote",
             ),
         }
     ),
@@ -396,7 +403,7 @@ def receipt(participant: Participant, poll: Poll) -> dict:
 
 
 @endpoint(
-    "/polls/<poll_id>/votes",
+    "/polls/<token:poll_id>/votes",
     "POST",
     auth="public",
     body=Object(
@@ -426,12 +433,18 @@ def vote_on_poll(poll_id, body):
 
 
 @endpoint(
-    "/polls/<poll_id>/votes/<int:participant_id>",
+    "/polls/<token:poll_id>/votes/<int:participant_id>",
     "PATCH",
     auth="public",
     body=Object(
         {
-            "token": String(min_length=1, max_length=1000, description="Your signed edit token"),
+            "token": String(
+                min_length=1,
+                max_length=500,
+                pattern=TOKEN_PATTERN,
+                pattern_help="must be the token of your edit link",
+                description="Your signed edit token",
+            ),
             "votes": service.VOTES,
             "name": String(min_length=1, max_length=200, default=None),
         },
@@ -451,7 +464,7 @@ def edit_poll_vote(poll_id, participant_id, body):
 
 
 @endpoint(
-    "/polls/<poll_id>/comments",
+    "/polls/<token:poll_id>/comments",
     "POST",
     auth="public",
     body=Object(

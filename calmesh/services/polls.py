@@ -39,7 +39,6 @@ from calmesh.schema import (
     Date,
     DateTime,
     Integer,
-    Invalid,
     List,
     Object,
     String,
@@ -58,17 +57,6 @@ SCORE = {"yes": 2, "ifneedbe": 1, "no": 0}
 VALUE_LABELS = {"yes": "yes", "ifneedbe": "if need be", "no": "no"}
 
 
-class Instant(DateTime):
-    """:class:`DateTime` that also refuses offsets pushing an instant beyond
-    datetime's range (``schema.DateTime`` lets those raise OverflowError)."""
-
-    def check(self, value: Any, path: str) -> Any:
-        try:
-            return super().check(value, path)
-        except OverflowError:
-            raise Invalid([{"field": path, "message": "is out of range"}]) from None
-
-
 OPTION_IN = Object(
     {
         "id": Integer(
@@ -78,8 +66,8 @@ OPTION_IN = Object(
             description="When editing: an existing option's id, to keep it and its votes",
         ),
         "date": Date(default=None, description="A whole day"),
-        "start": Instant(default=None, description="A time slot's start, with offset"),
-        "end": Instant(default=None, description="Its end; default: start + the poll's duration"),
+        "start": DateTime(default=None, description="A time slot's start, with offset"),
+        "end": DateTime(default=None, description="Its end; default: start + the poll's duration"),
     },
     name="PollOptionInput",
 )
@@ -100,7 +88,7 @@ SETTINGS: dict[str, Any] = {
         description="Minutes; the length of options given by their start only",
     ),
     "options": List(OPTION_IN, min_items=1, max_items=MAX_OPTIONS),
-    "deadline": Instant(nullable=True, description="Votes are refused after it"),
+    "deadline": DateTime(nullable=True, description="Votes are refused after it"),
     "hide_participants": Boolean(description="Participants see only the totals and their own"),
     "allow_comments": Boolean(),
     "notify_owner": Boolean(description="E-mail the owner about every vote"),

@@ -94,7 +94,7 @@ def _votes(data: dict[str, Any] | None) -> dict[int, str]:
     return {v["option_id"]: v["value"] for v in (data or {}).get("votes", [])}
 
 
-@public.route("/p/<poll_id>", methods=["GET", "POST"])
+@public.route("/p/<token:poll_id>", methods=["GET", "POST"])
 def poll_page(poll_id: str):
     poll = _poll_or_404(poll_id)
     token = request.values.get("token", "")
@@ -159,7 +159,7 @@ def _field(declared, text: str, key: str, errors: dict[str, str]) -> Any:
         return None
 
 
-@public.route("/p/<poll_id>/comments", methods=["POST"])
+@public.route("/p/<token:poll_id>/comments", methods=["POST"])
 def poll_comment(poll_id: str):
     poll = _poll_or_404(poll_id)
     token = request.form.get("token", "")

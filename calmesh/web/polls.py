@@ -227,7 +227,7 @@ def new_poll():
     return _editor(_new_state(), None)
 
 
-@web.route("/polls/<poll_id>/edit", methods=["GET", "POST"])
+@web.route("/polls/<token:poll_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_poll(poll_id: str):
     poll = _owned(poll_id)
@@ -243,7 +243,7 @@ def heat(tally: service.Tally, participants: int) -> int:
     return round(HEAT_LEVELS * tally.score / (2 * participants))
 
 
-@web.route("/polls/<poll_id>")
+@web.route("/polls/<token:poll_id>")
 @login_required
 def poll_detail(poll_id: str):
     poll = _owned(poll_id)
@@ -274,7 +274,7 @@ def _act(poll_id: str, change, done: str, *args):
     return redirect(url_for("web.poll_detail", poll_id=poll.public_id))
 
 
-@web.route("/polls/<poll_id>/decide", methods=["POST"])
+@web.route("/polls/<token:poll_id>/decide", methods=["POST"])
 @login_required
 def decide_poll(poll_id: str):
     option = request.form.get("option_id", "")
@@ -288,19 +288,19 @@ def decide_poll(poll_id: str):
     )
 
 
-@web.route("/polls/<poll_id>/close", methods=["POST"])
+@web.route("/polls/<token:poll_id>/close", methods=["POST"])
 @login_required
 def close_poll(poll_id: str):
     return _act(poll_id, service.close, "The poll is closed: it takes no more votes.")
 
 
-@web.route("/polls/<poll_id>/reopen", methods=["POST"])
+@web.route("/polls/<token:poll_id>/reopen", methods=["POST"])
 @login_required
 def reopen_poll(poll_id: str):
     return _act(poll_id, service.reopen, "The poll is open again.")
 
 
-@web.route("/polls/<poll_id>/delete", methods=["POST"])
+@web.route("/polls/<token:poll_id>/delete", methods=["POST"])
 @login_required
 def delete_poll(poll_id: str):
     poll = _owned(poll_id)
@@ -309,7 +309,7 @@ def delete_poll(poll_id: str):
     return redirect(url_for("web.polls"))
 
 
-@web.route("/polls/<poll_id>/export.csv")
+@web.route("/polls/<token:poll_id>/export.csv")
 @login_required
 def export_poll(poll_id: str):
     return csv_response(_owned(poll_id))

@@ -103,7 +103,9 @@ def test_filters(app, client, page, alice):
     assert response.status_code == 200
     assert "Filter “status” must be one of" in text(response) and "Vera Visitor" in text(response)
     response = client.get("/bookings", query_string={"from": "0001-01-01", "to": "9999-12-31"})
-    assert response.status_code == 200 and "must be between the years 1900 and 2200" in text(response)
+    assert response.status_code == 200 and "must be between the years 1900 and 2200" in text(
+        response
+    )
     assert vera.uid in text(client.get("/bookings"))
 
 

@@ -11,21 +11,10 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import g
 
 from calmesh.models import Participant, Poll, PollOption, Vote
 from calmesh.services import polls
 from tests.conftest import CSRF, signed_in_client
-
-
-@pytest.fixture(autouse=True)
-def one_user_per_request(app):
-    """The test's app context outlives each request, and flask-login caches the signed-in
-    user on its ``g``: forget it before every request, or bob's client would act as alice."""
-
-    @app.before_request
-    def forget_user() -> None:
-        g.pop("_login_user", None)
 
 
 @pytest.fixture
