@@ -24,6 +24,7 @@ from calmesh.schema import (
     String,
     TimeZone,
 )
+from calmesh.services import poll_results
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 
@@ -165,7 +166,7 @@ VOTED_OUT = Object(
 
 def poll_out(poll: Poll) -> dict:
     url = external_url("public.poll_page", poll_id=poll.public_id)
-    return {**service.poll_data(poll), "url": url}
+    return {**poll_results.poll_data(poll), "url": url}
 
 
 def _call(func, *args, **kw):
@@ -306,15 +307,15 @@ def decide_poll(poll_id, body):
 )
 def poll_overlap(poll_id):
     poll = owned(poll_id)
-    found = service.results(poll, with_busy=True)
+    found = poll_results.results(poll, with_busy=True)
     return {
         "id": poll.public_id,
         "timezone": poll.timezone,
         "participant_count": len(found.participants),
         "options": [
             {
-                **service.option_data(t.option),
-                "label": service.label(t.option, poll.timezone),
+                **poll_results.option_data(t.option),
+                "label": poll_results.label(t.option, poll.timezone),
                 **{value: t.count(value) for value in VOTE_VALUES},
                 "score": t.score,
                 "best": t.best,
@@ -342,7 +343,7 @@ def export_poll_csv(poll_id):
 
 def csv_response(poll: Poll) -> Response:
     return Response(
-        service.csv_export(poll),
+        poll_results.csv_export(poll),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="poll-{poll.public_id}.csv"'},
     )
@@ -389,14 +390,14 @@ def _participant(poll: Poll, token: str, participant_id: int | None = None) -> P
 def get_public_poll(poll_id, query):
     poll = public(poll_id)
     you = _participant(poll, query["token"]) if query["token"] else None
-    return service.public_data(poll, query["tz"], you)
+    return poll_results.public_data(poll, query["tz"], you)
 
 
 def receipt(participant: Participant, poll: Poll) -> dict:
     return {
         "participant_id": participant.id,
         "name": participant.name,
-        "votes": service.votes_of(participant),
+        "votes": poll_results.votes_of(participant),
         "token": service.vote_token(participant, poll),
         "edit_url": service.edit_url(participant, poll),
     }
@@ -483,4 +484,4 @@ def comment_on_poll(poll_id, body):
     throttle_public("vote")
     poll = public(poll_id)
     comment = _call(service.comment, poll, body["name"], body["body"])
-    return service.comment_data(comment)
+    return poll_results.comment_data(comment)

@@ -1,7 +1,7 @@
 """The public poll page /p/<id>: the options grid in the participant's zone, a
 vote, one's own vote changed through the signed edit link, comments.
 
-Everything shown comes from :func:`calmesh.services.polls.public_data`, the
+Everything shown comes from :func:`calmesh.services.poll_results.public_data`, the
 same data as ``GET /api/v1/polls/:id/public``: no e-mail address, and with
 hidden participants nobody but the holder of the edit token. Every step is a
 plain form, so it works without JavaScript; ``poll.js`` only brings in the
@@ -20,7 +20,7 @@ from calmesh.auth import signing
 from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
 from calmesh.schema import Email, Invalid, String, iana_zones
-from calmesh.services import polls
+from calmesh.services import poll_results, polls
 from calmesh.web.polls import local
 from calmesh.web.public import is_web_url, public, zones
 
@@ -64,8 +64,8 @@ def _show(
     message: str | None = None,
     token: str = "",
 ):
-    data = polls.public_data(poll, _zone(), you)
-    headings = {o.id: polls.heading(o, data["timezone"]) for o in PollOption.of(poll)}
+    data = poll_results.public_data(poll, _zone(), you)
+    headings = {o.id: poll_results.heading(o, data["timezone"]) for o in PollOption.of(poll)}
     rows = [{"id": p["id"], "name": p["name"], "votes": _votes(p)} for p in data["participants"]]
     if you and all(r["id"] != you.id for r in rows):
         rows.append({"id": you.id, "name": you.name, "votes": _votes(data["you"])})

@@ -24,6 +24,7 @@ from calmesh.engine.hours import local_to_utc
 from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
+from calmesh.services import poll_results
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 from calmesh.web import render, web
@@ -215,7 +216,11 @@ def polls():
         .tuples()
     )
     return render(
-        "polls/index.html", polls=rows, counts=counts, accepts=service.accepts_votes, local=local
+        "polls/index.html",
+        polls=rows,
+        counts=counts,
+        accepts=poll_results.accepts_votes,
+        local=local,
     )
 
 
@@ -236,7 +241,7 @@ def edit_poll(poll_id: str):
     return _editor(state_from(poll), poll)
 
 
-def heat(tally: service.Tally, participants: int) -> int:
+def heat(tally: poll_results.Tally, participants: int) -> int:
     """0-4: how much of the best possible score (everyone yes) the option has."""
     if not participants:
         return 0
@@ -247,17 +252,17 @@ def heat(tally: service.Tally, participants: int) -> int:
 @login_required
 def poll_detail(poll_id: str):
     poll = _owned(poll_id)
-    found = service.results(poll, with_busy=True)
+    found = poll_results.results(poll, with_busy=True)
     ranked = found.ranked()
     return render(
         "polls/detail.html",
         poll=poll,
         found=found,
         ranked=ranked,
-        headings={t.option.id: service.heading(t.option, poll.timezone) for t in ranked},
+        headings={t.option.id: poll_results.heading(t.option, poll.timezone) for t in ranked},
         heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
         decided=poll.decided_option_id,
-        accepts=service.accepts_votes(poll),
+        accepts=poll_results.accepts_votes(poll),
         url=external_url("public.poll_page", poll_id=poll.public_id),
         local=local,
     )

@@ -10,7 +10,7 @@ import pytest
 
 from calmesh.auth import signing
 from calmesh.models import OutboxItem, Participant, PollOption
-from calmesh.services import polls
+from calmesh.services import poll_results, polls
 from calmesh.services.polls import PollError
 
 
@@ -55,7 +55,7 @@ def test_options_are_kept_by_time_when_no_id_is_given(ctx, alice):
     assert [o.id for o in kept[:2]] == [first.id, third.id]  # in time order
     assert kept[2].id not in (first.id, second.id, third.id)
     assert [o.position for o in kept] == [0, 1, 2]
-    assert {(v["option_id"], v["value"]) for v in polls.votes_of(Participant.get())} == {
+    assert {(v["option_id"], v["value"]) for v in poll_results.votes_of(Participant.get())} == {
         (first.id, "yes"),
         (third.id, "no"),
     }
@@ -66,7 +66,7 @@ def test_changing_the_kind_replaces_every_option(ctx, alice):
     cast(poll, "Vera", ("yes", "yes", "yes"))
     polls.update(poll, {"options": [whole(date(2031, 3, 10))]})
     assert [o.day for o in PollOption.of(poll)] == [date(2031, 3, 10)]
-    assert polls.votes_of(Participant.get()) == []
+    assert poll_results.votes_of(Participant.get()) == []
 
 
 def test_floating_needs_whole_days_even_when_options_stay(alice):
@@ -81,7 +81,7 @@ def test_ranking_prefers_the_score_then_more_yes_then_the_earlier(ctx, alice):
     cast(poll, "A", ("ifneedbe", "yes", "no", "ifneedbe"))
     cast(poll, "B", ("ifneedbe", "no", "yes", "ifneedbe"))
 
-    found = polls.results(poll)
+    found = poll_results.results(poll)
 
     order = [t.option.start.day * 100 + t.option.start.hour for t in found.ranked()]
     # Scores: 2, 2, 2, 2; yes: 0, 1, 1, 0 -> the two with a yes, earlier first.
@@ -90,7 +90,7 @@ def test_ranking_prefers_the_score_then_more_yes_then_the_earlier(ctx, alice):
 
 
 def test_nothing_is_best_before_anyone_votes(alice):
-    found = polls.results(new_poll(alice))
+    found = poll_results.results(new_poll(alice))
     assert [t.best for t in found.ranked()] == [False, False, False]
 
 
@@ -98,11 +98,11 @@ def test_labels_follow_the_zone_across_dst_and_midnight(alice):
     # Europe/Berlin moves to summer time on 30 March 2031.
     poll = new_poll(alice, [slot(29, 8), slot(31, 8), slot(31, 22, 180)])
     before, after, late = PollOption.of(poll)
-    assert polls.label(before, "Europe/Berlin") == "Sat 29 Mar 2031, 09:00–10:00"
-    assert polls.label(after, "Europe/Berlin") == "Mon 31 Mar 2031, 10:00–11:00"
-    assert polls.label(late, "Europe/Berlin") == "Tue 1 Apr 2031, 00:00–03:00"
-    assert polls.label(late, "UTC") == "Mon 31 Mar 2031, 22:00–01:00 (+1d)"
-    heading = polls.heading(after, "America/New_York")
+    assert poll_results.label(before, "Europe/Berlin") == "Sat 29 Mar 2031, 09:00–10:00"
+    assert poll_results.label(after, "Europe/Berlin") == "Mon 31 Mar 2031, 10:00–11:00"
+    assert poll_results.label(late, "Europe/Berlin") == "Tue 1 Apr 2031, 00:00–03:00"
+    assert poll_results.label(late, "UTC") == "Mon 31 Mar 2031, 22:00–01:00 (+1d)"
+    heading = poll_results.heading(after, "America/New_York")
     assert (heading.weekday, heading.day, heading.month, heading.time) == (
         "Mon",
         31,
@@ -113,10 +113,10 @@ def test_labels_follow_the_zone_across_dst_and_midnight(alice):
 
 def test_display_zone_is_the_participants_unless_locked_or_unknown(alice):
     poll = new_poll(alice)
-    assert polls.display_zone(poll, "Asia/Tokyo") == "Asia/Tokyo"
-    assert polls.display_zone(poll, "Not/AZone") == "Europe/Berlin"
+    assert poll_results.display_zone(poll, "Asia/Tokyo") == "Asia/Tokyo"
+    assert poll_results.display_zone(poll, "Not/AZone") == "Europe/Berlin"
     poll.zone_mode = "locked"
-    assert polls.display_zone(poll, "Asia/Tokyo") == "Europe/Berlin"
+    assert poll_results.display_zone(poll, "Asia/Tokyo") == "Europe/Berlin"
 
 
 def _keys(value) -> set[str]:
@@ -130,7 +130,7 @@ def _keys(value) -> set[str]:
 def test_public_data_has_no_email_field_anywhere(ctx, alice):
     poll = new_poll(alice)
     vera = cast(poll, "Vera", ("yes",), email="vera@example.net")
-    data = polls.public_data(poll, None, vera)
+    data = poll_results.public_data(poll, None, vera)
     assert "email" not in _keys(data)
     assert "vera@example.net" not in repr(data)
 
@@ -194,8 +194,8 @@ def test_a_title_with_line_breaks_still_makes_a_one_line_subject(ctx, alice):
 
 @pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
 def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(text):
-    assert polls._cell(text) == "'" + text
+    assert poll_results._cell(text) == "'" + text
 
 
 def test_csv_leaves_plain_cells_and_numbers_alone():
-    assert polls._cell("Vera") == "Vera" and polls._cell(3) == 3 and polls._cell("") == ""
+    assert poll_results._cell("Vera") == "Vera" and poll_results._cell(3) == 3 and poll_results._cell("") == ""
