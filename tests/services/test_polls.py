@@ -198,4 +198,8 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(text):
 
 
 def test_csv_leaves_plain_cells_and_numbers_alone():
-    assert poll_results._cell("Vera") == "Vera" and poll_results._cell(3) == 3 and poll_results._cell("") == ""
+    assert (
+        poll_results._cell("Vera") == "Vera"
+        and poll_results._cell(3) == 3
+        and poll_results._cell("") == ""
+    )
