@@ -34,7 +34,9 @@
     if (!changed) return;
     var url = form.getAttribute("action") + "?" + new URLSearchParams(new FormData(form)).toString();
     // Replace, not push: Back should not return to the page in the wrong zone.
-    window.htmx.ajax("GET", url, { target: "#booker", swap: "outerHTML" }).then(function () {
+    // The form is the source, so #booker's hx-sync="this:replace" lets a visitor's
+    // own click (a day, a slot) cancel this request instead of being undone by it.
+    window.htmx.ajax("GET", url, { source: form, target: "#booker", swap: "outerHTML" }).then(function () {
       history.replaceState({ htmx: true }, "", url);
     });
   }
