@@ -13,6 +13,8 @@ from werkzeug.exceptions import HTTPException
 
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
+from calmesh.schema import Invalid
+from calmesh.services.errors import ServiceError
 
 log = logging.getLogger("calmesh")
 
@@ -87,6 +89,20 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+
+    @app.errorhandler(ServiceError)
+    def _refused(exc: ServiceError):
+        if _is_api():
+            return error_response(exc.status, exc.code, str(exc), exc.details)
+        return render_template(
+            "error.html", status=exc.status, title="Not possible", message=str(exc)
+        ), exc.status
+
+    @app.errorhandler(Invalid)
+    def _invalid(exc: Invalid):
+        if _is_api():
+            return error_response(400, "validation_error", str(exc), exc.details)
+        return render_template("error.html", status=400, title="Bad request", message=str(exc)), 400
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

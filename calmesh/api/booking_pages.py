@@ -21,7 +21,6 @@ from calmesh.schema import (
     DateTime,
     Email,
     Integer,
-    Invalid,
     List,
     Map,
     Object,
@@ -87,18 +86,6 @@ def page_out(page: BookingPage) -> dict:
     }
 
 
-def _call(func, *args, **kw):
-    try:
-        return func(*args, **kw)
-    except service.PageError as exc:
-        details = [{"field": exc.field, "message": str(exc)}] if exc.field else None
-        raise ApiError(exc.status, exc.code, str(exc), details) from None
-    except bookings.BookingError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
-    except Invalid as exc:
-        raise ApiError(400, "validation_error", str(exc), exc.details) from None
-
-
 def owned(slug: str) -> BookingPage:
     page = service.get_for(who().user, slug)
     if page is None:
@@ -118,7 +105,7 @@ def owned(slug: str) -> BookingPage:
     tag=TAG,
 )
 def create_booking_page(body):
-    return page_out(_call(service.create, who().user, body))
+    return page_out(service.create(who().user, body))
 
 
 @endpoint(
@@ -159,7 +146,7 @@ def get_booking_page(slug):
     tag=TAG,
 )
 def update_booking_page(slug, body):
-    return page_out(_call(service.update, owned(slug), body))
+    return page_out(service.update(owned(slug), body))
 
 
 @endpoint(
@@ -228,7 +215,7 @@ _SLOTS_JSON = Memo(size=512)
 
 
 def _slots_entry(page: BookingPage, start: datetime, end: datetime, tz: str, duration: int | None):
-    minutes = _call(service.duration_for, page, duration)
+    minutes = service.duration_for(page, duration)
     now = utcnow()
     key = (*service.inputs_key(page, start, end, minutes, now), tz)
     return key, lambda: _compute_slots(page, start, end, tz, minutes, now)
@@ -355,8 +342,7 @@ def book_slot(slug, body):
     if key is not None and not (1 <= len(key) <= 200):
         raise ApiError(400, "validation_error", "Idempotency-Key must be 1-200 characters")
     attendee = bookings.Attendee(**body["attendee"])
-    booking, created = _call(
-        bookings.book,
+    booking, created = bookings.book(
         page,
         start=body["start"],
         duration=body["duration"],

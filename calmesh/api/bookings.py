@@ -49,13 +49,6 @@ def booking_out(booking: Booking, with_manage: bool = False) -> dict:
     return {**service.booking_data(booking), "manage_url": manage}
 
 
-def _call(func, *args, **kw):
-    try:
-        return func(*args, **kw)
-    except service.BookingError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
-
-
 def owned(uid: str) -> Booking:
     booking = service.get_for(who().user, uid)
     if booking is None:
@@ -132,7 +125,7 @@ def get_booking(uid):
     tag=TAG,
 )
 def confirm_booking(uid):
-    return booking_out(_call(service.confirm, owned(uid)))
+    return booking_out(service.confirm(owned(uid)))
 
 
 REASON = Object({"reason": String(max_length=2000, default="")}, name="Reason")
@@ -149,7 +142,7 @@ REASON = Object({"reason": String(max_length=2000, default="")}, name="Reason")
     tag=TAG,
 )
 def decline_booking(uid, body):
-    return booking_out(_call(service.decline, owned(uid), body["reason"]))
+    return booking_out(service.decline(owned(uid), body["reason"]))
 
 
 RESCHEDULE = Object(
@@ -172,7 +165,7 @@ RESCHEDULE = Object(
     tag=TAG,
 )
 def reschedule_booking(uid, body):
-    return booking_out(_call(service.reschedule, owned(uid), body["start"], body["reason"]))
+    return booking_out(service.reschedule(owned(uid), body["start"], body["reason"]))
 
 
 CANCEL = Object(
@@ -208,7 +201,7 @@ def cancel_booking(uid, body):
             booking = service.by_manage_token(uid, body["token"])
         except signing.BadToken as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
-        return booking_out(_call(service.cancel, booking, body["reason"]))
+        return booking_out(service.cancel(booking, body["reason"]))
     principal = who()
     if principal is None:
         raise ApiError(401, "unauthorized", "sign in, send an API key, or give the visitor's token")
@@ -216,4 +209,4 @@ def cancel_booking(uid, body):
         raise ApiError(
             403, "forbidden", f"this needs the 'book' scope; the key has '{principal.scope}'"
         )
-    return booking_out(_call(service.cancel, owned(uid), body["reason"]))
+    return booking_out(service.cancel(owned(uid), body["reason"]))

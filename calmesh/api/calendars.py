@@ -98,14 +98,6 @@ def owned(slug: str) -> UnifiedCalendar:
     return calendar
 
 
-def _call(func, *args, **kw):
-    """Run a service call, answering its CalendarError as the API error it is."""
-    try:
-        return func(*args, **kw)
-    except service.CalendarError as exc:
-        raise ApiError(exc.status, exc.code, str(exc)) from None
-
-
 NEW_CALENDAR = Object(
     {
         "slug": SLUG,
@@ -129,7 +121,7 @@ NEW_CALENDAR = Object(
     tag=TAG,
 )
 def create_calendar(body):
-    return calendar_out(_call(service.create, who().user, **body))
+    return calendar_out(service.create(who().user, **body))
 
 
 @endpoint(
@@ -200,7 +192,7 @@ CALENDAR_PATCH = Object(
     tag=TAG,
 )
 def update_calendar(slug, body):
-    return calendar_out(_call(service.update, owned(slug), **body))
+    return calendar_out(service.update(owned(slug), **body))
 
 
 @endpoint(
@@ -241,7 +233,7 @@ def delete_calendar(slug):
 )
 def add_calendar_source(slug, body):
     calendar = owned(slug)
-    _call(service.add_source, calendar, body["connection_id"], body["remote_calendar_id"])
+    service.add_source(calendar, body["connection_id"], body["remote_calendar_id"])
     return calendar_out(calendar)
 
 
@@ -266,7 +258,7 @@ def add_calendar_source(slug, body):
 )
 def reorder_calendar_sources(slug, body):
     calendar = owned(slug)
-    _call(service.reorder, calendar, body["source_ids"])
+    service.reorder(calendar, body["source_ids"])
     return calendar_out(calendar)
 
 
@@ -444,8 +436,8 @@ def create_calendar_event(slug, body):
         location=body["location"],
         timezone=calendar.timezone,
     )
-    source, _ = _call(service.write_target, calendar, body["source_id"])
-    obj = _call(service.create_event, calendar, draft, source.id)
+    source, _ = service.write_target(calendar, body["source_id"])
+    obj = service.create_event(calendar, draft, source.id)
     return {"uid": uid, "source_id": source.id, "href": obj.href}
 
 
@@ -465,7 +457,7 @@ def create_calendar_event(slug, body):
     tag=TAG,
 )
 def delete_calendar_event(slug, query):
-    count = _call(service.delete_event, owned(slug), query["uid"], query["source_id"])
+    count = service.delete_event(owned(slug), query["uid"], query["source_id"])
     return {"uid": query["uid"], "deleted": count}
 
 

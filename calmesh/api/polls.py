@@ -169,14 +169,6 @@ def poll_out(poll: Poll) -> dict:
     return {**poll_results.poll_data(poll), "url": url}
 
 
-def _call(func, *args, **kw):
-    try:
-        return func(*args, **kw)
-    except service.PollError as exc:
-        details = [{"field": exc.field, "message": str(exc)}] if exc.field else None
-        raise ApiError(exc.status, exc.code, str(exc), details) from None
-
-
 def owned(poll_id: str) -> Poll:
     poll = service.get_for(who().user, poll_id)
     if poll is None:
@@ -196,7 +188,7 @@ def owned(poll_id: str) -> Poll:
     tag=TAG,
 )
 def create_poll(body):
-    return poll_out(_call(service.create, who().user, body))
+    return poll_out(service.create(who().user, body))
 
 
 @endpoint(
@@ -240,7 +232,7 @@ def get_poll(poll_id):
     tag=TAG,
 )
 def update_poll(poll_id, body):
-    return poll_out(_call(service.update, owned(poll_id), body))
+    return poll_out(service.update(owned(poll_id), body))
 
 
 @endpoint(
@@ -267,7 +259,7 @@ def delete_poll(poll_id):
     tag=TAG,
 )
 def close_poll(poll_id):
-    return poll_out(_call(service.close, owned(poll_id)))
+    return poll_out(service.close(owned(poll_id)))
 
 
 @endpoint(
@@ -280,7 +272,7 @@ def close_poll(poll_id):
     tag=TAG,
 )
 def reopen_poll(poll_id):
-    return poll_out(_call(service.reopen, owned(poll_id)))
+    return poll_out(service.reopen(owned(poll_id)))
 
 
 @endpoint(
@@ -294,7 +286,7 @@ def reopen_poll(poll_id):
     tag=TAG,
 )
 def decide_poll(poll_id, body):
-    return poll_out(_call(service.decide, owned(poll_id), body["option_id"]))
+    return poll_out(service.decide(owned(poll_id), body["option_id"]))
 
 
 @endpoint(
@@ -427,8 +419,8 @@ def receipt(participant: Participant, poll: Poll) -> dict:
 def vote_on_poll(poll_id, body):
     throttle_public("vote")
     poll = public(poll_id)
-    participant = _call(
-        service.vote, poll, body["name"], body["email"], body["votes"], body["timezone"] or ""
+    participant = service.vote(
+        poll, body["name"], body["email"], body["votes"], body["timezone"] or ""
     )
     return receipt(participant, poll)
 
@@ -460,7 +452,7 @@ def edit_poll_vote(poll_id, participant_id, body):
     throttle_public("vote")
     poll = public(poll_id)
     participant = _participant(poll, body["token"], participant_id)
-    _call(service.edit_vote, participant, body["votes"], body["name"])
+    service.edit_vote(participant, body["votes"], body["name"])
     return receipt(participant, poll)
 
 
@@ -483,5 +475,5 @@ def edit_poll_vote(poll_id, participant_id, body):
 def comment_on_poll(poll_id, body):
     throttle_public("vote")
     poll = public(poll_id)
-    comment = _call(service.comment, poll, body["name"], body["body"])
+    comment = service.comment(poll, body["name"], body["body"])
     return poll_results.comment_data(comment)

@@ -24,6 +24,7 @@ from calmesh.schema import (
     TimeZone,
 )
 from calmesh.services.calendars import SLUG, blocked_time, busy_key
+from calmesh.services.errors import ServiceError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 HHMM = r"([01]\d|2[0-3]):[0-5]\d|24:00"
@@ -125,12 +126,8 @@ NEW_PAGE = Object(
 PAGE_PATCH = Object({"slug": SLUG, **SETTINGS}, name="BookingPageUpdate", required=())
 
 
-class PageError(Exception):
-    def __init__(
-        self, message: str, status: int = 422, code: str = "unprocessable", field: str = ""
-    ):
-        super().__init__(message)
-        self.status, self.code, self.field = status, code, field
+class PageError(ServiceError):
+    """A booking page setting that cannot be saved."""
 
 
 def get_for(user: User, slug: str) -> BookingPage | None:

@@ -22,6 +22,7 @@ from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
 from calmesh.services import booking_pages, events, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
+from calmesh.services.errors import ServiceError
 from calmesh.urls import external_url
 
 # The UID a booking's event carries everywhere (provider, .ics mails). The
@@ -30,12 +31,8 @@ from calmesh.urls import external_url
 UID_DOMAIN = BOOKING_UID_DOMAIN
 
 
-class BookingError(Exception):
-    """Refused: ``status`` is the HTTP answer (409 taken, 422 not possible now)."""
-
-    def __init__(self, message: str, status: int = 422, code: str = "unprocessable"):
-        super().__init__(message)
-        self.status, self.code = status, code
+class BookingError(ServiceError):
+    """Refused: 409 when the time is taken, 422 when it is not possible now."""
 
 
 @dataclass(frozen=True)

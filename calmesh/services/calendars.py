@@ -36,6 +36,7 @@ from calmesh.models import (
 )
 from calmesh.providers.base import ProviderError
 from calmesh.schema import String
+from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
 
 BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
@@ -48,12 +49,8 @@ SLUG = String(
 )
 
 
-class CalendarError(Exception):
-    """A request that cannot be done; ``status`` is the HTTP answer (409, 422)."""
-
-    def __init__(self, message: str, status: int = 422, code: str = "unprocessable"):
-        super().__init__(message)
-        self.status, self.code = status, code
+class CalendarError(ServiceError):
+    """A calendar request that cannot be done."""
 
 
 # --- the calendar itself -----------------------------------------------------------

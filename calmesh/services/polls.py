@@ -40,6 +40,7 @@ from calmesh.schema import (
     TimeZone,
 )
 from calmesh.services import calendars, events, outbox
+from calmesh.services.errors import ServiceError
 from calmesh.services.mail import parse_address
 from calmesh.services.poll_results import (
     VALUE_LABELS,
@@ -121,14 +122,8 @@ VOTES = List(VOTE_IN, max_items=MAX_OPTIONS)
 NAME = String(min_length=1, max_length=200)
 
 
-class PollError(Exception):
-    """Refused: ``status`` is the HTTP answer, ``field`` the input it is about."""
-
-    def __init__(
-        self, message: str, status: int = 422, code: str = "unprocessable", field: str = ""
-    ):
-        super().__init__(message)
-        self.status, self.code, self.field = status, code, field
+class PollError(ServiceError):
+    """A poll change that is refused."""
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from calmesh.models import OutboxItem, User, Webhook, WebhookDelivery
 from calmesh.providers import net
 from calmesh.providers.base import HttpSettings, ProviderError
 from calmesh.services import outbox
+from calmesh.services.errors import ServiceError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
 # Not a domain event: only POST /webhooks/:id/ping queues it, so emit() keeps
@@ -42,12 +43,8 @@ EXCERPT_CHARS = 500
 READ_AT_MOST = 4096
 
 
-class WebhookError(Exception):
-    """Refused: ``status`` is the HTTP answer (422 for a URL that may not be called)."""
-
-    def __init__(self, message: str, status: int = 422, code: str = "unprocessable"):
-        super().__init__(message)
-        self.status, self.code = status, code
+class WebhookError(ServiceError):
+    """A webhook change that is refused (422 for a URL that may not be called)."""
 
 
 # --- subscriptions ------------------------------------------------------------------------
