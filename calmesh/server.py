@@ -29,11 +29,14 @@ class _Gunicorn(BaseApplication):
 
 def serve(overrides: dict[str, Any] | None = None) -> None:
     from calmesh import create_app, db
+    from calmesh.auth import setup as first_run
 
     overrides = overrides or {}
     app = create_app(overrides)  # validates the configuration before any fork
     settings = app.config["CALMESH"]
     db.migrate()
+    with db.db.connection_context():
+        first_run.announce(app)  # once, here, rather than in every worker
     db.db.close()
     host, port = settings["server.host"], settings["server.port"]
     log.info("CalMesh on http://%s:%s with %s workers", host, port, settings["server.workers"])
@@ -55,6 +58,10 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
 
 def wsgi_app():
     """The app for ``gunicorn app:app``: migrates and may start the scheduler."""
-    from calmesh import create_app
+    from calmesh import create_app, db
+    from calmesh.auth import setup as first_run
 
-    return create_app(server=True)
+    app = create_app(server=True)
+    with db.db.connection_context():
+        first_run.announce(app)
+    return app

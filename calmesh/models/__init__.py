@@ -14,7 +14,7 @@ from calmesh.models.connections import (
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
-from calmesh.models.system import Heartbeat, Lease, RateCounter
+from calmesh.models.system import Heartbeat, InstanceSetting, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
@@ -24,6 +24,7 @@ ALL_MODELS = [
     RateCounter,
     Lease,
     Heartbeat,
+    InstanceSetting,
     Connection,
     RemoteCalendar,
     CalendarObject,
@@ -57,6 +58,7 @@ __all__ = [
     "Comment",
     "Connection",
     "Heartbeat",
+    "InstanceSetting",
     "Lease",
     "MailMessage",
     "Occurrence",
