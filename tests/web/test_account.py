@@ -128,14 +128,103 @@ def test_throttling_is_per_address(app, owner):
     assert response.status_code == 302
 
 
-def test_login_redirects_only_to_local_paths(app, owner):
+def test_every_spelling_of_the_account_shares_one_bucket(app, owner):
     client = form_client(app)
-    path = "/login?next=https://evil.example/phish"
+    spellings = ["owner", "OWNER", " Owner ", "owner@example.org", "OWNER@Example.ORG "]
+    for login in spellings:
+        response = post_form(client, "/login", {"login": login, "password": "wrong"})
+        assert response.status_code == 401, login
+    # Five tries in all, not five per spelling.
+    for login in ("Owner", "owner@EXAMPLE.org"):
+        response = post_form(client, "/login", {"login": login, "password": "owner-password-123"})
+        assert response.status_code == 429, login
+
+
+def test_one_address_trying_many_accounts_is_throttled(app, owner):
+    app.config["CALMESH"]._values["security.login_max_failures_per_address"] = 8
+    client = form_client(app)
+    for n in range(8):
+        response = post_form(client, "/login", {"login": f"guess{n}", "password": "wrong"})
+        assert response.status_code == 401
+    # Under the per-account limit for "owner", but this address has used its tries.
+    response = post_form(client, "/login", {"login": "owner", "password": "owner-password-123"})
+    assert response.status_code == 429
+    # Another address is not affected, and the owner's own sign-in does not reset it.
+    other = {"environ_base": {"REMOTE_ADDR": "198.51.100.4"}}
+    response = post_form(
+        form_client(app), "/login", {"login": "owner", "password": "owner-password-123"}, **other
+    )
+    assert response.status_code == 302
+
+
+def test_ipv6_addresses_of_one_64_share_a_bucket(app, owner):
+    app.config["CALMESH"]._values["security.login_max_failures_per_address"] = 3
+    for n in range(3):
+        remote = {"environ_base": {"REMOTE_ADDR": f"2001:db8:1:2::{n + 1:x}"}}
+        post_form(form_client(app), "/login", {"login": f"u{n}", "password": "x"}, **remote)
+    remote = {"environ_base": {"REMOTE_ADDR": "2001:db8:1:2:ffff::9"}}
+    response = post_form(
+        form_client(app), "/login", {"login": "owner", "password": "owner-password-123"}, **remote
+    )
+    assert response.status_code == 429
+
+
+def test_forwarding_headers_without_trusted_proxies_are_reported_once(app, owner, caplog):
+    client = form_client(app)
+    client.get("/login")
+    assert "trusted_proxies" not in caplog.text
+    for header in ("X-Forwarded-For", "CF-Connecting-IP"):
+        client.get("/login", headers={header: "203.0.113.9"})
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "X-Forwarded-For" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+
+
+def test_forwarding_headers_with_trusted_proxies_say_nothing(tmp_path, caplog):
+    from tests.conftest import make_app
+
+    trusting = make_app(tmp_path, **{"server.trusted_proxies": 1})
+    trusting.test_client().get("/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert "trusted_proxies" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "next_param",
+    [
+        "https://evil.example/phish",
+        "/%09/evil.example/x",
+        "/%0d/x",
+        "/%0a/evil.example",
+        "/%5C%5Cevil.example",
+        "/\\evil",
+        "//evil",
+        "/%2F/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_login_never_redirects_off_the_site(app, owner, next_param):
+    client = form_client(app)
+    path = f"/login?next={next_param}"
     token = csrf_of(client.get(path).get_data(as_text=True))
     response = client.post(
         path, data={"login": "owner", "password": "owner-password-123", "csrf_token": token}
     )
-    assert response.headers["Location"].endswith("/dashboard")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    # Signed in already, the same link redirects at once: still to the dashboard.
+    again = client.get(path)
+    assert again.status_code == 302 and again.headers["Location"] == "/dashboard"
+
+
+def test_login_follows_a_local_next(app, owner):
+    client = form_client(app)
+    path = "/login?next=/bookings%3Fstatus%3Dpending"
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path, data={"login": "owner", "password": "owner-password-123", "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/bookings?status=pending"
 
 
 def test_forms_without_csrf_token_are_refused(app, owner):
