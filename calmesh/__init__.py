@@ -92,7 +92,10 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     if server:
         db.migrate()
+        from calmesh.auth import setup as first_run
         from calmesh.jobs.scheduler import start_embedded
 
+        with db.db.connection_context():
+            first_run.announce(app)
         start_embedded(app)
     return app

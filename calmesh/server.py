@@ -56,14 +56,11 @@ class _Gunicorn(BaseApplication):
 
 def serve(overrides: dict[str, Any] | None = None) -> None:
     from calmesh import create_app, db
-    from calmesh.auth import setup as first_run
 
     overrides = overrides or {}
     app = create_app(overrides)  # validates the configuration before any fork
     settings = app.config["CALMESH"]
     db.migrate()
-    with db.db.connection_context():
-        first_run.announce(app)  # once, here, rather than in every worker
     db.db.close()
     host, port = settings["server.host"], settings["server.port"]
     log.info("CalMesh on http://%s:%s with %s workers", host, port, settings["server.workers"])
@@ -86,10 +83,6 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
 
 def wsgi_app():
     """The app for ``gunicorn app:app``: migrates and may start the scheduler."""
-    from calmesh import create_app, db
-    from calmesh.auth import setup as first_run
+    from calmesh import create_app
 
-    app = create_app(server=True)
-    with db.db.connection_context():
-        first_run.announce(app)
-    return app
+    return create_app(server=True)

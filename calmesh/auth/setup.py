@@ -68,8 +68,11 @@ def setup_url(renew: bool = False) -> str | None:
 
 
 def announce(app: Flask) -> None:
-    """At start: log the first-run link while no user exists. Called by ``serve``
-    (once, before its workers start), ``init`` and ``gunicorn app:app``."""
+    """At start: log the first-run link while no user exists, and where links
+    point while ``server.base_url`` is empty. Each worker of ``serve`` and
+    ``gunicorn app:app`` calls it (they print the same link)."""
+    from calmesh.urls import trusted_origin
+
     with app.app_context():
         url = setup_url()
         if url:
@@ -77,4 +80,10 @@ def announce(app: Flask) -> None:
                 "No account yet. Create the owner at %s "
                 "(python -m calmesh setup-url prints this link again).",
                 url,
+            )
+        if not app.config["CALMESH"]["server.base_url"]:
+            log.info(
+                "server.base_url is empty: links in e-mails and feeds point at %s "
+                "(the first-run origin, or the listen address); set it on a public instance.",
+                trusted_origin(),
             )
