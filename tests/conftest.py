@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 # Fixtures of the local Google/Microsoft stand-ins and the SMTP server.
-pytest_plugins = ["tests.standins", "tests.smtp"]
+pytest_plugins = ["tests.standins", "tests.smtp", "tests.netedge"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

@@ -14,8 +14,9 @@ can prove that a sync cost exactly one.
         assert feeds.log[-1].headers["if-none-match"] == feeds.etag_of("team.ics")
 
 ``FeedServer(tls=True)`` serves HTTPS with a throwaway self-signed
-certificate for 127.0.0.1; point clients at ``feeds.ca_file`` (for httpx,
-the ``SSL_CERT_FILE`` environment variable).
+certificate for 127.0.0.1, localhost and ``TLS_NAME``; point clients at
+``feeds.ca_file`` (for httpx, the ``SSL_CERT_FILE`` environment variable).
+``feeds.server_names`` lists the names clients asked for in TLS (SNI).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from types import TracebackType
 from urllib.parse import quote, unquote, urlsplit
 
 # With `drip`, the body goes out in pieces of this size, a pause before each.
+# A host name the TLS certificate is also made for (tests resolve it to 127.0.0.1).
+TLS_NAME = "calendar.test"
 DRIP_PIECE = 64
 
 
@@ -76,6 +79,7 @@ class FeedServer:
         self.requests: Counter[str] = Counter()  # by feed name, unknown names included
         self.log: list[Request] = []
         self.ca_file: Path | None = None  # the certificate to trust, with tls=True
+        self.server_names: list[str | None] = []  # SNI of each TLS handshake
 
     # --- life cycle ------------------------------------------------------------
 
@@ -99,6 +103,7 @@ class FeedServer:
             cert, key = _self_signed(Path(self._tmp.name))
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
+            context.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
             httpd.socket = context.wrap_socket(
                 httpd.socket, server_side=True, do_handshake_on_connect=False
             )
@@ -322,7 +327,7 @@ def _not_modified(feed: Feed, headers: dict[str, str]) -> bool:
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own authority, and its key."""
+    """A certificate for 127.0.0.1 (and TLS_NAME) that is its own authority, and its key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -341,7 +346,11 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    x509.DNSName(TLS_NAME),
+                ]
             ),
             critical=False,
         )
