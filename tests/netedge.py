@@ -61,3 +61,12 @@ class FakeNetwork:
 @pytest.fixture
 def network(monkeypatch: pytest.MonkeyPatch) -> FakeNetwork:
     return FakeNetwork().install(monkeypatch)
+
+
+@pytest.fixture
+def loopback_counts_as_public(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test's servers on loopback count as public hosts: for tests of what is
+    kept only from public ones (a webhook answer's excerpt)."""
+    from calmesh.providers import net
+
+    monkeypatch.setattr(net, "is_public", lambda address: True)
