@@ -26,10 +26,11 @@ def _secret_key(config) -> str:
         return config["security.secret_key"]
     path = config.data_dir / "secret_key"
     if not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the start (a folder it makes, and the file), not chmod-ed after.
+        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -78,7 +79,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         n = config["server.trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    db.init_db(config.database_url)
+    db.init_db(config.database_url, migration_context=app.app_context)
 
     from calmesh import web
     from calmesh.api import init_app as init_api
