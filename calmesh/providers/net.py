@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpcore
 import httpx
@@ -125,6 +125,41 @@ def masked(url: str) -> str:
         + ("?…" if parts.query else "")
         + ("#…" if parts.fragment else "")
     )
+
+
+def split_secrets(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without the parts that may be secret, and those parts.
+
+    The URL comes back as ``scheme://host[:port]/path``; the dict holds what
+    was taken off: ``username`` and ``password`` (``user:pass@``, decoded) and
+    ``query`` (all of it: which parameter is a token, ``?secret=``, ``?key=``,
+    ``?t=``, cannot be told in general). The fragment is dropped: it is never
+    sent. A URL that does not parse comes back as it is (the guard refuses it
+    before any use). Store the URL, encrypt the parts; :func:`with_query`
+    puts the query back for a request.
+    """
+    try:
+        parts = urlsplit(url)
+        valid = bool(parts.hostname) and (parts.port or 0) >= 0  # .port raises when out of range
+    except ValueError:
+        valid = False
+    if not valid:
+        return url, {}
+    found = {}
+    if parts.username is not None:
+        found["username"] = unquote(parts.username)
+    if parts.password is not None:
+        found["password"] = unquote(parts.password)
+    if parts.query:
+        found["query"] = parts.query
+    netloc = parts.netloc.rpartition("@")[2]
+    clean = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return (clean if found or parts.fragment else url), found
+
+
+def with_query(url: str, query: str | None) -> str:
+    """``url`` with the query :func:`split_secrets` took off it."""
+    return f"{url}?{query}" if query else url
 
 
 def check_url(url: str, allow_private: bool, *, resolve_host: bool = True) -> None:

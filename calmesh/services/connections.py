@@ -10,6 +10,7 @@ from calmesh.auth import crypto, signing
 from calmesh.db import db, utcnow
 from calmesh.models import Connection, RemoteCalendar, User
 from calmesh.models.connections import new_version
+from calmesh.providers import net
 from calmesh.providers.base import ProviderError
 from calmesh.providers.caldav import ICLOUD_URL
 from calmesh.services import sync
@@ -42,11 +43,20 @@ def create_with_credentials(
 
     The provider is asked for its calendars before anything is stored, so a
     wrong password or a dead URL is answered at once with a readable reason.
+    A ``user:password@`` and the query in the URL are stored encrypted with
+    the credentials, never in the endpoint (a username given apart wins over
+    the URL's, as it does in the CalDAV library).
     """
     endpoint = url or (ICLOUD_URL if kind == "icloud" else "")
     if endpoint.startswith("webcal://"):
         endpoint = "https://" + endpoint[len("webcal://") :]
-    credentials = {"username": username, "password": password} if username or password else {}
+    endpoint, secret = net.split_secrets(endpoint)
+    if username or password:
+        credentials = {"username": username, "password": password}
+    else:
+        credentials = {k: v for k, v in secret.items() if k in ("username", "password")}
+    if "query" in secret:
+        credentials["query"] = secret["query"]
     connection = Connection(
         user=user,
         provider=kind,
@@ -151,6 +161,7 @@ def update(
     if username is not None or password is not None:
         current = crypto.decrypt(connection.credentials)
         credentials = {
+            **current,  # a secret query stays
             "username": current.get("username", "") if username is None else username,
             "password": current.get("password", "") if password is None else password,
         }

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from calmesh.api.connections import CALDAV_BODY, ICLOUD_BODY, ICS_BODY, OAUTH_BODY, public_endpoint
 from calmesh.auth import signing
 from calmesh.models import Connection
+from calmesh.providers import net
 from calmesh.services import connections as service
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
@@ -81,6 +82,8 @@ def add_connection(kind: str):
             flash(f"Connected “{connection.name}”. The first sync starts within seconds.")
             return redirect(url_for("web.connections"))
     values.pop("password", None)
+    if net.split_secrets(values.get("url", ""))[1]:
+        values["url"] = ""  # it carries a password or token: not shown back
     return _page(errors, values, kind, 400)
 
 

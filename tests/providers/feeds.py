@@ -63,6 +63,7 @@ class Request:
     name: str
     method: str
     headers: dict[str, str]
+    query: str = ""
 
 
 class FeedServer:
@@ -205,10 +206,12 @@ class FeedServer:
 
     # --- used by the handler ---------------------------------------------------
 
-    def _record(self, name: str, method: str, headers: dict[str, str]) -> Feed | None:
+    def _record(
+        self, name: str, method: str, headers: dict[str, str], query: str = ""
+    ) -> Feed | None:
         with self._lock:
             self.requests[name] += 1
-            self.log.append(Request(name, method, headers))
+            self.log.append(Request(name, method, headers, query))
             return self._feeds.get(name)
 
     def _pause(self, seconds: float) -> bool:
@@ -250,9 +253,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, send_body: bool) -> None:
         feeds = self.server.feeds
-        name = unquote(urlsplit(self.path).path).lstrip("/")
+        target = urlsplit(self.path)
+        name = unquote(target.path).lstrip("/")
         headers = {key.lower(): value for key, value in self.headers.items()}
-        feed = feeds._record(name, self.command, headers)
+        feed = feeds._record(name, self.command, headers, target.query)
         if feed is None:
             self._send(404, {"Content-Type": "text/plain"}, b"not found", send_body)
             return
