@@ -267,7 +267,10 @@ class OAuthSession(OAuth2Client):
     def _token_endpoint(self) -> Iterator[None]:
         """Authlib's failures at the token endpoint as readable ProviderErrors."""
         name = _NAMES[self.kind]
-        net.check_url(self.metadata["token_endpoint"], self.http_settings.allow_private)
+        # The form here; the addresses where the pinned transport connects.
+        net.check_url(
+            self.metadata["token_endpoint"], self.http_settings.allow_private, resolve_host=False
+        )
         try:
             with net.translated_errors(f"{name}'s token endpoint"):
                 try:

@@ -156,6 +156,20 @@ def test_the_ssrf_guard_refuses_a_loopback_token_endpoint(standin):
     assert len(standin.seen) == before
 
 
+def test_a_token_endpoint_rebound_to_loopback_is_never_reached(standin, network):
+    code = consent(standin)
+    before = len(standin.seen)
+    settings = standin.settings()
+    parts = urlsplit(settings["token_url"])
+    settings["token_url"] = parts._replace(netloc=f"oauth.rebind.test:{parts.port}").geturl()
+    network.answer("oauth.rebind.test", ["93.184.215.14"], ["127.0.0.1"])
+    strict = HttpSettings(allow_private=False, timeout=5)
+    with pytest.raises(ProviderError):
+        oauth.exchange_code(standin.kind, settings, REDIRECT, code, strict)
+    assert len(standin.seen) == before
+    assert network.attempts == [("93.184.215.14", parts.port)]
+
+
 # --- sessions: refreshing and revocation -------------------------------------------------------
 
 
