@@ -121,7 +121,8 @@ def _owner_only(path: Path) -> None:
     files the same; an existing file or folder is left as the admin set it.
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
 
 
 def init_db(
