@@ -323,4 +323,5 @@ def register(tool: Registrar, api: Api) -> None:
             feed_url = data.get("feed_url") or feed_url  # answered once, by the settings step
             done.append(what)
         data["feed_url"] = feed_url
-        return result(f"Done: {', '.join(done)}.\n" + _calendar_line(data), data)
+        shown = f"\nPrivate feed URL (shown only this once): {feed_url}" if feed_url else ""
+        return result(f"Done: {', '.join(done)}.\n" + _calendar_line(data) + shown, data)
