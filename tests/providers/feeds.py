@@ -251,6 +251,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(send_body=True)
 
+    # Answered like GET, logged alike: enough for a CalDAV client's first request.
+    do_PROPFIND = do_GET
+
     def _answer(self, send_body: bool) -> None:
         feeds = self.server.feeds
         target = urlsplit(self.path)

@@ -37,6 +37,7 @@ from calmesh.providers.base import (
 )
 from calmesh.providers.caldav import ICLOUD_URL, CalDavProvider, ICloudProvider
 from tests.conftest import free_port
+from tests.providers.feeds import TLS_NAME, FeedServer
 
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
@@ -542,3 +543,32 @@ def test_a_lan_server_by_name_works_when_private_addresses_are_allowed(radicale,
     names = [c.name for c in CalDavProvider(info).list_calendars()]
     assert "Pinned" in names
     assert network.lookups["dav.lan.test"] >= 1
+
+
+def test_tls_names_and_verifies_the_host_not_the_pinned_address(network, monkeypatch):
+    with FeedServer(tls=True) as feeds:
+        port = int(feeds.base_url.rsplit(":", 1)[1])
+        network.answer(TLS_NAME, ["127.0.0.1"])
+        network.answer("impostor.test", ["127.0.0.1"])
+        plain = caldav.get_davclient
+
+        def trusting(**kw):
+            # The test's own certificate authority; nothing else about the client changes.
+            return plain(**kw, ssl_verify_cert=str(feeds.ca_file))
+
+        monkeypatch.setattr(caldav, "get_davclient", trusting)
+        settings = HttpSettings(allow_private=True, timeout=5)
+
+        with pytest.raises(ProviderError, match="404"):  # reached, by name
+            CalDavProvider(
+                ConnectionInfo("caldav", f"https://{TLS_NAME}:{port}/dav/", {}, settings)
+            ).list_calendars()
+        assert feeds.server_names == [TLS_NAME]
+        assert feeds.last("dav/").headers["host"] == f"{TLS_NAME}:{port}"
+        # The certificate is valid for 127.0.0.1 too: checked against the pinned
+        # address instead of the name, this would pass.
+        with pytest.raises(ProviderError, match="certificate was refused"):
+            CalDavProvider(
+                ConnectionInfo("caldav", f"https://impostor.test:{port}/dav/", {}, settings)
+            ).list_calendars()
+        assert feeds.requests["dav/"] == 1
