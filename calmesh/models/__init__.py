@@ -14,16 +14,18 @@ from calmesh.models.connections import (
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
-from calmesh.models.system import Heartbeat, Lease, RateCounter
-from calmesh.models.users import SCOPES, ApiKey, User
+from calmesh.models.system import Heartbeat, KeyFingerprint, Lease, RateCounter
+from calmesh.models.users import SCOPES, ApiKey, User, UserSession
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS = [
     User,
+    UserSession,
     ApiKey,
     RateCounter,
     Lease,
     Heartbeat,
+    KeyFingerprint,
     Connection,
     RemoteCalendar,
     CalendarObject,
@@ -57,6 +59,7 @@ __all__ = [
     "Comment",
     "Connection",
     "Heartbeat",
+    "KeyFingerprint",
     "Lease",
     "MailMessage",
     "Occurrence",
@@ -68,6 +71,7 @@ __all__ = [
     "RemoteCalendar",
     "UnifiedCalendar",
     "User",
+    "UserSession",
     "Vote",
     "Webhook",
     "WebhookDelivery",
