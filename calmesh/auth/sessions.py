@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import request
+from flask import request, session
 from flask_login import current_user, login_user, logout_user
 
 from calmesh.db import utcnow
@@ -93,6 +93,14 @@ def load(token: str) -> User | None:
     user = row.user
     user.session_token, user.current_session = token, row
     return user
+
+
+def browser_key(create: bool = True) -> str | None:
+    """A random value kept in this browser's (signed) session cookie: it binds
+    work started here, such as an OAuth consent, to this browser."""
+    if "browser" not in session and create:
+        session["browser"] = secrets.token_urlsafe(32)
+    return session.get("browser")
 
 
 def current() -> UserSession | None:

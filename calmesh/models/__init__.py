@@ -8,6 +8,7 @@ from calmesh.models.connections import (
     PROVIDERS,
     CalendarObject,
     Connection,
+    OAuthAttempt,
     Occurrence,
     RemoteCalendar,
 )
@@ -27,6 +28,7 @@ ALL_MODELS = [
     Heartbeat,
     KeyFingerprint,
     Connection,
+    OAuthAttempt,
     RemoteCalendar,
     CalendarObject,
     Occurrence,
@@ -62,6 +64,7 @@ __all__ = [
     "KeyFingerprint",
     "Lease",
     "MailMessage",
+    "OAuthAttempt",
     "Occurrence",
     "OutboxItem",
     "Participant",
