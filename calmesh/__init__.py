@@ -121,6 +121,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     if server:
         db.migrate()
+        keys.check_fingerprint(app)
         from calmesh.auth.setup import needs_setup, setup_token
         from calmesh.jobs.scheduler import start_embedded
 

@@ -9,7 +9,7 @@ Rotation: a new ``security.secret_key`` with the old one listed in
 ``security.previous_secret_keys``. Everything is written with the keys of the
 current secret; the keys of previous secrets are accepted for reading only
 (cookies, signed links, stored credentials and webhook secrets), so nothing
-becomes unreadable. ``python -m calmesh rotate-keys`` (:func:`reencrypt_all`)
+becomes unreadable. ``python -m calmesh rotate-keys`` (``crypto.reencrypt_all``)
 then rewrites what is stored under the current keys; after that a previous key
 only keeps cookies and links that were signed with it valid.
 
