@@ -174,8 +174,7 @@ def signed_in_client(app, user, remember: bool = False):
     from calmesh.auth import sessions
 
     client = app.test_client()
-    row, token = sessions.create(user, remember=remember, user_agent="test client")
-    client.calmesh_session = row
+    _, token = sessions.create(user, remember=remember, user_agent="test client")
     with client.session_transaction() as session:
         session["_user_id"] = token
         session["_fresh"] = True

@@ -65,16 +65,17 @@ def app_with(tmp_path, url: str, name: str, secret: str, previous: list[str] | N
     )
 
 
-def remember_cookie(app) -> str:
+def signed_in_cookies(app) -> dict[str, str]:
+    """The session and remember-me cookies of a sign-in through the login form."""
+    import re
+
     client = app.test_client()
     with app.app_context():
-        import re
-
         page = client.get("/login").get_data(as_text=True)
         token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
         form = {"login": "alice", "password": "alice-password-123", "remember": "1"}
         client.post("/login", data={**form, "csrf_token": token})
-    return client.get_cookie("remember_token").value
+    return {name: client.get_cookie(name).value for name in ("session", "remember_token")}
 
 
 def signed_in_with(app, **cookies: str) -> bool:
@@ -102,7 +103,7 @@ def test_rotating_the_secret_keeps_everything_readable_and_reencrypting_drops_th
         )
         hook, hook_secret = webhooks.create(alice, "https://hooks.example.org/in", ["ping"])
         link = signing.sign("booking-manage", {"b": "booking-uid"})
-    remembered = remember_cookie(before)
+    cookies = signed_in_cookies(before)
 
     # Without the old key nothing stored can be read: what rotation must avoid.
     lost = app_with(tmp_path, shared_url, "lost", NEW)
@@ -114,7 +115,8 @@ def test_rotating_the_secret_keeps_everything_readable_and_reencrypting_drops_th
         assert crypto.decrypt(Connection.get().credentials)["password"] == "dav-pw"
         assert webhooks.secret_of(Webhook.get_by_id(hook.id)) == hook_secret
         assert signing.verify("booking-manage", link) == {"b": "booking-uid"}
-    assert signed_in_with(rotated, remember_token=remembered)
+    assert signed_in_with(rotated, session=cookies["session"])
+    assert signed_in_with(rotated, remember_token=cookies["remember_token"])
 
     with rotated.app_context():
         counts = crypto.reencrypt_all()
@@ -130,7 +132,8 @@ def test_rotating_the_secret_keeps_everything_readable_and_reencrypting_drops_th
         # Dropping the old key ends what only it signed: documented, not a surprise.
         with pytest.raises(signing.BadToken):
             signing.verify("booking-manage", link)
-    assert not signed_in_with(after, remember_token=remembered)
+    assert not signed_in_with(after, session=cookies["session"])
+    assert not signed_in_with(after, remember_token=cookies["remember_token"])
     with after.app_context():
         db.close()
 
