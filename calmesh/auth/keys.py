@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
@@ -64,8 +64,8 @@ def fingerprint(secret: str) -> str:
 class Keyring:
     """The current secret and the previous ones, still accepted for reading."""
 
-    secret: str
-    previous: tuple[str, ...] = ()
+    secret: str = field(repr=False)
+    previous: tuple[str, ...] = field(default=(), repr=False)
 
     def key(self, purpose: str) -> bytes:
         """The key to write with."""
