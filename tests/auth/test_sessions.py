@@ -272,3 +272,18 @@ def test_secure_cookies_takes_true_false_and_auto_only():
     assert loaded["security.secure_cookies"] == "false"
     with pytest.raises(config.ConfigError, match="auto, true, false"):
         config.load(environ={"CALMESH_SECURITY_SECURE_COOKIES": "sometimes"})
+
+
+def test_housekeeping_deletes_sign_ins_ended_or_expired_long_ago(app, alice):
+    from datetime import timedelta
+
+    from calmesh.db import utcnow
+
+    live, _ = sessions.create(alice)
+    ended, _ = sessions.create(alice)
+    expired, _ = sessions.create(alice)
+    long_ago = utcnow() - sessions.KEEP_ENDED - timedelta(days=1)
+    UserSession.update(ended_at=long_ago).where(UserSession.id == ended.id).execute()
+    UserSession.update(expires_at=long_ago).where(UserSession.id == expired.id).execute()
+    assert sessions.purge() == 2
+    assert [row.id for row in UserSession.select()] == [live.id]
