@@ -169,10 +169,14 @@ def api_as(app):
     return build
 
 
-def signed_in_client(app, user):
+def signed_in_client(app, user, remember: bool = False):
+    """A test client signed in as ``user`` in a session of its own (calmesh.auth.sessions)."""
+    from calmesh.auth import sessions
+
     client = app.test_client()
+    _, token = sessions.create(user, remember=remember, user_agent="test client")
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = token
         session["_fresh"] = True
         session["csrf"] = CSRF
     return client

@@ -70,11 +70,11 @@ def check_target(url: str) -> None:
 def _new_secret() -> tuple[str, str]:
     """A new signing secret: (shown once, stored encrypted)."""
     secret = SECRET_PREFIX + secrets.token_hex(24)
-    return secret, crypto.encrypt({"secret": secret})
+    return secret, crypto.encrypt({"secret": secret}, crypto.WEBHOOK_SECRETS)
 
 
 def secret_of(webhook: Webhook) -> str:
-    return crypto.decrypt(webhook.secret)["secret"]
+    return crypto.decrypt(webhook.secret, crypto.WEBHOOK_SECRETS)["secret"]
 
 
 def create(user: User, url: str, events: list[str], active: bool = True) -> tuple[Webhook, str]:
