@@ -6,7 +6,7 @@ tunnel, socat or a proxy that sends only ``CF-Connecting-IP`` arrives from
 127.0.0.1 with no forwarding header, exactly like one from this machine.
 
 The token is random: a nonce kept in the database, turned into the token with
-the secret key (HMAC), so every worker and host prints and accepts the same
+the key derived from the secret for it (HMAC), so every worker and host prints and accepts the same
 one, ``python -m calmesh setup-url`` can print it again, and the database
 alone does not give it away. Creating the first user deletes the nonce: the
 token never works again, even if the users were deleted later.
@@ -19,8 +19,9 @@ import hmac
 import logging
 import secrets
 
-from flask import Flask, current_app
+from flask import Flask
 
+from calmesh.auth import keys
 from calmesh.models import InstanceSetting, User
 
 log = logging.getLogger("calmesh")
@@ -31,7 +32,7 @@ def needs_setup() -> bool:
 
 
 def _token_for(nonce: str) -> str:
-    key = current_app.secret_key.encode()
+    key = keys.current().key("setup-token")
     return hmac.new(key, b"calmesh-setup-token:" + nonce.encode(), hashlib.sha256).hexdigest()[:32]
 
 

@@ -8,24 +8,28 @@ from calmesh.models.connections import (
     PROVIDERS,
     CalendarObject,
     Connection,
+    OAuthAttempt,
     Occurrence,
     RemoteCalendar,
 )
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
-from calmesh.models.system import Heartbeat, InstanceSetting, Lease, RateCounter
-from calmesh.models.users import SCOPES, ApiKey, User
+from calmesh.models.system import Heartbeat, InstanceSetting, KeyFingerprint, Lease, RateCounter
+from calmesh.models.users import SCOPES, ApiKey, User, UserSession
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS = [
     User,
+    UserSession,
     ApiKey,
     RateCounter,
     Lease,
     Heartbeat,
     InstanceSetting,
+    KeyFingerprint,
     Connection,
+    OAuthAttempt,
     RemoteCalendar,
     CalendarObject,
     Occurrence,
@@ -59,8 +63,10 @@ __all__ = [
     "Connection",
     "Heartbeat",
     "InstanceSetting",
+    "KeyFingerprint",
     "Lease",
     "MailMessage",
+    "OAuthAttempt",
     "Occurrence",
     "OutboxItem",
     "Participant",
@@ -70,6 +76,7 @@ __all__ = [
     "RemoteCalendar",
     "UnifiedCalendar",
     "User",
+    "UserSession",
     "Vote",
     "Webhook",
     "WebhookDelivery",

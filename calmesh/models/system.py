@@ -38,6 +38,17 @@ class Heartbeat(BaseModel):
     started_at = UTCDateTimeField(default=utcnow)
 
 
+class KeyFingerprint(BaseModel):
+    """The fingerprint of the secret key the database is used with (one row, id 1).
+
+    Never the key: an HMAC under a key derived for this alone (calmesh.auth.keys).
+    """
+
+    id = pw.IntegerField(primary_key=True)
+    fingerprint = pw.CharField(max_length=64)
+    recorded_at = UTCDateTimeField(default=utcnow)
+
+
 class InstanceSetting(BaseModel):
     """A value the instance keeps for itself, shared by every worker and host.
 

@@ -34,7 +34,6 @@ def render(template: str, partial: str | None = None, **context):
 
 
 def init_app(app: Flask) -> None:
-    from calmesh.urls import external_url
     from calmesh.web import (  # noqa: F401
         account,
         booking_pages,
@@ -50,8 +49,6 @@ def init_app(app: Flask) -> None:
     )
     from calmesh.web.public import public
 
-    # Links a user copies elsewhere (the feed URL) are on the trusted origin too.
-    app.jinja_env.globals["external_url"] = external_url
     app.register_blueprint(web)
     # After the dashboard's routes: /{handle}/{slug} must not shadow them.
     app.register_blueprint(public)
