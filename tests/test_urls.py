@@ -14,7 +14,7 @@ from calmesh.auth import setup as first_run
 from calmesh.models import MailMessage, User
 from calmesh.services import outbox
 from calmesh.urls import external_url, listen_origin, local_path, trusted_origin
-from tests.conftest import CSRF, signed_in_client
+from tests.conftest import CSRF, make_user, signed_in_client
 from tests.web.test_poll_pages import cast
 from tests.web.test_poll_pages import create as create_poll
 from tests.web.test_public_booking import berlin, make_page, post_booking
@@ -41,9 +41,22 @@ def alice(app):
     return User.get(User.handle == "alice")
 
 
+def with_host(client, environ: dict[str, str]):
+    """``client`` with every request's Host (and X-Forwarded-Host) replaced: the
+    test client would otherwise put its own Host over ``environ_base``'s."""
+    plain_open = client.open
+
+    def open_(*args, **kw):
+        kw["environ_overrides"] = {**kw.get("environ_overrides", {}), **environ}
+        return plain_open(*args, **kw)
+
+    client.open = open_
+    return client
+
+
 def evil_client(app):
-    client = app.test_client()
-    client.environ_base.update(EVIL)
+    client = with_host(app.test_client(), EVIL)
+    assert client.get("/login").request.host == "evil.example"
     return client
 
 
@@ -90,7 +103,7 @@ def test_a_poisoned_host_never_reaches_the_owners_poll_notification(app, alice):
 def test_a_poisoned_host_never_reaches_api_answers(app, alice, api_as):
     make_page(alice)
     evil = api_as(alice, "full")
-    evil.client.environ_base.update(EVIL)
+    with_host(evil.client, EVIL)
     booked = evil.post(
         "/api/v1/booking-pages/intro/book",
         json={
@@ -110,13 +123,7 @@ def test_a_poisoned_host_never_reaches_api_answers(app, alice, api_as):
 
 
 def test_a_later_sign_in_elsewhere_does_not_move_the_origin(app, alice):
-    client = evil_client(app)
-    with client.session_transaction(environ_base=EVIL) as session:
-        session["csrf"] = CSRF
-    signed_in = client.post(
-        "/login", data={"login": "alice", "password": "alice-password-123", "csrf_token": CSRF}
-    )
-    assert signed_in.status_code == 302
+    sign_in(app, "alice", "alice-password-123", "evil.example")
     assert trusted_origin() == TRUSTED
 
 
@@ -151,3 +158,24 @@ def test_local_path_refuses_every_way_off_the_site(target):
 )
 def test_local_path_keeps_paths_of_this_site(target):
     assert local_path(target) == target
+
+
+def sign_in(app, login: str, password: str, host: str) -> None:
+    client = with_host(app.test_client(), {"HTTP_HOST": host})
+    with client.session_transaction(environ_overrides={"HTTP_HOST": host}) as session:
+        session["csrf"] = CSRF
+    form = {"login": login, "password": password, "csrf_token": CSRF}
+    signed_in = client.post("/login", data=form)
+    assert signed_in.status_code == 302 and signed_in.request.host == host
+
+
+def test_an_owner_made_on_the_command_line_fixes_the_origin_at_first_sign_in(app):
+    owner, other = make_user("olivia"), make_user("mallory")
+    # Another user signs in first, through a Host of their choosing: nothing moves.
+    sign_in(app, "mallory", "mallory-password-123", "evil.example")
+    assert trusted_origin() == "http://127.0.0.1:8000"
+    sign_in(app, "olivia", "olivia-password-123", "cal.example.test")
+    assert trusted_origin() == "http://cal.example.test"
+    sign_in(app, "olivia", "olivia-password-123", "elsewhere.example")
+    assert trusted_origin() == "http://cal.example.test"
+    assert owner.is_owner and not other.is_owner
