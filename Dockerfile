@@ -12,8 +12,6 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY app.py config.example.toml ./
 COPY calmesh ./calmesh
-COPY templates ./templates
-COPY static ./static
 
 RUN useradd --system --uid 10001 --home-dir /data calmesh \
     && mkdir -p /data && chown calmesh /data

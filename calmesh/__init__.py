@@ -5,15 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 __version__ = "0.1.0"
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _secret_key(config) -> str:
@@ -57,9 +54,9 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     # secret, so keep that logger quieter than the app unless debugging.
     if config["logging.level"].upper() != "DEBUG":
         logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = Flask(
-        __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
-    )
+    # Templates and static files ship inside the package (calmesh/templates,
+    # calmesh/static): Flask finds them beside this module, whatever the cwd.
+    app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config["CALMESH"] = config
     app.secret_key = _secret_key(config)
     from calmesh.converters import CONVERTERS
