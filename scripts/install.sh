@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv and installs CalMesh's Python requirements into it.
+# Creates .venv and installs CalMesh into it, with its pinned requirements.
 #   bash scripts/install.sh        runtime only
-#   bash scripts/install.sh dev    runtime + test tools
+#   bash scripts/install.sh dev    runtime + test and build tools
+# The project itself is installed editable (`pip install -e .`): .venv/bin/calmesh
+# then works from any directory and always runs this checkout's code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -12,7 +14,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
+  .venv/bin/python -m pip install --quiet -r requirements-dev.txt -e .
 else
-  .venv/bin/python -m pip install --quiet -r requirements.txt
+  .venv/bin/python -m pip install --quiet -r requirements.txt -e .
 fi
