@@ -50,13 +50,13 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         level=config["logging.level"].upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
-    if config["logging.level"].upper() != "DEBUG":
-        # httpx logs every request's full URL at INFO; an iCal feed's path is often
-        # its secret. APScheduler logs two INFO lines per job run (every few
-        # seconds) and one per job added: an idle instance would never be quiet.
-        # Both keep their warnings; DEBUG shows everything.
-        for noisy in ("httpx", "apscheduler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    # httpx logs every request's full URL at INFO; an iCal feed's path is often its
+    # secret. APScheduler logs two INFO lines per job run (every few seconds) and
+    # one per job added: an idle instance would never be quiet. Both keep their
+    # warnings; DEBUG shows everything.
+    debug = config["logging.level"].upper() == "DEBUG"
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.NOTSET if debug else logging.WARNING)
     # Templates and static files ship inside the package (calmesh/templates,
     # calmesh/static): Flask finds them beside this module, whatever the cwd.
     app = Flask(__name__, template_folder="templates", static_folder="static")
