@@ -14,7 +14,12 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 if [ "${1:-}" = "dev" ]; then
-  .venv/bin/python -m pip install --quiet -r requirements-dev.txt -e .
+  .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 else
-  .venv/bin/python -m pip install --quiet -r requirements.txt -e .
+  .venv/bin/python -m pip install --quiet -r requirements.txt
+fi
+# The project itself (its dependencies are the pins above): again only when
+# pyproject.toml changed, as an editable install follows the code by itself.
+if [ ! -x .venv/bin/calmesh ] || [ pyproject.toml -nt .venv/bin/calmesh ]; then
+  .venv/bin/python -m pip install --quiet --no-deps -e .
 fi
