@@ -169,7 +169,8 @@ def check_proxy(settings: Config) -> list[str]:
         problems.append(
             f"proxy: server.trusted_proxies = {proxies} but the app listens on "
             f"{settings['server.host']}: anyone reaching that port directly can forge "
-            "X-Forwarded-For; listen on 127.0.0.1 behind the proxy"
+            "X-Forwarded-For; listen on 127.0.0.1 behind the proxy (or let only the proxy "
+            "reach that port)"
         )
     return problems
 
