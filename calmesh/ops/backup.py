@@ -162,18 +162,30 @@ def restore(settings: Config, path: Path) -> Outcome:
             "the backed-up instance had security.secret_key in its configuration: set the "
             "same key here, or stored calendar credentials cannot be read"
         )
+    # Everything that can refuse is checked before the first file is written.
     if engine == "sqlite":
         target = _sqlite_path(url)
         if target.exists():
             raise BackupError(f"{target} already exists: restore into a new database path")
+    else:
+        pg_restore = _ready_for_pg_restore(url, path)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     keys = [name for name in contents if name.startswith("secret_key")]
-    for name in keys:
-        _write_private(folder / name, contents[name])
-    if engine == "sqlite":
-        what = _restore_sqlite(contents[SQLITE_NAME], target)
-    else:
-        what = _restore_postgres(contents[PG_NAME], url, folder)
+    try:
+        for name in keys:
+            _write_private(folder / name, contents[name])
+        if engine == "sqlite":
+            what = _restore_sqlite(contents[SQLITE_NAME], target)
+        else:
+            what = _restore_postgres(pg_restore, contents[PG_NAME], url)
+    except BaseException:
+        # Leave the folder as empty as it was, so that a second try is not refused.
+        for name in keys:
+            (folder / name).unlink(missing_ok=True)
+        if created:
+            folder.rmdir()
+        raise
     return Outcome(path, what, keys, notes)
 
 
@@ -208,16 +220,21 @@ def _restore_sqlite(data: bytes, target: Path) -> str:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.restoring")
     _write_private(partial, data)
-    connection = sqlite3.connect(partial)
     try:
-        _integrity(connection, "the backed-up database")
-    finally:
-        connection.close()
+        connection = sqlite3.connect(partial)
+        try:
+            _integrity(connection, "the backed-up database")
+        finally:
+            connection.close()
+    except (sqlite3.Error, BackupError) as exc:
+        partial.unlink()
+        raise BackupError(f"the backed-up database cannot be used: {exc}") from None
     os.replace(partial, target)
     return f"SQLite {target}"
 
 
-def _restore_postgres(data: bytes, url: str, folder: Path) -> str:
+def _ready_for_pg_restore(url: str, archive: Path) -> str:
+    """pg_restore's path, once the target database is known to be empty."""
     from calmesh import db
 
     database = db.make_database(url)
@@ -228,14 +245,18 @@ def _restore_postgres(data: bytes, url: str, folder: Path) -> str:
     finally:
         database.close()
     pg_restore = _pg_tool("pg_restore")
-    dsn, env = _libpq(url)
     if pg_restore is None:
-        (folder / PG_NAME).write_bytes(data)
+        dsn, _ = _libpq(url)
         raise BackupError(
             "pg_restore is not installed here (Debian: apt-get install postgresql-client); "
-            f"the keys are restored and the dump is at {folder / PG_NAME}: run "
-            f"`pg_restore --no-owner --dbname='{dsn}' {folder / PG_NAME}`"
+            f"or by hand: `tar -xzf {archive} -C DATA_DIR 'secret_key*' && tar -xzOf {archive} "
+            f"{PG_NAME} | pg_restore --no-owner --dbname='{dsn}'`"
         )
+    return pg_restore
+
+
+def _restore_postgres(pg_restore: str, data: bytes, url: str) -> str:
+    dsn, env = _libpq(url)
     with tempfile.NamedTemporaryFile(suffix=".pgdump") as dump:
         dump.write(data)
         dump.flush()

@@ -4,6 +4,7 @@ began is there. On whichever engine this run uses (PostgreSQL through pg_dump)."
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -193,3 +194,29 @@ def test_a_secret_key_from_the_configuration_is_named_as_not_in_the_backup(tmp_p
     done = run_cli("backup", str(tmp_path / "b.tar.gz"), env=env)
     assert done.returncode == 0, done.stderr
     assert "note: security.secret_key is set in your configuration" in done.stdout
+
+
+def test_a_restore_that_fails_leaves_the_folder_as_it_was(tmp_path):
+    env = server_env(tmp_path)
+    assert run_cli("init", env=env).returncode == 0
+    archive = tmp_path / "b.tar.gz"
+    assert run_cli("backup", str(archive), env=env).returncode == 0
+    # A database that is not one, with a manifest that vouches for it: it passes the
+    # checksums and fails at the database step, after the keys were written.
+    broken = tmp_path / "broken.tar.gz"
+    with tarfile.open(archive) as source:
+        manifest = json.loads(source.extractfile("manifest.json").read())
+        files = {name: source.extractfile(name).read() for name in manifest["files"]}
+    database = next(name for name in files if not name.startswith("secret_key"))
+    files[database] = b"not a database " * 100
+    manifest["files"][database] = hashlib.sha256(files[database]).hexdigest()
+    with tarfile.open(broken, "w:gz") as target:
+        for name, data in {"manifest.json": json.dumps(manifest).encode(), **files}.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            target.addfile(info, io.BytesIO(data))
+    other = server_env(tmp_path / "other")
+    done = run_cli("restore", str(broken), env=other)
+    assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "other" / "data").exists()  # a second try is not refused
