@@ -1,10 +1,12 @@
 """``calmesh backup PATH`` and ``calmesh restore PATH``.
 
 A backup is one gzipped tar file holding what an instance cannot be rebuilt
-without: a consistent snapshot of the database and the secret key material of
-the data folder (``secret_key`` and any other ``secret_key*`` file: it signs
-sessions and links and encrypts stored calendar credentials, so a database
-without it cannot read them), plus ``manifest.json`` with each file's SHA-256.
+without: a consistent snapshot of the database, the secret key material
+(``secret_key``: the key in use, whether it comes from the configuration,
+``security.secret_key_file`` or ``data_dir/secret_key``; ``previous_secret_keys``
+when a rotation is under way: every key is derived from them, so a database
+without them cannot read its stored credentials, sessions or links), and
+``manifest.json`` with each file's SHA-256.
 
 * SQLite: SQLite's online backup API copies every page in one step inside a
   read transaction. In WAL mode writers go on meanwhile; the copy is the
@@ -14,7 +16,9 @@ without it cannot read them), plus ``manifest.json`` with each file's SHA-256.
 
 ``restore`` brings a backup into an empty data folder (a non-empty one is
 refused: nothing is ever overwritten) and, for PostgreSQL, an empty database.
-An older backup is fine: migrations run when the app starts.
+The key goes to ``data_dir/secret_key`` unless the configuration names a key
+of its own, which must then be the backed-up one (or list it among the
+previous keys). An older backup is fine: migrations run when the app starts.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from urllib.parse import urlsplit, urlunsplit
 from calmesh.config import Config
 
 FORMAT = 1
-KEY_GLOB = "secret_key*"
+KEY_NAME = "secret_key"
+PREVIOUS_NAME = "previous_secret_keys"
 SQLITE_NAME = "calmesh.db"
 PG_NAME = "calmesh.pgdump"
 
@@ -72,23 +77,18 @@ def backup(settings: Config, path: Path) -> Outcome:
             name, what = SQLITE_NAME, _snapshot_sqlite(_sqlite_path(url), staging / SQLITE_NAME)
         else:
             name, what = PG_NAME, _dump_postgres(url, staging / PG_NAME)
-        keys = _key_files(settings.data_dir)
-        for key in keys:
-            shutil.copy2(key, staging / key.name)
-        if settings["security.secret_key"]:
-            notes.append(
-                "security.secret_key is set in your configuration, not in the data folder: "
-                "keep that key with this backup (it is not in it)"
-            )
-        elif not keys:
+        keys, source = _key_material(settings)
+        for key, text in keys.items():
+            _write_private(staging / key, text.encode())
+        if not keys:
             notes.append(f"no secret key in {settings.data_dir} yet (it is made on first start)")
-        files = [name, *(key.name for key in keys)]
+        files = [name, *keys]
         manifest = {
             "format": FORMAT,
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "version": _version(),
             "engine": "sqlite" if name == SQLITE_NAME else "postgresql",
-            "secret_key_in_configuration": bool(settings["security.secret_key"]),
+            "secret_key_source": source,
             "files": {f: _sha256(staging / f) for f in files},
         }
         partial = staging / "archive.tar.gz"
@@ -98,7 +98,7 @@ def backup(settings: Config, path: Path) -> Outcome:
             for f in files:
                 tar.add(staging / f, arcname=f, recursive=False)
         os.replace(partial, path)  # whole or not at all
-    return Outcome(path, what, [key.name for key in keys], notes)
+    return Outcome(path, what, list(keys), notes)
 
 
 def _snapshot_sqlite(source: Path, target: Path) -> str:
@@ -156,12 +156,7 @@ def restore(settings: Config, path: Path) -> Outcome:
             f"the backup holds a {manifest['engine']} database but database_url is {engine}: "
             "restore it to the engine it came from"
         )
-    notes = []
-    if manifest.get("secret_key_in_configuration"):
-        notes.append(
-            "the backed-up instance had security.secret_key in its configuration: set the "
-            "same key here, or stored calendar credentials cannot be read"
-        )
+    keys, notes = _keys_to_write(settings, contents)
     # Everything that can refuse is checked before the first file is written.
     if engine == "sqlite":
         target = _sqlite_path(url)
@@ -171,7 +166,6 @@ def restore(settings: Config, path: Path) -> Outcome:
         pg_restore = _ready_for_pg_restore(url, path)
     created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = [name for name in contents if name.startswith("secret_key")]
     try:
         for name in keys:
             _write_private(folder / name, contents[name])
@@ -186,7 +180,37 @@ def restore(settings: Config, path: Path) -> Outcome:
         if created:
             folder.rmdir()
         raise
-    return Outcome(path, what, keys, notes)
+    return Outcome(path, what, [f"{name} (in {folder})" for name in keys], notes)
+
+
+def _keys_to_write(settings: Config, contents: dict[str, bytes]) -> tuple[list[str], list[str]]:
+    """Which key files to write into the data folder, and notes for the user.
+
+    Refuses when the configuration brings a key of its own that cannot read the
+    backup: the app would refuse to start on that database anyway.
+    """
+    notes: list[str] = []
+    backed_up = contents.get(KEY_NAME, b"").decode().strip()
+    previous = contents.get(PREVIOUS_NAME, b"").decode().split()
+    configured, _ = _key_material(settings, include_data_dir=False)
+    write = []
+    if KEY_NAME in configured:
+        readable = {configured[KEY_NAME].strip(), *settings["security.previous_secret_keys"]}
+        if backed_up and backed_up not in readable:
+            raise BackupError(
+                "the configuration names a secret key (security.secret_key or "
+                "secret_key_file) that is not the backup's: use the backed-up key, or list it "
+                "in security.previous_secret_keys"
+            )
+    elif backed_up:
+        write.append(KEY_NAME)
+    if previous and not set(previous) <= set(settings["security.previous_secret_keys"]):
+        write.append(PREVIOUS_NAME)
+        notes.append(
+            f"the backup has previous secret keys (a rotation was under way): point "
+            f"CALMESH_SECURITY_PREVIOUS_SECRET_KEYS_FILE at {settings.data_dir / PREVIOUS_NAME}"
+        )
+    return write, notes
 
 
 def _read_archive(tar: tarfile.TarFile) -> tuple[dict, dict[str, bytes]]:
@@ -203,7 +227,7 @@ def _read_archive(tar: tarfile.TarFile) -> tuple[dict, dict[str, bytes]]:
         raise tarfile.TarError(f"unknown backup format {manifest.get('format')!r}")
     contents = {}
     for name, digest in manifest["files"].items():
-        expected = name in {SQLITE_NAME, PG_NAME} or name.startswith("secret_key")
+        expected = name in {SQLITE_NAME, PG_NAME, KEY_NAME, PREVIOUS_NAME}
         if "/" in name or not expected:
             raise tarfile.TarError(f"unexpected file {name!r}")
         handle = tar.extractfile(name)
@@ -249,7 +273,7 @@ def _ready_for_pg_restore(url: str, archive: Path) -> str:
         dsn, _ = _libpq(url)
         raise BackupError(
             "pg_restore is not installed here (Debian: apt-get install postgresql-client); "
-            f"or by hand: `tar -xzf {archive} -C DATA_DIR 'secret_key*' && tar -xzOf {archive} "
+            f"or by hand: `tar -xzf {archive} -C DATA_DIR {KEY_NAME} && tar -xzOf {archive} "
             f"{PG_NAME} | pg_restore --no-owner --dbname='{dsn}'`"
         )
     return pg_restore
@@ -276,9 +300,26 @@ def _sqlite_path(url: str) -> Path:
     return Path(url.removeprefix("sqlite:///"))
 
 
-def _key_files(folder: Path) -> list[Path]:
-    # ".secret_key.<pid>..." files are another process's half-written key: not these.
-    return sorted(p for p in folder.glob(KEY_GLOB) if p.is_file()) if folder.is_dir() else []
+def _key_material(settings: Config, include_data_dir: bool = True) -> tuple[dict[str, str], str]:
+    """The keys in use, by archive name, and where the current one comes from:
+    the same order of sources as the app (:func:`calmesh._secret_key`)."""
+    keys, source = {}, "none"
+    if settings["security.secret_key"]:
+        keys[KEY_NAME], source = settings["security.secret_key"], "configuration"
+    elif settings["security.secret_key_file"]:
+        path = Path(settings["security.secret_key_file"]).expanduser()
+        try:
+            keys[KEY_NAME], source = path.read_text().strip(), "secret_key_file"
+        except OSError as exc:
+            raise BackupError(
+                f"security.secret_key_file: cannot read {path} ({exc.strerror})"
+            ) from None
+    elif include_data_dir and (settings.data_dir / KEY_NAME).is_file():
+        keys[KEY_NAME] = (settings.data_dir / KEY_NAME).read_text().strip()
+        source = "data_dir"
+    if settings["security.previous_secret_keys"]:
+        keys[PREVIOUS_NAME] = "\n".join(settings["security.previous_secret_keys"]) + "\n"
+    return keys, source
 
 
 def _integrity(connection: sqlite3.Connection, what: str) -> None:

@@ -146,13 +146,15 @@ def check_proxy(settings: Config) -> list[str]:
             )
         elif parts.query or parts.fragment:
             problems.append(f"proxy: server.base_url {base!r} must not have a query or fragment")
-    secure = settings["security.secure_cookies"]
+    from calmesh import _secure_cookies  # the app's own reading of "auto"
+
+    secure = _secure_cookies(settings)
     proxies = settings["server.trusted_proxies"]
     loopback = _is_loopback(settings["server.host"])
     if scheme == "https" and not secure:
         problems.append(
             "proxy: server.base_url is https but security.secure_cookies is false "
-            "(set it true: cookies must not travel over plain HTTP)"
+            "(set it to auto or true: cookies must not travel over plain HTTP)"
         )
     if scheme == "http" and secure and urlsplit(base).hostname not in LOOPBACK_NAMES:
         problems.append(

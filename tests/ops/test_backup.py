@@ -188,12 +188,45 @@ def test_backup_never_overwrites_and_restore_refuses_a_damaged_archive(tmp_path)
     assert set(manifest["files"]) >= {"secret_key"}
 
 
-def test_a_secret_key_from_the_configuration_is_named_as_not_in_the_backup(tmp_path):
-    env = server_env(tmp_path, CALMESH_SECURITY_SECRET_KEY="k" * 40)
+def test_configured_keys_and_previous_keys_are_backed_up_and_restored(tmp_path):
+    # A rotation under way: the key in the configuration, the old one still readable.
+    current, old = "c" * 40, "o" * 40
+    keys = {"CALMESH_SECURITY_SECRET_KEY": current, "CALMESH_SECURITY_PREVIOUS_SECRET_KEYS": old}
+    (tmp_path / "live").mkdir()
+    env = server_env(tmp_path / "live", **keys)
     assert run_cli("init", env=env).returncode == 0
-    done = run_cli("backup", str(tmp_path / "b.tar.gz"), env=env)
+    archive = tmp_path / "b.tar.gz"
+    done = run_cli("backup", str(archive), env=env)
     assert done.returncode == 0, done.stderr
-    assert "note: security.secret_key is set in your configuration" in done.stdout
+    with tarfile.open(archive) as tar:
+        assert tar.extractfile("secret_key").read().decode() == current
+        assert tar.extractfile("previous_secret_keys").read().decode().split() == [old]
+
+    # A configuration with another key of its own cannot read the backup: refused.
+    (tmp_path / "wrong").mkdir()
+    wrong = server_env(tmp_path / "wrong", CALMESH_SECURITY_SECRET_KEY="w" * 40)
+    done = run_cli("restore", str(archive), env=wrong)
+    assert done.returncode == 2 and "not the backup's" in done.stderr, done.stderr
+    assert not (tmp_path / "wrong" / "data").exists()
+
+    # A plain new home gets both into its data folder and starts on them.
+    (tmp_path / "new").mkdir()
+    home = server_env(tmp_path / "new")
+    done = run_cli("restore", str(archive), env=home)
+    assert done.returncode == 0, done.stderr
+    data = tmp_path / "new" / "data"
+    assert (data / "secret_key").read_text() == current
+    assert "CALMESH_SECURITY_PREVIOUS_SECRET_KEYS_FILE" in done.stdout
+    restored = start_server(
+        tmp_path / "new",
+        workers=1,
+        CALMESH_DATABASE_URL=home["CALMESH_DATABASE_URL"],
+        CALMESH_SECURITY_PREVIOUS_SECRET_KEYS_FILE=str(data / "previous_secret_keys"),
+    )
+    try:
+        assert httpx.get(restored.url + "/api/health").status_code == 200
+    finally:
+        stop_server(restored)
 
 
 def test_a_restore_that_fails_leaves_the_folder_as_it_was(tmp_path):

@@ -39,7 +39,11 @@ def test_a_healthy_instance_passes_and_exits_zero(instance):
 
 
 def test_each_problem_is_one_line_and_the_exit_is_non_zero(instance):
-    env = dict(instance, CALMESH_SERVER_BASE_URL="https://cal.example.org")
+    env = dict(
+        instance,
+        CALMESH_SERVER_BASE_URL="https://cal.example.org",
+        CALMESH_SECURITY_SECURE_COOKIES="false",
+    )
     done = run_cli("check", env=env)
     assert done.returncode != 0
     lines = done.stdout.splitlines()
@@ -57,6 +61,7 @@ def test_the_documented_proxy_settings_pass(instance):
         CALMESH_SECURITY_SECURE_COOKIES="true",
     )
     assert check.run(env) == []
+    assert check.run(dict(env, CALMESH_SECURITY_SECURE_COOKIES="auto")) == []
 
 
 def test_proxy_settings_that_contradict_each_other(instance):
