@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -84,6 +85,7 @@ def one_run(binary: str) -> tuple[float, int, int, int]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def main() -> None:
