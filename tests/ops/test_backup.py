@@ -253,3 +253,21 @@ def test_a_restore_that_fails_leaves_the_folder_as_it_was(tmp_path):
     assert done.returncode == 2 and done.stderr.startswith("error: "), done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "other" / "data").exists()  # a second try is not refused
+
+
+def test_without_pg_dump_the_guidance_says_what_to_run(tmp_path, monkeypatch):
+    from calmesh.config import load
+
+    monkeypatch.setattr(backup_module, "_pg_tool", lambda name: None)  # a machine without it
+    settings = load(
+        environ={
+            "CALMESH_DATA_DIR": str(tmp_path / "data"),
+            "CALMESH_DATABASE_URL": "postgresql://calmesh:pw-s3cret@db.internal/calmesh",
+        }
+    )
+    with pytest.raises(backup_module.BackupError) as refused:
+        backup_module.backup(settings, tmp_path / "b.tar.gz")
+    message = str(refused.value)
+    assert "apt-get install postgresql-client" in message and "pg_dump --format=custom" in message
+    assert "pw-s3cret" not in message
+    assert not (tmp_path / "b.tar.gz").exists()
