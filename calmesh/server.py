@@ -6,8 +6,20 @@ import logging
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 log = logging.getLogger("calmesh")
+
+
+class QuietAccessLog(Logger):
+    """gunicorn's logger without the access lines of answered health checks: a
+    probe every few seconds (Docker's HEALTHCHECK, a monitor) is no event, and
+    would bury the ones there are. A health check that fails is still logged."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if environ.get("PATH_INFO") == "/api/health" and str(resp.status).startswith("200"):
+            return
+        super().access(resp, req, environ, request_time)
 
 
 class _Gunicorn(BaseApplication):
@@ -42,6 +54,7 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
         "workers": settings["server.workers"],
         "timeout": settings["server.timeout"],
         "accesslog": "-",
+        "logger_class": QuietAccessLog,
         "errorlog": "-",
         "loglevel": settings["logging.level"].lower(),
         "forwarded_allow_ips": "*" if settings["server.trusted_proxies"] else "127.0.0.1",
