@@ -184,7 +184,7 @@ def test_a_token_endpoint_rebound_to_loopback_is_never_reached(standin, network)
     network.answer("oauth.rebind.test", ["93.184.215.14"], ["127.0.0.1"])
     strict = HttpSettings(allow_private=False, timeout=5)
     with pytest.raises(ProviderError):
-        oauth.exchange_code(standin.kind, settings, REDIRECT, code, strict)
+        oauth.exchange_code(standin.kind, settings, REDIRECT, code, strict, VERIFIER)
     assert len(standin.seen) == before
     assert network.attempts == [("93.184.215.14", parts.port)]
 
