@@ -119,7 +119,7 @@ def nginx_config(folder: Path, site: str) -> Path:
     main = folder / "nginx.conf"
     main.write_text(
         f"""
-        user root;
+        {"user root;" if os.geteuid() == 0 else ""}
         pid {folder}/nginx.pid;
         error_log stderr warn;
         events {{}}
