@@ -1,4 +1,4 @@
-"""``python -m calmesh <command>``: set-up, serving and maintenance.
+"""``calmesh <command>`` (or ``python -m calmesh``): set-up, serving and maintenance.
 
 Every wrong argument ends with a one-line message and exit status 2; nothing
 prints a traceback to the user.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from calmesh.config import ConfigError
 from calmesh.mcp import add_command as add_mcp_command
+from calmesh.ops import add_commands as add_ops_commands
 
 
 class CliError(Exception):
@@ -212,9 +213,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m calmesh", description="CalMesh: self-hosted scheduling."
-    )
+    parser = argparse.ArgumentParser(prog="calmesh", description="CalMesh: self-hosted scheduling.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
@@ -273,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Later modules (sync, mcp) add their commands here: f(subparsers, add).
 EXTRA_COMMANDS: list[Callable] = []
 EXTRA_COMMANDS.append(add_mcp_command)
+EXTRA_COMMANDS.append(add_ops_commands)
 
 
 def main(argv: list[str] | None = None) -> int:

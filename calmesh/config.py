@@ -5,7 +5,7 @@ Sources, later ones winning: the schema's defaults, the TOML file named by
 the top of the file: ``CALMESH_<KEY>``, e.g. ``CALMESH_DATA_DIR``), and for
 secrets ``CALMESH_<SECTION>_<KEY>_FILE`` naming a file that holds the value.
 ``config.example.toml`` lists exactly the keys of :data:`SCHEMA`; a test keeps
-the two in step (``python -m calmesh config-example`` prints the file anew).
+the two in step (``calmesh config-example`` prints the file anew).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ SCHEMA: tuple[Key, ...] = (
         "embedded",
         True,
         "Run the scheduler inside one of the `serve` workers. Set false when a separate "
-        "`python -m calmesh worker` runs it.",
+        "`calmesh worker` runs it.",
     ),
     Key("scheduler", "heartbeat_seconds", 15, "How often the scheduler records that it is alive."),
     Key("sync", "interval_caldav", 300, "Seconds between syncs of a CalDAV or iCloud connection."),

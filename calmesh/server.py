@@ -25,7 +25,14 @@ def _header_of(atom: str) -> str | None:
 class AccessLogger(Logger):
     """gunicorn's logger, but every request-derived field of the access log is
     redacted (feed, manage, vote, OAuth and setup tokens; the Referer carries
-    them too) and escaped (control characters)."""
+    them too) and escaped (control characters). Answered health checks are
+    not logged: a probe every few seconds (Docker's HEALTHCHECK, a monitor) is
+    no event, and would bury the ones there are. A failing one still is."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if environ.get("PATH_INFO") == "/api/health" and str(resp.status).startswith("200"):
+            return
+        super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
