@@ -287,11 +287,16 @@ RANGE_QUERY = {
 
 EVENT_OUT = Object(
     {
-        "id": Integer(description="Stored occurrence id"),
+        "id": Integer(nullable=True, description="Stored occurrence id; null for a booking"),
         "uid": String(),
         "recurrence_id": String(nullable=True),
-        "source_id": Integer(),
-        "connection_id": Integer(),
+        "source_id": Integer(
+            nullable=True, description="null: a booking no source holds yet (pending ones)"
+        ),
+        "connection_id": Integer(nullable=True),
+        "booking_id": String(
+            nullable=True, description="The CalMesh booking this event is (written back or not)"
+        ),
         "summary": String(),
         "location": String(),
         "start": DateTime(description="UTC"),
@@ -330,12 +335,34 @@ def _window(query: dict) -> tuple[datetime, datetime, str]:
 def event_out(event: service.Event, tz: str) -> dict:
     occ = event.occurrence
     zone = ZoneInfo(tz)
+    if occ is None:  # a booking that no source holds yet
+        booking, busy = event.booking, event.busy_event
+        return {
+            "id": None,
+            "uid": busy.uid,
+            "recurrence_id": None,
+            "source_id": None,
+            "connection_id": None,
+            "booking_id": booking.uid,
+            "summary": busy.summary,
+            "location": booking.page.location,
+            "start": iso(booking.start),
+            "end": iso(booking.end),
+            "start_local": booking.start.astimezone(zone).isoformat(),
+            "end_local": booking.end.astimezone(zone).isoformat(),
+            "all_day": False,
+            "start_date": None,
+            "end_date": None,
+            "busy": True,
+            "status": "tentative" if booking.status == "pending" else "confirmed",
+        }
     return {
         "id": occ.id,
         "uid": occ.uid,
         "recurrence_id": occ.recurrence_id,
         "source_id": event.source.id,
         "connection_id": event.source.connection_id,
+        "booking_id": event.booking_uid,
         "summary": occ.summary,
         "location": occ.location,
         "start": iso(occ.start),
@@ -535,7 +562,8 @@ def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[dateti
     auth="read",
     query=AVAILABILITY_QUERY,
     response=AVAILABILITY_OUT,
-    summary="Busy blocks and free ranges (in the asked zone and UTC)",
+    summary="Busy blocks and free ranges (in the asked zone and UTC); the calendar's "
+    "pending and accepted bookings count as busy, each once",
     tag=TAG,
 )
 def calendar_availability(slug, query):
@@ -582,14 +610,14 @@ CONFLICT_OUT = Object(
     response=Object(
         {"data": List(CONFLICT_OUT, max_items=100_000), "timezone": String()}, name="ConflictList"
     ),
-    summary="Overlapping busy events from different sources",
+    summary="Overlapping busy events from different sources (bookings count as one)",
     tag=TAG,
 )
 def calendar_conflicts(slug, query):
     calendar = owned(slug)
     start, end, tz = _window(query)
     tz = tz or calendar.timezone
-    found = service.events(calendar, start, end)
+    found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
     by_key = {id(e.busy_event): e for e in found}
     conflicts = service.conflicts_among(calendar, found)
     zone = ZoneInfo(tz)
