@@ -177,6 +177,11 @@ SLOT_OUT = Object(
 SLOTS_OUT = Object(
     {
         "slug": String(),
+        "host": Object(
+            {"handle": String(), "name": String()},
+            description="The page's owner: its public address is /{handle}/{slug}",
+        ),
+        "url": String(description="The public page"),
         "timezone": String(description="The zone the dates and *_local times are in"),
         "duration": Integer(),
         "durations": List(Integer()),
@@ -200,8 +205,47 @@ SLOTS_QUERY = Object(
 )
 
 
-def public(slug: str) -> BookingPage:
-    page = service.public_page(slug)
+def page_by_slug(slug: str) -> BookingPage:
+    """The page the seed's ``/booking-pages/:slug/...`` form names. With a key or a
+    session, it is one of the caller's own pages, never another owner's (their pages
+    are reachable explicitly under ``/public/{handle}/{slug}``). Without, it is the
+    one active page with that slug; several owners having one answers 409
+    ``ambiguous_slug`` with each owner's address in ``details``."""
+    principal = who()
+    if principal is not None:
+        page = service.get_for(principal.user, slug)
+        if page is None or not page.active:
+            raise ApiError(
+                404,
+                "not_found",
+                "you have no active booking page with that slug; another owner's page is "
+                "at /api/v1/public/{handle}/" + slug,
+            )
+        return page
+    found = service.public_pages_with(slug)
+    if not found:
+        raise not_found("booking page")
+    if len(found) > 1:
+        raise ApiError(
+            409,
+            "ambiguous_slug",
+            f"{len(found)} owners have a booking page {slug!r}: name the owner with "
+            f"/api/v1/public/{{handle}}/{slug}/slots (or /book)",
+            [
+                {
+                    "handle": page.user.handle,
+                    "slots": f"/api/v1/public/{page.user.handle}/{slug}/slots",
+                    "book": f"/api/v1/public/{page.user.handle}/{slug}/book",
+                    "url": external_url("public.booking_page", handle=page.user.handle, slug=slug),
+                }
+                for page in found
+            ],
+        )
+    return found[0]
+
+
+def page_by_address(handle: str, slug: str) -> BookingPage:
+    page = service.public_page(handle, slug)
     if page is None:
         raise not_found("booking page")
     return page
@@ -250,11 +294,22 @@ def _compute_slots(
     }
     return {
         "slug": page.slug,
+        "host": {"handle": page.user.handle, "name": page.user.name},
+        "url": external_url("public.booking_page", handle=page.user.handle, slug=page.slug),
         "timezone": tz,
         "duration": minutes,
         "durations": page.durations,
         "dates": dates,
     }
+
+
+SLOTS_SUMMARY = "Free slots of a booking page, grouped by date in the visitor's zone (public)"
+AMBIGUOUS = (
+    "With a key or a session, `slug` is one of your own pages. Without, it is the one "
+    "active page with that slug on the instance; when several owners have one, the "
+    "answer is 409 `ambiguous_slug` listing each owner's `/api/v1/public/{handle}/{slug}` "
+    "in `details`."
+)
 
 
 @endpoint(
@@ -263,11 +318,36 @@ def _compute_slots(
     auth="public",
     query=SLOTS_QUERY,
     response=SLOTS_OUT,
-    summary="Free slots of a booking page, grouped by date in the visitor's zone (public)",
+    errors=(409,),
+    summary=SLOTS_SUMMARY,
+    description=AMBIGUOUS,
     tag=TAG,
 )
 def booking_page_slots(slug, query):
-    page = public(slug)
+    _throttle_slots()
+    return _slots(page_by_slug(slug), query)
+
+
+@endpoint(
+    "/public/<slug:handle>/<slug:slug>/slots",
+    "GET",
+    auth="public",
+    query=SLOTS_QUERY,
+    response=SLOTS_OUT,
+    summary=SLOTS_SUMMARY + ", by its public address /{handle}/{slug}",
+    tag=TAG,
+)
+def public_page_slots(handle, slug, query):
+    _throttle_slots()
+    return _slots(page_by_address(handle, slug), query)
+
+
+def _throttle_slots() -> None:
+    if who() is None:  # keys and sessions have their own limit
+        throttle_public("slots", "api.public_slots_per_minute")
+
+
+def _slots(page: BookingPage, query: dict):
     start = query["start"] or utcnow().replace(second=0, microsecond=0)
     end = query["end"] or start + timedelta(days=7)
     if end <= start or end - start > MAX_SLOT_RANGE:
@@ -311,9 +391,10 @@ BOOK_BODY = Object(
 )
 
 
-def throttle_public(action: str) -> None:
-    """Bookings and votes from one address, counted across workers."""
-    limit = current_app.config["CALMESH"]["api.public_book_per_minute"]
+def throttle_public(action: str, limit_key: str = "api.public_book_per_minute") -> None:
+    """Requests from one address without a key (bookings, votes, slots), counted
+    across workers."""
+    limit = current_app.config["CALMESH"][limit_key]
     state = ratelimit.hit(f"public:{action}:{request.remote_addr}", limit, 60)
     if not state.allowed:
         raise ApiError(
@@ -324,6 +405,9 @@ def throttle_public(action: str) -> None:
         )
 
 
+BOOK_SUMMARY = "Book a slot (public). Send Idempotency-Key to make retries safe."
+
+
 @endpoint(
     "/booking-pages/<slug:slug>/book",
     "POST",
@@ -332,12 +416,32 @@ def throttle_public(action: str) -> None:
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),
-    summary="Book a slot (public). Send Idempotency-Key to make retries safe.",
+    summary=BOOK_SUMMARY,
+    description=AMBIGUOUS,
     tag=TAG,
 )
 def book_slot(slug, body):
     throttle_public("book")
-    page = public(slug)
+    return _book(page_by_slug(slug), body)
+
+
+@endpoint(
+    "/public/<slug:handle>/<slug:slug>/book",
+    "POST",
+    auth="public",
+    body=BOOK_BODY,
+    status=201,
+    response=BOOKING_OUT,
+    errors=(409, 422),
+    summary=BOOK_SUMMARY + " By the page's public address /{handle}/{slug}.",
+    tag=TAG,
+)
+def public_page_book(handle, slug, body):
+    throttle_public("book")
+    return _book(page_by_address(handle, slug), body)
+
+
+def _book(page: BookingPage, body: dict):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 200):
         raise ApiError(400, "validation_error", "Idempotency-Key must be 1-200 characters")

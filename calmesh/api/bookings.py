@@ -18,6 +18,10 @@ BOOKING_OUT = Object(
         "id": String(description="The booking's public uid"),
         "uid": String(),
         "booking_page": String(description="The page's slug"),
+        "host": Object(
+            {"handle": String(), "name": String()},
+            description="The page's owner: its public address is /{handle}/{booking_page}",
+        ),
         "title": String(),
         "status": Choice(*BOOKING_STATUSES),
         "start": DateTime(),

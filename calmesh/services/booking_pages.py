@@ -134,13 +134,24 @@ def get_for(user: User, slug: str) -> BookingPage | None:
     return BookingPage.get_or_none((BookingPage.user == user) & (BookingPage.slug == slug))
 
 
-def public_page(slug: str) -> BookingPage | None:
-    """An active page by its instance-wide slug (the public endpoints)."""
+def public_page(handle: str, slug: str) -> BookingPage | None:
+    """An active page by its public address, /{handle}/{slug}."""
     return (
         BookingPage.select(BookingPage, User)
         .join(User)
-        .where((BookingPage.slug == slug) & BookingPage.active)
+        .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
         .first()
+    )
+
+
+def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:
+    """Active pages of any owner with this slug (slugs are unique per owner only)."""
+    return list(
+        BookingPage.select(BookingPage, User)
+        .join(User)
+        .where((BookingPage.slug == slug) & BookingPage.active)
+        .order_by(User.handle)
+        .limit(limit)
     )
 
 
@@ -199,7 +210,10 @@ def create(user: User, data: dict[str, Any]) -> BookingPage:
             return BookingPage.create(user=user, **columns)
     except pw.IntegrityError:
         raise PageError(
-            f"the slug {data['slug']!r} is taken on this instance", 409, "conflict", "slug"
+            f"you already have a booking page with the slug {data['slug']!r}",
+            409,
+            "conflict",
+            "slug",
         ) from None
 
 
@@ -214,7 +228,10 @@ def update(page: BookingPage, data: dict[str, Any]) -> BookingPage:
             page.save()
     except pw.IntegrityError:
         raise PageError(
-            f"the slug {page.slug!r} is taken on this instance", 409, "conflict", "slug"
+            f"you already have a booking page with the slug {page.slug!r}",
+            409,
+            "conflict",
+            "slug",
         ) from None
     return page
 

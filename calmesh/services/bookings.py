@@ -145,6 +145,7 @@ def booking_data(booking: Booking) -> dict[str, Any]:
         "id": booking.uid,
         "uid": booking.uid,
         "booking_page": booking.page.slug,
+        "host": {"handle": booking.page.user.handle, "name": booking.page.user.name},
         "title": booking.page.title,
         "status": booking.status,
         "start": _iso(booking.start),

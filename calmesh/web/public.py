@@ -369,8 +369,8 @@ def _owner(page: BookingPage) -> str:
 
 
 def _page_or_404(handle: str, slug: str) -> BookingPage:
-    page = booking_pages.public_page(slug)
-    if page is None or page.user.handle != handle:
+    page = booking_pages.public_page(handle, slug)
+    if page is None:
         abort(404)
     return page
 
