@@ -41,8 +41,13 @@ SOURCE_OUT = Object(
         "remote_calendar_id": Integer(
             nullable=True, description="null: all of the connection's calendars"
         ),
-        "sort_order": Integer(description="0 is the default write target"),
-        "read_only": Boolean(),
+        "sort_order": Integer(description="Position; read-only sources are skipped for writes"),
+        "read_only": Boolean(
+            description="An iCal URL, or no enabled writable calendar: never written to"
+        ),
+        "write_target": Boolean(
+            description="Where new events and bookings go: the first writable source in order"
+        ),
     },
     name="CalendarSource",
 )
@@ -62,7 +67,7 @@ CALENDAR_OUT = Object(
 )
 
 
-def source_out(source: CalendarSource) -> dict:
+def source_out(source: CalendarSource, target: CalendarSource | None) -> dict:
     return {
         "id": source.id,
         "connection_id": source.connection_id,
@@ -70,11 +75,14 @@ def source_out(source: CalendarSource) -> dict:
         "provider": source.connection.provider,
         "remote_calendar_id": source.remote_calendar_id,
         "sort_order": source.sort_order,
-        "read_only": source.connection.provider == "ics",
+        "read_only": service.writable_calendar(source) is None,
+        "write_target": target is not None and source.id == target.id,
     }
 
 
 def calendar_out(calendar: UnifiedCalendar) -> dict:
+    sources = service.sources(calendar)
+    target = service.default_write_target(calendar, sources)
     feed = None
     if calendar.feed_token:
         feed = external_url("web.calendar_feed", token=calendar.feed_token)
@@ -86,7 +94,7 @@ def calendar_out(calendar: UnifiedCalendar) -> dict:
         "tentative_busy": calendar.tentative_busy,
         "feed_mode": calendar.feed_mode if calendar.feed_token else "off",
         "feed_url": feed,
-        "sources": [source_out(s) for s in service.sources(calendar)],
+        "sources": [source_out(s, target) for s in sources],
         "created_at": iso(calendar.created_at),
     }
 
@@ -246,14 +254,20 @@ def add_calendar_source(slug, body):
             "source_ids": List(
                 Integer(minimum=1),
                 min_items=1,
-                description="Every source id in the new order; the first is the write target",
+                description="Every source id in the new order",
             )
         },
         name="SourceOrder",
     ),
     response=CALENDAR_OUT,
     errors=(422,),
-    summary="Reorder sources (order 0 is the default write target)",
+    summary="Reorder sources (the first writable one is the default write target)",
+    description=(
+        "Read-only sources (iCal URLs, calendars without write access) are skipped for "
+        "writes wherever they stand: the write target is the first *writable* source in "
+        "the new order (`write_target` in the answer). A read-only source first is "
+        "accepted and never written to."
+    ),
     tag=TAG,
 )
 def reorder_calendar_sources(slug, body):
@@ -413,7 +427,7 @@ NEW_EVENT = Object(
             minimum=1,
             default=None,
             nullable=True,
-            description="Default: the source with sort_order 0",
+            description="Default: the write target (the first writable source)",
         ),
         "uid": String(
             min_length=1,

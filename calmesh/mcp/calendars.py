@@ -54,8 +54,8 @@ def _calendar_line(calendar: dict[str, Any]) -> str:
     names = ", ".join(
         f"{s['connection_name']} (source {s['id']}"
         + (f", calendar {s['remote_calendar_id']}" if s["remote_calendar_id"] else "")
-        + (", write target" if s["sort_order"] == 0 else "")
-        + (", read-only" if s["read_only"] else "")
+        + (", write target" if s.get("write_target") else "")
+        + (", read-only: skipped for writes" if s["read_only"] else "")
         + ")"
         for s in sources
     )

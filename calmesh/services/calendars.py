@@ -432,15 +432,47 @@ def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Confl
 # --- writing events to a provider ----------------------------------------------------------
 
 
+def writable_calendar(source: CalendarSource) -> RemoteCalendar | None:
+    """The remote calendar that writes through ``source`` go to, or None when the
+    source is read-only (an iCal URL, or no enabled writable calendar)."""
+    if source.connection.provider == "ics":
+        return None
+    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
+    if source.remote_calendar_id is not None:
+        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
+    return (
+        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
+        .order_by(RemoteCalendar.id)
+        .first()
+    )
+
+
+def default_write_target(
+    calendar: UnifiedCalendar, all_sources: list[CalendarSource] | None = None
+) -> CalendarSource | None:
+    """The first writable source in order: read-only sources are skipped for writes,
+    wherever they are ordered, so reordering never makes writing fail."""
+    for source in sources(calendar) if all_sources is None else all_sources:
+        if writable_calendar(source) is not None:
+            return source
+    return None
+
+
 def write_target(
     calendar: UnifiedCalendar, source_id: int | None = None
 ) -> tuple[CalendarSource, RemoteCalendar]:
-    """The source to write to (a chosen one, or order 0) and its writable remote calendar."""
+    """The source to write to (a chosen one, or the first writable one) and its
+    writable remote calendar."""
     all_sources = sources(calendar)
     if not all_sources:
         raise CalendarError("the calendar has no sources to write to; add one first")
     if source_id is None:
-        source = all_sources[0]
+        source = default_write_target(calendar, all_sources)
+        if source is None:
+            raise CalendarError(
+                "the calendar has only read-only sources (iCal URLs or read-only calendars); "
+                "add a CalDAV, iCloud, Google or Microsoft calendar to write to"
+            )
     else:
         source = next((s for s in all_sources if s.id == source_id), None)
         if source is None:
@@ -450,14 +482,7 @@ def write_target(
             f"source {source.id} ({source.connection.name}) is an iCal URL, which is read-only; "
             "choose a CalDAV, iCloud, Google or Microsoft source"
         )
-    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
-    if source.remote_calendar_id is not None:
-        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
-    remote = (
-        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
-        .order_by(RemoteCalendar.id)
-        .first()
-    )
+    remote = writable_calendar(source)
     if remote is None:
         raise CalendarError(
             f"source {source.id} ({source.connection.name}) has no writable calendar"
