@@ -17,6 +17,7 @@ from calmesh.db import utcnow
 from calmesh.engine.slots import group_by_date
 from calmesh.models import BookingPage
 from calmesh.schema import (
+    MAX_SLOT_DAYS,
     Boolean,
     DateTime,
     Email,
@@ -27,6 +28,7 @@ from calmesh.schema import (
     String,
     TextOrFlag,
     TimeZone,
+    minutes_field,
 )
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings
@@ -34,7 +36,7 @@ from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
 TAG = "Booking pages"
-MAX_SLOT_RANGE = timedelta(days=62)
+MAX_SLOT_RANGE = timedelta(days=MAX_SLOT_DAYS)
 
 PAGE_OUT = Object(
     {
@@ -195,12 +197,11 @@ SLOTS_QUERY = Object(
     {
         "start": DateTime(default=None, description="Default: now"),
         "end": DateTime(
-            default=None, description="Default: start + 7 days; at most 62 days after start"
+            default=None,
+            description=f"Default: start + 7 days; at most {MAX_SLOT_DAYS} days after start",
         ),
         "tz": TimeZone(default=None, description="The visitor's zone; default the page's"),
-        "duration": Integer(
-            minimum=1, maximum=1440, default=None, description="Minutes; default the page's first"
-        ),
+        "duration": minutes_field(default=None, description="Minutes; default the page's first"),
     }
 )
 
@@ -354,8 +355,13 @@ def _slots(page: BookingPage, query: dict):
         raise ApiError(
             400,
             "validation_error",
-            "end must be after start and at most 62 days later",
-            [{"field": "end", "message": "must be after start, at most 62 days later"}],
+            f"end must be after start and at most {MAX_SLOT_DAYS} days later",
+            [
+                {
+                    "field": "end",
+                    "message": f"must be after start, at most {MAX_SLOT_DAYS} days later",
+                }
+            ],
         )
     return cached_json(
         _SLOTS_JSON,
@@ -380,7 +386,7 @@ ATTENDEE = Object(
 BOOK_BODY = Object(
     {
         "start": DateTime(description="ISO 8601 with an offset; naive times are refused"),
-        "duration": Integer(minimum=1, maximum=1440, default=None),
+        "duration": minutes_field(default=None),
         "attendee": ATTENDEE,
         "notes": String(max_length=5000, default=""),
         "answers": Map(

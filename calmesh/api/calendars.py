@@ -14,6 +14,7 @@ from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
 from calmesh.models import CalendarSource, UnifiedCalendar
 from calmesh.schema import (
+    MAX_WINDOW_DAYS,
     Boolean,
     Choice,
     Date,
@@ -23,6 +24,8 @@ from calmesh.schema import (
     Object,
     String,
     TimeZone,
+    minutes_field,
+    slug_field,
 )
 from calmesh.services import calendars as service
 from calmesh.services.calendars import SLUG
@@ -30,7 +33,7 @@ from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
 TAG = "Unified calendars"
-MAX_RANGE = timedelta(days=366)
+MAX_RANGE = timedelta(days=MAX_WINDOW_DAYS)
 
 SOURCE_OUT = Object(
     {
@@ -164,13 +167,7 @@ def get_calendar(slug):
 
 CALENDAR_PATCH = Object(
     {
-        "slug": SLUG.__class__(
-            min_length=1,
-            max_length=60,
-            pattern=SLUG.pattern.pattern,
-            pattern_help=SLUG.pattern_help,
-            default=None,
-        ),
+        "slug": slug_field(default=None),
         "name": String(min_length=1, max_length=200, default=None),
         "timezone": TimeZone(default=None),
         "tentative_busy": Boolean(default=None, nullable=True),
@@ -340,8 +337,8 @@ def _window(query: dict) -> tuple[datetime, datetime, str]:
         raise ApiError(
             400,
             "validation_error",
-            "the window may span at most 366 days",
-            [{"field": "end", "message": "at most 366 days after start"}],
+            f"the window may span at most {MAX_WINDOW_DAYS} days",
+            [{"field": "end", "message": f"at most {MAX_WINDOW_DAYS} days after start"}],
         )
     return start, end, query["tz"]
 
@@ -532,9 +529,7 @@ AVAILABILITY_QUERY = Object(
             default=None,
             description="Zone of the day and the *_local fields; default the calendar's",
         ),
-        "duration": Integer(
-            minimum=1,
-            maximum=1440,
+        "duration": minutes_field(
             default=None,
             description="Only free ranges at least this many minutes long",
         ),

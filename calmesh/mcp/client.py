@@ -111,8 +111,14 @@ class ApiFailure(Exception):
     def text(self) -> str:
         refused = self.status is not None and self.status >= 400
         head = f"CalMesh refused (HTTP {self.status} {self.code}): " if refused else ""
-        lines = [head + self.message]
-        lines += [f"  - {line}" for line in _detail_lines(self.details)]
+        if self.status is None and self.code == "validation_error":
+            head = "Invalid arguments (validation_error, nothing was sent to CalMesh): "
+        details = _detail_lines(self.details)
+        if details and self.message == "; ".join(details):
+            lines = [head.rstrip(" :") + ":"]  # the details say it all, one per line
+        else:
+            lines = [head + self.message]
+        lines += [f"  - {line}" for line in details]
         if self.hint:
             lines.append(self.hint)
         return "\n".join(lines)
@@ -177,7 +183,7 @@ class Api:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._scope: str | None = None  # learnt from /me when a tool needs it
+        self._me: dict[str, Any] | None = None  # learnt from /me when a tool needs it
 
     async def request(
         self,
@@ -256,12 +262,20 @@ class Api:
     async def delete(self, path: str) -> dict[str, Any]:
         return await self.request("DELETE", path)
 
+    async def me(self) -> dict[str, Any]:
+        """The key's owner (handle, name, timezone) and the key's scope, asked once."""
+        if self._me is None:
+            self._me = await self.get("/me")
+        return self._me
+
+    async def zone(self) -> str:
+        """The owner's IANA zone: the first zone every answer gives times in."""
+        return str((await self.me()).get("timezone") or "UTC")
+
     async def require_scope(self, needed: str) -> None:
         """Refuse, as the API would, a tool that an endpoint open to the public serves
-        (booking a slot) when the key's scope is below ``needed``."""
-        if self._scope is None:
-            self._scope = str((await self.get("/me")).get("scope", ""))
-        have = self._scope
+        (slots, booking a slot) when the key's scope is below ``needed``."""
+        have = str((await self.me()).get("scope", ""))
         if have not in SCOPES or SCOPES.index(have) < SCOPES.index(needed):
             raise ApiFailure(
                 f"this needs the '{needed}' scope; the key has '{have}'",

@@ -13,6 +13,7 @@ from calmesh.engine.intervals import Interval, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
 from calmesh.schema import (
+    SLUG_MAX,
     Boolean,
     Choice,
     Date,
@@ -37,7 +38,19 @@ TIME_RANGE = List(
 DAY_HOURS = List(
     TIME_RANGE, max_items=12, description="Several ranges a day are allowed; [] = closed"
 )
-WEEKLY_HOURS = Object({day: DAY_HOURS for day in DAYS}, name="WeeklyHours")
+WEEKLY_HOURS = Object(
+    {
+        day: List(
+            TIME_RANGE,
+            max_items=12,
+            default=list,
+            description="Several ranges a day are allowed; [] or left out = closed",
+        )
+        for day in DAYS
+    },
+    name="WeeklyHours",
+    description="Hours per weekday (mon..sun) in the page's zone; days left out are closed",
+)
 DEFAULT_WEEKLY = {day: ([["09:00", "17:00"]] if i < 5 else []) for i, day in enumerate(DAYS)}
 QUESTION_TYPES = ("short_text", "long_text", "select", "checkbox", "phone")
 QUESTION = Object(
@@ -59,7 +72,7 @@ SETTINGS: dict[str, Any] = {
     "title": String(min_length=1, max_length=200),
     "description": String(max_length=5000),
     "calendar": String(
-        min_length=1, max_length=60, description="Slug of one of your unified calendars"
+        min_length=1, max_length=SLUG_MAX, description="Slug of one of your unified calendars"
     ),
     "timezone": TimeZone(),
     "duration": MINUTES,

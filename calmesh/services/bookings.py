@@ -436,15 +436,22 @@ def write_back(payload: dict[str, Any]) -> None:
 def search(
     user: User,
     *,
-    status: str | None = None,
+    statuses: list[str] | None = None,
+    when: str = "all",
     page_slug: str | None = None,
     attendee: str | None = None,
     start_after: datetime | None = None,
     start_before: datetime | None = None,
+    now: datetime | None = None,
 ):
+    """The owner's bookings by filter; ``when`` is upcoming (not ended yet), past
+    (ended) or all."""
     query = Booking.select(Booking, BookingPage).join(BookingPage).where(Booking.user == user)
-    if status:
-        query = query.where(Booking.status == status)
+    if statuses:
+        query = query.where(Booking.status.in_(statuses))
+    if when != "all":
+        moment = now or utcnow()
+        query = query.where(Booking.end > moment if when == "upcoming" else Booking.end <= moment)
     if page_slug:
         query = query.where(BookingPage.slug == page_slug)
     if attendee:

@@ -38,18 +38,13 @@ from calmesh.models import (
     User,
 )
 from calmesh.providers.base import ProviderError
-from calmesh.schema import String
+from calmesh.schema import slug_field
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
 
 BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
 
-SLUG = String(
-    min_length=1,
-    max_length=60,
-    pattern=r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
-    pattern_help="lowercase letters, digits and inner hyphens",
-)
+SLUG = slug_field()
 
 
 class CalendarError(ServiceError):
