@@ -43,7 +43,8 @@ PAGE_OUT = Object(
         "id": Integer(),
         "slug": String(),
         "url": String(description="The public page"),
-        "embed_snippet": String(),
+        "embed_snippet": String(description="Inline: the page inside your site"),
+        "embed_popup_snippet": String(description="Popup: a button that opens it in a dialog"),
         **{k: f for k, f in service.SETTINGS.items() if k not in {"duration"}},
         "created_at": DateTime(),
     },
@@ -53,15 +54,12 @@ PAGE_OUT = Object(
 
 def page_out(page: BookingPage) -> dict:
     url = external_url("public.booking_page", handle=page.user.handle, slug=page.slug)
-    script = external_url("static", filename="embed.js")
     return {
         "id": page.id,
         "slug": page.slug,
         "url": url,
-        "embed_snippet": (
-            f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
-            f'data-mode="inline"></div>\n<script src="{script}" defer></script>'
-        ),
+        "embed_snippet": embed_snippet(page, "inline"),
+        "embed_popup_snippet": embed_snippet(page, "popup"),
         "title": page.title,
         "description": page.description,
         "calendar": page.calendar.slug,
@@ -86,6 +84,16 @@ def page_out(page: BookingPage) -> dict:
         "active": page.active,
         "created_at": iso(page.created_at),
     }
+
+
+def embed_snippet(page: BookingPage, mode: str) -> str:
+    """The seed's embed markup: the script from the instance's root, /embed.js."""
+    script = external_url("public.embed_script")
+    colour = ' data-color="#f97316"' if mode == "popup" else ""
+    return (
+        f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
+        f'data-mode="{mode}"{colour}></div>\n<script src="{script}" defer></script>'
+    )
 
 
 def owned(slug: str) -> BookingPage:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -363,6 +364,16 @@ def _embeddable() -> None:
 
 def _owner(page: BookingPage) -> str:
     return page.user.name or page.user.handle
+
+
+# --- the embed script -----------------------------------------------------------------
+
+
+@public.route("/embed.js")
+def embed_script():
+    """The embed script at the instance's root, where the documented snippet loads it
+    (also served as /static/embed.js)."""
+    return current_app.send_static_file("embed.js")
 
 
 # --- the booking page -----------------------------------------------------------------

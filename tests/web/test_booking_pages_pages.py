@@ -385,6 +385,17 @@ def test_list_preview_copy_and_embed(client):
     assert re.search(r'href="http://localhost/alice/intro" target="_blank" rel="noopener"', page)
     assert 'data-copy="#page-url"' in page and 'data-copy="#embed-snippet"' in page
     assert "&lt;div data-calmesh-handle=&#34;alice&#34; data-calmesh-slug=&#34;intro&#34;" in page
+    # Both of the seed's snippets, loading the script from the instance's root.
+    assert 'data-copy="#embed-popup-snippet"' in page
+    assert "data-mode=&#34;inline&#34;" in page and "data-mode=&#34;popup&#34;" in page
+    assert "src=&#34;http://localhost/embed.js&#34;" in page
+
+
+def test_the_embed_script_is_served_at_the_root_and_under_static(client):
+    with client.get("/embed.js") as root, client.get("/static/embed.js") as static:
+        assert root.status_code == static.status_code == 200
+        assert root.mimetype == "text/javascript" and root.data == static.data
+        assert b"data-calmesh-handle" in root.data
 
 
 def test_active_toggle(client):
