@@ -35,7 +35,7 @@ from calmesh.mcp.common import (
     untrusted,
     when,
 )
-from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, String
+from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, String, slug_field
 
 Reason = Annotated[
     str,
@@ -223,9 +223,9 @@ def register(tool: Registrar, api: Api) -> None:
                 "Cal.com's upcoming and past mean pending or accepted ones, upcoming or past"
             ),
         ] = None,
-        booking_page: Annotated[
-            str | None, Field(max_length=60, description="Only this booking page's (its slug)")
-        ] = None,
+        booking_page: like(
+            slug_field(), "Only this booking page's (its slug)", optional=True
+        ) = None,
         attendee: Annotated[
             str | None,
             Field(max_length=100, description="Part of the attendee's name or e-mail"),
