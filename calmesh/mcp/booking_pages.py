@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult
+from pydantic import Field
 
 from calmesh import schema
 from calmesh.mcp.client import Api
@@ -56,6 +57,15 @@ PYTHON_TYPE = {
     schema.Object: dict,
 }
 SETTING_NAMES = [k for k in SETTINGS if k != "duration"]  # durations covers it
+NULLABLE = tuple(k for k in SETTING_NAMES if SETTINGS[k].nullable)
+Clear = Annotated[
+    list[Literal[NULLABLE]],  # type: ignore[valid-type]
+    Field(
+        max_length=len(NULLABLE),
+        description="Settings to reset to 'none' (no limit, no fixed window, interval = "
+        "the duration): " + ", ".join(NULLABLE),
+    ),
+]
 
 
 def _setting(key: str, optional: bool = False) -> Any:
@@ -67,13 +77,17 @@ def _setting(key: str, optional: bool = False) -> Any:
     return like(field, HELP[key], PYTHON_TYPE.get(type(field), str), optional=optional)
 
 
-def _signature(required: dict[str, Any], optional: list[str]) -> inspect.Signature:
+def _signature(
+    required: dict[str, Any], optional: list[str], clear: bool = False
+) -> inspect.Signature:
     kw = inspect.Parameter.KEYWORD_ONLY
     params = [inspect.Parameter(n, kw, annotation=a) for n, a in required.items()]
     params += [
         inspect.Parameter(n, kw, annotation=_setting(n, optional=True), default=None)
         for n in optional
     ]
+    if clear:
+        params.append(inspect.Parameter("clear", kw, annotation=Clear, default=[]))
     return inspect.Signature(params, return_annotation=CallToolResult)
 
 
@@ -167,16 +181,20 @@ def register(tool: Registrar, api: Api) -> None:
         _signature(
             {"booking_page": OwnPage},
             ["new_slug", *SETTING_NAMES],
+            clear=True,
         )
     )
-    async def update_booking_page(booking_page: str, **settings: Any) -> CallToolResult:
+    async def update_booking_page(
+        booking_page: str, clear: list[str], **settings: Any
+    ) -> CallToolResult:
         """Change settings of one of the owner's booking pages: only the settings given
-        change. weekly_hours replaces the whole week: days left out are closed. new_slug
-        renames its address (old links stop working). The result is the page."""
-        body = _present(settings)
+        change, and those named in `clear` are reset (no limit, no fixed window).
+        weekly_hours replaces the whole week: days left out are closed. new_slug renames
+        its address (old links stop working). The result is the page."""
+        body = {**_present(settings), **dict.fromkeys(clear)}
         if "new_slug" in body:
             body["slug"] = body.pop("new_slug")
-        data = await api.patch(f"/booking-pages/{seg(booking_page)}", body)
+        data = await api.patch(f"/booking-pages/{seg(booking_page)}", body, nulls=clear)
         return result("Changed booking page:\n" + page_line(data), data)
 
     @tool(

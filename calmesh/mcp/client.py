@@ -10,7 +10,7 @@ model can act on; nothing is raised past the tool.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -193,14 +193,19 @@ class Api:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        nulls: Iterable[str] = (),
     ) -> dict[str, Any]:
-        """``path`` is below ``/api/v1``; ``None`` values are left out of query and body."""
+        """``path`` is below ``/api/v1``; ``None`` values are left out of query and body,
+        except the body keys in ``nulls`` (sent as JSON null: "reset this")."""
         settings = self.settings
         timeout = httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout))
         query = {k: v for k, v in to_jsonable_python(params or {}).items() if v is not None}
         payload = None
         if body is not None:
-            payload = {k: v for k, v in to_jsonable_python(body).items() if v is not None}
+            keep = set(nulls)
+            payload = {
+                k: v for k, v in to_jsonable_python(body).items() if v is not None or k in keep
+            }
         where = f"{method} /api/v1{path}"
         try:
             async with httpx.AsyncClient(
@@ -256,8 +261,10 @@ class Api:
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return await self.request("POST", path, body=body or {})
 
-    async def patch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.request("PATCH", path, body=body)
+    async def patch(
+        self, path: str, body: Mapping[str, Any], nulls: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        return await self.request("PATCH", path, body=body, nulls=nulls)
 
     async def delete(self, path: str) -> dict[str, Any]:
         return await self.request("DELETE", path)

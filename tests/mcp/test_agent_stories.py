@@ -178,8 +178,11 @@ async def test_an_agent_sets_up_from_nothing_and_shares_a_working_link(agents, r
         booking_page="consult",
         requires_confirmation=True,
         weekly_hours={"wed": [["10:00", "11:00"]]},
+        daily_limit=2,
+        clear=["window_days"],
     )
     assert changed["requires_confirmation"] is True
+    assert (changed["daily_limit"], changed["window_days"]) == (2, None)
     assert changed["weekly_hours"]["tue"] == [] and changed["weekly_hours"]["wed"]
     synced = await agent.ok("calmesh_sync_connection", connection_id=world["connection"]["id"])
     assert synced["id"] == world["connection"]["id"]
