@@ -62,7 +62,11 @@ CALENDAR_OUT = Object(
         "timezone": String(),
         "tentative_busy": Boolean(),
         "feed_mode": Choice("off", "busy", "full"),
-        "feed_url": String(nullable=True, description="Private iCal feed; anyone with it can read"),
+        "feed_url": String(
+            nullable=True,
+            description="The private iCal feed (anyone with it can read). Only in the answer "
+            "that turns the feed on or rotates it: it is stored as a hash, never shown again",
+        ),
         "sources": List(SOURCE_OUT),
         "created_at": DateTime(),
     },
@@ -83,19 +87,18 @@ def source_out(source: CalendarSource, target: CalendarSource | None) -> dict:
     }
 
 
-def calendar_out(calendar: UnifiedCalendar) -> dict:
+def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> dict:
+    """The calendar; ``feed_token`` only right after the feed was made or rotated."""
     sources = service.sources(calendar)
     target = service.default_write_target(calendar, sources)
-    feed = None
-    if calendar.feed_token:
-        feed = external_url("web.calendar_feed", token=calendar.feed_token)
+    feed = external_url("web.calendar_feed", token=feed_token) if feed_token else None
     return {
         "id": calendar.id,
         "slug": calendar.slug,
         "name": calendar.name,
         "timezone": calendar.timezone,
         "tentative_busy": calendar.tentative_busy,
-        "feed_mode": calendar.feed_mode if calendar.feed_token else "off",
+        "feed_mode": calendar.feed_mode if calendar.feed_token_hash else "off",
         "feed_url": feed,
         "sources": [source_out(s, target) for s in sources],
         "created_at": iso(calendar.created_at),
@@ -197,7 +200,7 @@ CALENDAR_PATCH = Object(
     tag=TAG,
 )
 def update_calendar(slug, body):
-    return calendar_out(service.update(owned(slug), **body))
+    return calendar_out(*service.update(owned(slug), **body))
 
 
 @endpoint(

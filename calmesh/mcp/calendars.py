@@ -305,7 +305,8 @@ def register(tool: Registrar, api: Api) -> None:
         Steps run in this order: settings, additions, removals, new order; the first that
         fails stops the rest, and the error says what was done and what was not. Removing a
         source hides its events from the calendar (the connection itself stays). The result
-        is the calendar as it is now."""
+        is the calendar as it is now; when the feed was just turned on or given a new URL,
+        it carries that URL (``feed_url``) this once: CalMesh keeps only a hash of it."""
         settings = {
             "name": name,
             "slug": new_slug,
@@ -329,7 +330,11 @@ def register(tool: Registrar, api: Api) -> None:
             data = await api.get(f"/calendars/{seg(slug)}")
             return result("Nothing to change:\n" + _calendar_line(data), data)
         data = await run_steps(api, {"slug": slug}, steps, done=[])
-        return result(f"Done: {', '.join(s[0] for s in steps)}.\n" + _calendar_line(data), data)
+        feed_url = data.get("feed_url")
+        shown = f"\nPrivate feed URL (shown only this once): {feed_url}" if feed_url else ""
+        return result(
+            f"Done: {', '.join(s[0] for s in steps)}.\n" + _calendar_line(data) + shown, data
+        )
 
     @tool(
         "calmesh_create_event",
@@ -432,7 +437,9 @@ async def run_steps(
     done: list[str],
 ) -> dict[str, Any]:
     """Run calendar changes in order; the first failure stops the rest, and its
-    message says what was done and what was not (nothing is rolled back)."""
+    message says what was done and what was not (nothing is rolled back). A feed URL
+    answered by any step (shown only once) is kept in the result."""
+    feed_url = data.get("feed_url")
     for index, (what, method, path, body) in enumerate(steps):
         try:
             data = await api.request(method, f"/calendars/{seg(data['slug'])}{path}", body=body)
@@ -445,5 +452,6 @@ async def run_steps(
                 + f": {failure.message}"
             )
             raise
+        feed_url = data.get("feed_url") or feed_url
         done.append(what)
-    return data
+    return {**data, "feed_url": feed_url} if feed_url else data
