@@ -9,10 +9,11 @@ from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
+from calmesh.auth import apikeys
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
-from calmesh.models import CalendarSource, UnifiedCalendar
+from calmesh.models import Booking, BookingPage, CalendarSource, UnifiedCalendar
 from calmesh.schema import (
     MAX_WINDOW_DAYS,
     Boolean,
@@ -346,7 +347,34 @@ def _window(query: dict) -> tuple[datetime, datetime, str]:
     return start, end, query["tz"]
 
 
-def event_out(event: service.Event, tz: str) -> dict:
+def booking_titles(found: list[service.Event]) -> dict[str, str] | None:
+    """For a key below 'book' (which must not see who booked): booking uid -> its
+    page's title, to show instead of the event's summary ("Intro call: <name>").
+    None when the caller may see the names."""
+    if apikeys.scope_allows(who().scope, "book"):
+        return None
+    uids = [e.booking_uid for e in found if e.booking_uid]
+    if not uids:
+        return {}
+    rows = (
+        Booking.select(Booking.uid, BookingPage.title)
+        .join(BookingPage)
+        .where(Booking.uid.in_(uids))
+        .tuples()
+    )
+    return dict(rows)
+
+
+def event_out(event: service.Event, tz: str, titles: dict[str, str] | None = None) -> dict:
+    """The event; with ``titles`` (see booking_titles) a booking's summary is its page's
+    title only."""
+    out = _event_out(event, tz)
+    if titles is not None and event.booking_uid:
+        out["summary"] = f"{titles.get(event.booking_uid, 'Booking')} (booking)"
+    return out
+
+
+def _event_out(event: service.Event, tz: str) -> dict:
     occ = event.occurrence
     zone = ZoneInfo(tz)
     if occ is None:  # a booking that no source holds yet
@@ -410,10 +438,9 @@ def list_calendar_events(slug, query):
     calendar = owned(slug)
     start, end, tz = _window(query)
     tz = tz or calendar.timezone
-    return {
-        "data": [event_out(e, tz) for e in service.events(calendar, start, end)],
-        "timezone": tz,
-    }
+    found = service.events(calendar, start, end)
+    titles = booking_titles(found)
+    return {"data": [event_out(e, tz, titles) for e in found], "timezone": tz}
 
 
 NEW_EVENT = Object(
@@ -632,12 +659,13 @@ def calendar_conflicts(slug, query):
     found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
     by_key = {id(e.busy_event): e for e in found}
     conflicts = service.conflicts_among(calendar, found)
+    titles = booking_titles(found)
     zone = ZoneInfo(tz)
     return {
         "data": [
             {
-                "a": event_out(by_key[id(c.a)], tz),
-                "b": event_out(by_key[id(c.b)], tz),
+                "a": event_out(by_key[id(c.a)], tz, titles),
+                "b": event_out(by_key[id(c.b)], tz, titles),
                 "overlap": block_out(c.overlap, zone),
             }
             for c in conflicts

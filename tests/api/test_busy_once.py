@@ -162,3 +162,22 @@ def test_poll_overlap_marks_an_option_over_a_booking_busy(page, full, stranger):
     overlap = full.get(f"/api/v1/polls/{poll.get_json()['id']}/overlap").get_json()
     busy = {o["start"]: o["busy"] for o in overlap["options"]}
     assert busy == {z(ten): True, z(ten + timedelta(hours=3)): False}
+
+
+def test_a_read_key_sees_a_bookings_time_but_not_who_booked(page, full, api_as, alice, stranger):  # noqa: F811
+    ten = next_weekday_at(10)
+    uid = book(stranger, ten).get_json()["uid"]
+    write_back(uid, page["remote"])
+    add_event(page["remote"], ten, ten + timedelta(hours=1), "Planning")
+    reader = api_as(alice, "read")
+    window = f"start={q(ten - timedelta(hours=1))}&end={q(ten + timedelta(hours=2))}"
+
+    for path in ("events", "conflicts"):
+        answer = reader.get(f"/api/v1/calendars/work/{path}?{window}")
+        assert answer.status_code == 200
+        assert "Vera" not in answer.get_data(as_text=True), path
+    events = reader.get(f"/api/v1/calendars/work/events?{window}").get_json()["data"]
+    assert {e["summary"] for e in events} == {"Intro call (booking)", "Planning"}
+    booker = full.get(f"/api/v1/calendars/work/events?{window}").get_json()["data"]
+    assert "Intro call: Vera Visitor" in {e["summary"] for e in booker}
+    assert busy_of(reader, ten, ten + timedelta(hours=1)) == [(z(ten), z(ten + timedelta(hours=1)))]
