@@ -18,11 +18,13 @@ from calmesh.mcp.common import (
     PollId,
     Registrar,
     Zone,
+    at,
     like,
     local,
     more,
     result,
     untrusted,
+    when,
 )
 from calmesh.schema import minutes_field, slug_field
 
@@ -150,9 +152,9 @@ def register(tool: Registrar, api: Api) -> None:
             "event is written to it",
             optional=True,
         ) = None,
-        deadline: Annotated[
-            Instant | None, Field(description=f"Votes are refused after it. {OFFSET_HELP}")
-        ] = None,
+        deadline: when(
+            "Votes are refused after it (a date alone: after that whole day)", optional=True
+        ) = None,
         description: Annotated[
             str | None, Field(max_length=5000, description="Shown on the poll's page")
         ] = None,
@@ -185,7 +187,7 @@ def register(tool: Registrar, api: Api) -> None:
             "timezone": timezone,
             "duration": duration,
             "calendar": calendar,
-            "deadline": deadline,
+            "deadline": await at(api, deadline, end=True),
             "description": description,
             "location": location,
             "zone_mode": zone_mode,

@@ -428,8 +428,14 @@ async def test_visitor_text_is_marked_untrusted(agents, radicale):
 async def test_a_poll_is_closed_and_reopened(agents):
     agent = agents["alice", "full"]
     poll = await agent.ok(
-        "calmesh_create_poll", title="Offsite", options=[{"date": "2030-01-02"}], timezone="UTC"
+        "calmesh_create_poll",
+        title="Offsite",
+        options=[{"date": "2030-01-02"}],
+        timezone="UTC",
+        deadline="2029-12-31",  # a date alone: until that day ends in the owner's zone
     )
+    deadline = datetime.fromisoformat(poll["deadline"].replace("Z", "+00:00"))
+    assert deadline == datetime(2030, 1, 1, tzinfo=BERLIN)
     closed = await agent.ok("calmesh_close_poll", poll_id=poll["id"])
     assert closed["status"] == "closed"
     reopened = await agent.ok("calmesh_reopen_poll", poll_id=poll["id"])
