@@ -20,7 +20,6 @@ from calmesh.schema import (
     MAX_SLOT_DAYS,
     Boolean,
     DateTime,
-    Email,
     Integer,
     List,
     Map,
@@ -32,6 +31,7 @@ from calmesh.schema import (
 )
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings
+from calmesh.services.bookings import ATTENDEE
 from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
@@ -377,20 +377,6 @@ def _slots(page: BookingPage, query: dict):
     )
 
 
-ATTENDEE = Object(
-    {
-        # One line: the name goes into e-mail subjects.
-        "name": String(
-            min_length=1,
-            max_length=200,
-            pattern=r"[^\x00-\x1f\x7f]+",
-            pattern_help="must be one line of text",
-        ),
-        "email": Email(),
-        "timezone": TimeZone(default="UTC"),
-    },
-    name="Attendee",
-)
 BOOK_BODY = Object(
     {
         "start": DateTime(description="ISO 8601 with an offset; naive times are refused"),

@@ -35,7 +35,8 @@ from calmesh.mcp.common import (
     untrusted,
     when,
 )
-from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, String, slug_field
+from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, slug_field
+from calmesh.services.bookings import ATTENDEE
 
 Reason = Annotated[
     str,
@@ -302,22 +303,13 @@ def register(tool: Registrar, api: Api) -> None:
                 "a UTC offset or Z"
             ),
         ],
-        attendee_name: like(
-            String(min_length=1, max_length=200, pattern=r"[^\x00-\x1f\x7f]+"),
-            "Who is booking (one line)",
+        attendee_name: like(ATTENDEE.fields["name"], "Who is booking (one line)"),
+        attendee_email: like(
+            ATTENDEE.fields["email"], "Gets the confirmation with an .ics invitation"
         ),
-        attendee_email: Annotated[
-            str,
-            Field(
-                min_length=3,
-                max_length=254,
-                pattern=r"^[^@\s]+@[^@\s]+$",
-                description="Gets the confirmation with an .ics invitation",
-            ),
-        ],
-        attendee_timezone: Annotated[
-            Zone, Field(description="The attendee's IANA zone, e.g. America/Chicago")
-        ] = "UTC",
+        attendee_timezone: like(
+            ATTENDEE.fields["timezone"], "The attendee's IANA zone, e.g. America/Chicago"
+        ) = "UTC",
         duration: Minutes = None,
         notes: Annotated[str, Field(max_length=5000, description="Notes from the attendee")] = "",
         answers: Annotated[

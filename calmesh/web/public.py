@@ -32,7 +32,7 @@ from flask import (
     url_for,
 )
 
-from calmesh.api.booking_pages import ATTENDEE, BOOK_BODY, slots_payload, throttle_public
+from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
 from calmesh.api.framework import ApiError
 from calmesh.auth import signing
 from calmesh.db import utcnow
@@ -40,6 +40,7 @@ from calmesh.http import allow_framing
 from calmesh.models import ACTIVE, Booking, BookingPage
 from calmesh.schema import Invalid, Object, iana_zones
 from calmesh.services import booking_pages, bookings
+from calmesh.services.bookings import ATTENDEE
 
 public = Blueprint("public", __name__)
 
