@@ -123,15 +123,10 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     if server:
         db.migrate()
         keys.check_fingerprint(app)
-        from calmesh.auth.setup import needs_setup, setup_token
+        from calmesh.auth import setup as first_run
         from calmesh.jobs.scheduler import start_embedded
 
-        with app.app_context(), db.db.connection_context():
-            if needs_setup():
-                app.logger.warning(
-                    "No account yet. Open /setup from this machine, "
-                    "or /setup?token=%s from elsewhere.",
-                    setup_token(),
-                )
+        with db.db.connection_context():
+            first_run.announce(app)
         start_embedded(app)
     return app

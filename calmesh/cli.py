@@ -46,6 +46,27 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"Migrated the database ({where}): {', '.join(applied)}.")
     else:
         print(f"The database is up to date ({where}).")
+    from calmesh.auth import setup as first_run
+
+    with app.app_context():
+        url = first_run.setup_url()
+    if url:
+        print(f"No account yet. Create the owner at {url}")
+
+
+def cmd_setup_url(args: argparse.Namespace) -> None:
+    from calmesh import db
+    from calmesh.auth import setup as first_run
+
+    app = _app()
+    db.migrate()
+    with app.app_context():
+        url = first_run.setup_url(renew=args.new)
+    if url is None:
+        raise CliError("an account exists already: setup is over (use create-user for more)")
+    if args.new:
+        print("Made a new setup token; the previous link no longer works.")
+    print(url)
 
 
 def cmd_create_user(args: argparse.Namespace) -> None:
@@ -208,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="at least 10 characters; generated and printed when left out")
     p.add_argument("--name")
     p.add_argument("--timezone", default="UTC", help="IANA name, e.g. Europe/Berlin")
+    p = add(
+        "setup-url",
+        cmd_setup_url,
+        "Print the first-run link (with the setup token) while no account exists.",
+    )
+    p.add_argument(
+        "--new", action="store_true", help="make a new token; the old link stops working"
+    )
     p = add(
         "create-api-key", cmd_create_api_key, "Create an API key; prints it once, on the last line."
     )
