@@ -134,6 +134,12 @@ SCHEMA: tuple[Key, ...] = (
         "Bookings and votes per minute from one address on the public pages and endpoints.",
     ),
     Key(
+        "api",
+        "public_slots_per_minute",
+        120,
+        "Slot queries per minute from one address without an API key (public slots endpoints).",
+    ),
+    Key(
         "scheduler",
         "embedded",
         True,

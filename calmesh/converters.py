@@ -7,15 +7,19 @@ from typing import Any, ClassVar
 
 from werkzeug.routing import BaseConverter
 
+from calmesh.schema import SLUG_MAX
+
+_SLUG = rf"[a-z0-9](?:[a-z0-9-]{{0,{SLUG_MAX - 2}}}[a-z0-9])?"
+
 
 class SlugConverter(BaseConverter):
     """A calendar's or booking page's slug."""
 
-    regex = r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?"
+    regex = _SLUG
     schema: ClassVar[dict[str, Any]] = {
         "type": "string",
-        "pattern": "^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$",
-        "maxLength": 60,
+        "pattern": f"^{_SLUG}$",
+        "maxLength": SLUG_MAX,
     }
 
 

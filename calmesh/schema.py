@@ -485,3 +485,29 @@ class Map(Field):
             "additionalProperties": self.value.json_schema(),
             "maxProperties": self.max_items,
         }
+
+
+# --- limits shared by the REST API, the pages, the CLI and the MCP tools ------------------
+# Declared once here; everything else refers to these names.
+
+MAX_MINUTES = 1440  # a duration, or the shortest free range asked for: one day
+SLUG_MAX = 60  # a unified calendar's or booking page's slug
+SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+MAX_SLOT_DAYS = 62  # how far one slots query reaches
+MAX_WINDOW_DAYS = 366  # one events, availability or conflicts window
+
+
+def slug_field(**kw: Any) -> String:
+    """A slug: lowercase letters, digits and inner hyphens, at most SLUG_MAX."""
+    return String(
+        min_length=1,
+        max_length=SLUG_MAX,
+        pattern=SLUG_PATTERN,
+        pattern_help="lowercase letters, digits and inner hyphens",
+        **kw,
+    )
+
+
+def minutes_field(minimum: int = 1, **kw: Any) -> Integer:
+    """Minutes, at most MAX_MINUTES (one day)."""
+    return Integer(minimum=minimum, maximum=MAX_MINUTES, **kw)

@@ -196,8 +196,10 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     blueprint: Blueprint = api,
+    scope_label: str = "",
 ) -> Callable:
-    """Declare a REST endpoint; see the module docstring."""
+    """Declare a REST endpoint; see the module docstring. ``scope_label`` says who may
+    call a ``public`` endpoint that checks more itself (the README's scope table)."""
     assert auth in AUTH_LEVELS, auth
 
     def decorate(view: Callable) -> Callable:
@@ -241,7 +243,7 @@ def endpoint(
                 status,
                 errors,
                 description or (view.__doc__ or "").strip(),
-                {"prefix": blueprint.url_prefix or ""},
+                {"prefix": blueprint.url_prefix or "", "scope_label": scope_label},
             )
         )
         return handler

@@ -10,6 +10,7 @@ from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from calmesh.models.calendars import UnifiedCalendar
 from calmesh.models.connections import RemoteCalendar
 from calmesh.models.users import User
+from calmesh.schema import SLUG_MAX
 
 BOOKING_STATUSES = ("pending", "accepted", "cancelled", "declined")
 ACTIVE = ("pending", "accepted")  # these hold their time
@@ -21,8 +22,8 @@ def new_uid() -> str:
 
 class BookingPage(BaseModel):
     user = pw.ForeignKeyField(User, backref="booking_pages", on_delete="CASCADE")
-    # Unique across the instance: the public endpoints name only the slug.
-    slug = pw.CharField(max_length=60, unique=True)
+    # Unique per owner: the public address is /{handle}/{slug}.
+    slug = pw.CharField(max_length=SLUG_MAX)
     title = pw.CharField(max_length=200)
     description = pw.TextField(default="")
     calendar = pw.ForeignKeyField(UnifiedCalendar, on_delete="CASCADE")
@@ -44,6 +45,9 @@ class BookingPage(BaseModel):
     questions = JSONField(default=list)  # [{"id", "label", "type", "required", "options"}]
     active = pw.BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "slug"), True),)
 
     @classmethod
     def for_user(cls, user: User) -> pw.ModelSelect:

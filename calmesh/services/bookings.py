@@ -20,6 +20,7 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
+from calmesh.schema import Email, Object, String, TimeZone
 from calmesh.services import booking_pages, events, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
@@ -29,6 +30,23 @@ from calmesh.urls import external_url
 # domain also lets busy-time readers skip these events: bookings block through
 # their own rows, and must not block themselves when rescheduled.
 UID_DOMAIN = BOOKING_UID_DOMAIN
+
+
+# Who books, declared once: the public endpoint, the booking form and the MCP tool.
+ATTENDEE = Object(
+    {
+        # One line: the name goes into e-mail subjects.
+        "name": String(
+            min_length=1,
+            max_length=200,
+            pattern=r"[^\x00-\x1f\x7f]+",
+            pattern_help="must be one line of text",
+        ),
+        "email": Email(),
+        "timezone": TimeZone(default="UTC"),
+    },
+    name="Attendee",
+)
 
 
 class BookingError(ServiceError):
@@ -146,6 +164,7 @@ def booking_data(booking: Booking) -> dict[str, Any]:
         "id": booking.uid,
         "uid": booking.uid,
         "booking_page": booking.page.slug,
+        "host": {"handle": booking.page.user.handle, "name": booking.page.user.name},
         "title": booking.page.title,
         "status": booking.status,
         "start": _iso(booking.start),
@@ -436,15 +455,22 @@ def write_back(payload: dict[str, Any]) -> None:
 def search(
     user: User,
     *,
-    status: str | None = None,
+    statuses: list[str] | None = None,
+    when: str = "all",
     page_slug: str | None = None,
     attendee: str | None = None,
     start_after: datetime | None = None,
     start_before: datetime | None = None,
+    now: datetime | None = None,
 ):
+    """The owner's bookings by filter; ``when`` is upcoming (not ended yet), past
+    (ended) or all."""
     query = Booking.select(Booking, BookingPage).join(BookingPage).where(Booking.user == user)
-    if status:
-        query = query.where(Booking.status == status)
+    if statuses:
+        query = query.where(Booking.status.in_(statuses))
+    if when != "all":
+        moment = now or utcnow()
+        query = query.where(Booking.end > moment if when == "upcoming" else Booking.end <= moment)
     if page_slug:
         query = query.where(BookingPage.slug == page_slug)
     if attendee:

@@ -110,6 +110,7 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
         "calendars/detail.html",
         calendar=calendar,
         sources=sources,
+        target=service.default_write_target(calendar, sources),
         colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
         week=_week(calendar, monday),
         monday=monday,
@@ -161,6 +162,7 @@ def calendar_move_source(slug: str, source_id: int):
             "calendars/_sources.html",
             calendar=calendar,
             sources=sources,
+            target=service.default_write_target(calendar, sources),
             colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
         )
     return _back(calendar)

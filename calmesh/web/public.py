@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -31,7 +32,7 @@ from flask import (
     url_for,
 )
 
-from calmesh.api.booking_pages import ATTENDEE, BOOK_BODY, slots_payload, throttle_public
+from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
 from calmesh.api.framework import ApiError
 from calmesh.auth import signing
 from calmesh.db import utcnow
@@ -39,6 +40,7 @@ from calmesh.http import allow_framing
 from calmesh.models import ACTIVE, Booking, BookingPage
 from calmesh.schema import Invalid, Object, iana_zones
 from calmesh.services import booking_pages, bookings
+from calmesh.services.bookings import ATTENDEE
 
 public = Blueprint("public", __name__)
 
@@ -365,12 +367,22 @@ def _owner(page: BookingPage) -> str:
     return page.user.name or page.user.handle
 
 
+# --- the embed script -----------------------------------------------------------------
+
+
+@public.route("/embed.js")
+def embed_script():
+    """The embed script at the instance's root, where the documented snippet loads it
+    (also served as /static/embed.js)."""
+    return current_app.send_static_file("embed.js")
+
+
 # --- the booking page -----------------------------------------------------------------
 
 
 def _page_or_404(handle: str, slug: str) -> BookingPage:
-    page = booking_pages.public_page(slug)
-    if page is None or page.user.handle != handle:
+    page = booking_pages.public_page(handle, slug)
+    if page is None:
         abort(404)
     return page
 
