@@ -68,14 +68,16 @@ def test_ping_reports_a_reachable_database(app):
     assert db.ping() is None
 
 
-def test_the_idempotency_fingerprint_migration_adds_the_column_to_an_old_database(app):
-    from calmesh.migrations import m0030_idempotency_fingerprint as m0030
-
-    migrator = db.migrator_for(db.db)
-    run_ops(migrator.drop_column("booking", "idempotency_fingerprint", cascade=False))
-    assert "idempotency_fingerprint" not in {c.name for c in db.db.get_columns("booking")}
-    db.SchemaVersion.delete().where(
-        db.SchemaVersion.name == m0030.__name__.rsplit(".")[-1]
-    ).execute()
-    assert db.migrate() == ["m0030_idempotency_fingerprint"]
-    assert "idempotency_fingerprint" in {c.name for c in db.db.get_columns("booking")}
+@pytest.mark.parametrize(
+    ("migration", "table", "column"),
+    [
+        ("m0030_idempotency_fingerprint", "booking", "idempotency_fingerprint"),
+        ("m0031_calendar_object_fault", "calendar_object", "fault"),
+    ],
+)
+def test_a_migration_adds_its_column_to_an_old_database(app, migration, table, column):
+    run_ops(db.migrator_for(db.db).drop_column(table, column, cascade=False))
+    assert column not in {c.name for c in db.db.get_columns(table)}
+    db.SchemaVersion.delete().where(db.SchemaVersion.name == migration).execute()
+    assert db.migrate() == [migration]
+    assert column in {c.name for c in db.db.get_columns(table)}

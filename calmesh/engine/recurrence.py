@@ -377,7 +377,6 @@ class Budget:
     instances: int = 0  # recurring instances produced so far (the sync adds what it keeps)
     steps: int = 0  # rule instances walked so far
     faults: list[str] = field(default_factory=list)
-    full: bool = False  # the calendar's cap was reached: nothing more is expanded
 
     def give_back(self, instances: int) -> None:
         """Stored instances that are replaced no longer count."""
@@ -563,8 +562,6 @@ def _expand_series(
         if not _overlaps(occurrence, *window):
             continue
         if occurrence.recurring:
-            if budget.full:
-                return
             if kept == budget.per_series:
                 budget.cut(
                     one.uid,
@@ -573,11 +570,10 @@ def _expand_series(
                 )
                 return
             if budget.instances >= budget.per_calendar:
-                budget.full = True
                 budget.cut(
                     one.uid,
-                    f"and the ones after it are left out: the calendar has more than "
-                    f"{budget.per_calendar} recurring instances inside the horizon",
+                    f"is cut: the calendar has more than {budget.per_calendar} recurring "
+                    "instances inside the horizon",
                 )
                 return
             kept += 1
