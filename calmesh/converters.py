@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, IntegerConverter
+
+from calmesh.schema import Integer
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` everywhere: a row id no larger than the API's integers, so
+    that ``/webhooks/99999999999999999999`` is a 404 instead of an integer the
+    database cannot hold (an error on PostgreSQL, an overflow on SQLite)."""
+
+    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", Integer.LIMIT)
+        super().__init__(map, *args, **kwargs)
 
 
 class SlugConverter(BaseConverter):
@@ -30,4 +42,4 @@ class TokenConverter(BaseConverter):
     }
 
 
-CONVERTERS = {"slug": SlugConverter, "token": TokenConverter}
+CONVERTERS = {"int": IdConverter, "slug": SlugConverter, "token": TokenConverter}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, render_template, request
 from htmx_flask import Htmx
 from peewee import PeeweeException
 from playhouse.pool import PooledDatabase
@@ -13,7 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
-from calmesh.schema import Invalid
+from calmesh.schema import Invalid, unusable_text
 from calmesh.services.errors import ServiceError
 
 log = logging.getLogger("calmesh")
@@ -49,6 +49,19 @@ def _is_api() -> bool:
 
 def init_app(app: Flask) -> None:
     Htmx(app)
+
+    @app.before_request
+    def _refuse_unusable_input() -> None:
+        # Once for every route: a NUL in a path, query or form value would reach
+        # a query, and PostgreSQL refuses it with an error (SQLite stores it).
+        # JSON bodies are checked where they are parsed (api.framework.json_body).
+        if unusable_text(request.path):
+            abort(404)
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                problem = unusable_text(key) or unusable_text(value)
+                if problem:
+                    abort(400, description=f"The request was refused: {problem}.")
 
     @app.before_request
     def _connect() -> None:

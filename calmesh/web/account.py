@@ -14,7 +14,14 @@ from calmesh.web.forms import parse_form
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link borrow our login page.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # A control character (``next=/%0d/x``) would make the Location header invalid.
+    if (
+        target
+        and target.isprintable()
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+    ):
         return target
     return url_for("web.dashboard")
 
