@@ -3,13 +3,16 @@ headers, and errors that never show a traceback (JSON under /api, HTML elsewhere
 
 from __future__ import annotations
 
+import io
 import logging
 
+import flask
 from flask import Flask, abort, g, render_template, request
 from htmx_flask import Htmx
 from peewee import PeeweeException
 from playhouse.pool import PooledDatabase
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.utils import cached_property
 
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
@@ -38,6 +41,40 @@ HTTP_CODES = {
 }
 
 
+class CappedStream(io.RawIOBase):
+    """A body of unknown length (``Transfer-Encoding: chunked``) read up to
+    ``limit`` bytes; one byte more raises 413.
+
+    werkzeug bounds such a stream at ``max_content_length`` too, but stops there
+    and hands on the truncated body (a JSON error, or a form cut short, instead
+    of 413), and reading on would have no limit at all.
+    """
+
+    def __init__(self, stream, limit: int) -> None:
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        if len(data) > self._left:
+            raise RequestEntityTooLarge()
+        self._left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class Request(flask.Request):
+    @cached_property
+    def stream(self):
+        limit = self.max_content_length
+        if self.content_length is None and "wsgi.input_terminated" in self.environ and limit:
+            return io.BufferedReader(CappedStream(self.environ["wsgi.input"], limit))
+        return super().stream
+
+
 def allow_framing() -> None:
     """Called by the few views that may be shown in another site's iframe (the embed)."""
     g.allow_framing = True
@@ -49,6 +86,7 @@ def _is_api() -> bool:
 
 def init_app(app: Flask) -> None:
     Htmx(app)
+    app.request_class = Request
 
     @app.before_request
     def _refuse_unusable_input() -> None:
