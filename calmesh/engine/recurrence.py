@@ -27,8 +27,9 @@ import contextlib
 import hashlib
 import logging
 import re
+import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -374,9 +375,21 @@ class Budget:
 
     per_series: int = 5_000
     per_calendar: int = 50_000
+    # A rule whose filters never match (BYMONTH=2;BYMONTHDAY=30) yields nothing
+    # but makes dateutil walk to the year 9999 first, several seconds a series,
+    # out of reach of any step count: no series is begun after this (single
+    # events still are: they cost nothing).
+    seconds: float = 60.0
+    clock: Callable[[], float] = time.monotonic
     instances: int = 0  # recurring instances produced so far (the sync adds what it keeps)
     steps: int = 0  # rule instances walked so far
     faults: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def out_of_time(self) -> bool:
+        return self.clock() - self.started > self.seconds
 
     def give_back(self, instances: int) -> None:
         """Stored instances that are replaced no longer count."""
@@ -548,6 +561,9 @@ def _expand_series(
     one: Series, window: tuple[datetime, datetime], zone: tzinfo, series: _Series, budget: Budget
 ) -> Iterator[Occurrence]:
     """The instances of one series inside ``window``, until a cap of ``budget``."""
+    if one.uid in series.recurring and budget.out_of_time():
+        budget.cut(one.uid, f"is left out: expanding the calendar took over {budget.seconds:g} s")
+        return
     rules = one.recurrence if isinstance(one.recurrence, _WalkedRules) else None
     if rules is not None:
         rules.budget, rules.uid = budget, one.uid

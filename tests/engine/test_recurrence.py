@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import re
 import tracemalloc
 from datetime import UTC, date, datetime, time, timedelta
@@ -867,6 +868,20 @@ def test_many_series_stop_at_the_calendar_cap_and_keep_single_events():
         "series 's39' is cut: the calendar has more than 2000 recurring instances "
         "inside the horizon"
     )
+
+
+def test_series_are_not_begun_once_the_calendar_took_too_long():
+    """A rule that never matches costs dateutil seconds without a step to count."""
+    ticks = itertools.count(0, 40)  # each look at the clock: 40 s later
+    budget = Budget(seconds=60, clock=lambda: next(ticks))
+    events = [
+        series("a", "FREQ=DAILY"),
+        series("b", "FREQ=DAILY"),
+        "UID:c\nDTSTART:20270105T120000Z",
+    ]
+    occurrences = expand(calendar(*events), *HORIZON, budget=budget)
+    assert {o.uid for o in occurrences} == {"a", "c"}, "a single event is no series"
+    assert budget.faults == ["series 'b' is left out: expanding the calendar took over 60 s"]
 
 
 def test_one_budget_spans_several_calls():
