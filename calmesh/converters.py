@@ -5,19 +5,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter, IntegerConverter
 
 from calmesh.schema import Integer
 
 
 class IdConverter(IntegerConverter):
-    """``<int:...>`` everywhere: a row id no larger than the API's integers, so
-    that ``/webhooks/99999999999999999999`` is a 404 instead of an integer the
-    database cannot hold (an error on PostgreSQL, an overflow on SQLite)."""
+    """``<int:...>`` everywhere: an id larger than the API's integers is a 404,
+    not a number the database cannot hold (an error on PostgreSQL, an overflow
+    on SQLite). Raised here, not by refusing to match: then a route of the same
+    path with another method would answer 405."""
 
-    def __init__(self, map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("max", Integer.LIMIT)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > Integer.LIMIT:
+            raise NotFound("no such object: the id is out of range")
+        return number
 
 
 class SlugConverter(BaseConverter):
