@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -146,7 +147,7 @@ def field_names(app, client) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> World:
+def world(tmp_path_factory) -> Iterator[World]:
     app = make_app(Path(tmp_path_factory.mktemp("html-fuzz")))
     with app.app_context():
         db.connect(reuse_if_open=True)
