@@ -16,6 +16,7 @@ from werkzeug.utils import cached_property
 
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
+from calmesh.logs import safe
 from calmesh.schema import Invalid, unusable_text
 from calmesh.services.errors import ServiceError
 
@@ -184,12 +185,12 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(PeeweeException)
     def _database_error(exc: PeeweeException):
-        log.exception("database error on %s %s", request.method, request.path)
+        log.exception("database error on %s %s", request.method, safe(request.path))
         return _failure(503, "unavailable", "the database is unavailable; try again shortly")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, safe(request.path))
         return _failure(
             500, "internal_error", "something went wrong on our side; it has been logged"
         )

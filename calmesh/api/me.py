@@ -56,28 +56,33 @@ HEALTH_OUT = Object(
     auth="public",
     response=HEALTH_OUT,
     blueprint=system,
-    summary="Database reachability and the scheduler's last heartbeat (no auth)",
+    summary="Database reachability and the scheduler's last heartbeat (no auth; the "
+    "scheduler's host and process and the database's error only to a signed-in caller)",
     tag="System",
     errors=(503,),
 )
 def health():
     """200 while the database answers; ``status`` is ``degraded`` when no
-    scheduler has beaten within three heartbeat intervals."""
+    scheduler has beaten within three heartbeat intervals. The scheduler's
+    ``holder`` (host name and pid) and the database's own error message tell
+    an attacker about the machine: only a key or a session sees them."""
     from calmesh import __version__
 
+    insider = who() is not None
     error = database.ping()
+    shown_error = error if insider or not error else "unreachable"
     beat = None if error else latest_heartbeat()
     interval = current_app.config["CALMESH"]["scheduler.heartbeat_seconds"]
     age = int((utcnow() - beat.beat_at).total_seconds()) if beat else None
     scheduler_ok = age is not None and age <= 3 * interval + 5
     body = {
         "status": "down" if error else ("ok" if scheduler_ok else "degraded"),
-        "database": {"ok": error is None, "error": error},
+        "database": {"ok": error is None, "error": shown_error},
         "scheduler": {
             "ok": scheduler_ok,
             "last_heartbeat": iso(beat.beat_at) if beat else None,
             "age_seconds": age,
-            "holder": beat.holder if beat else None,
+            "holder": beat.holder if beat and insider else None,
         },
         "version": __version__,
     }

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import os
+import socket
+
 from calmesh.jobs import heartbeat
 
 
@@ -16,4 +19,18 @@ def test_health_reports_the_latest_heartbeat(stranger):
     assert body["status"] == "ok"
     assert body["scheduler"]["ok"] is True
     assert body["scheduler"]["age_seconds"] <= 1
-    assert ":" in body["scheduler"]["holder"]
+
+
+def test_health_tells_the_public_neither_host_name_nor_pid(stranger):
+    heartbeat.beat()
+    response = stranger.get("/api/health")
+    assert response.get_json()["scheduler"]["holder"] is None
+    text = response.get_data(as_text=True)
+    assert f"{socket.gethostname()}:{os.getpid()}" not in text
+
+
+def test_health_shows_the_holder_to_a_key_or_a_session(alice, api_as, alice_session):
+    heartbeat.beat()
+    for caller in (api_as(alice, "read"), alice_session):
+        holder = caller.get("/api/health").get_json()["scheduler"]["holder"]
+        assert holder == f"{socket.gethostname()}:{os.getpid()}"

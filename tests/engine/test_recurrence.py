@@ -4,7 +4,6 @@ import itertools
 import re
 import tracemalloc
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 import recurring_ical_events
@@ -21,8 +20,8 @@ from calmesh.engine.recurrence import (
     split_by_uid,
     zone_from_name,
 )
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "ics"
 CORPUS_FILES = sorted(CORPUS.glob("*.ics"))
 
 
