@@ -156,6 +156,18 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync", "timeout_seconds", 60, "Timeout of one request to a calendar provider."),
     Key("sync", "max_feed_bytes", 20_971_520, "Largest calendar answer accepted (bytes)."),
     Key("sync", "max_backoff_seconds", 3600, "Longest wait before retrying a failing connection."),
+    Key(
+        "sync",
+        "max_instances_per_series",
+        5000,
+        "Recurring instances kept per series inside the horizon (a daily one has ~400).",
+    ),
+    Key(
+        "sync",
+        "max_instances_per_calendar",
+        50_000,
+        "Recurring instances kept per calendar inside the horizon (cuts show on the connection).",
+    ),
     Key("google", "client_id", "", "OAuth client id (Google Cloud console, type Web application)."),
     Key("google", "client_secret", "", "OAuth client secret.", secret=True),
     Key("google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth", "Consent page."),

@@ -22,6 +22,40 @@ MISSING: Any = object()
 SANE_YEARS = (1900, 2200)
 
 
+# A lone UTF-16 surrogate ("\ud800" in JSON, with no partner) is valid syntax but
+# no character: it cannot be encoded as UTF-8 to be stored, mailed or answered.
+# PostgreSQL cannot store NUL. (json decodes a surrogate pair into one character.)
+UNUSABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unusable_text(text: str) -> str:
+    """Why ``text`` cannot be used as input (a NUL or a lone surrogate), or ""."""
+    found = UNUSABLE.search(text)
+    if found is None:
+        return ""
+    if found.group() == "\x00":
+        return "text must not contain NUL (\\u0000)"
+    return "text must not contain a lone UTF-16 surrogate"
+
+
+def unusable_in(value: Any) -> str:
+    """The first problem of :func:`unusable_text` in any string (or key) of a
+    decoded JSON value, or "". Iterative: nesting depth costs no recursion."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            problem = unusable_text(item)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return ""
+
+
 class Invalid(ValueError):
     """Input that does not match its declaration; ``details`` lists each problem."""
 

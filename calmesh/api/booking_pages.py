@@ -446,6 +446,8 @@ def _book(page: BookingPage, body: dict):
     if key is not None and not (1 <= len(key) <= 200):
         raise ApiError(400, "validation_error", "Idempotency-Key must be 1-200 characters")
     attendee = bookings.Attendee(**body["attendee"])
+    # The key is bound to who sends it: an owner's key (or session) or an anonymous visitor.
+    principal = who()
     booking, created = bookings.book(
         page,
         start=body["start"],
@@ -454,6 +456,7 @@ def _book(page: BookingPage, body: dict):
         notes=body["notes"],
         answers=body["answers"],
         idempotency_key=key,
+        caller=f"user:{principal.user.id}" if principal else "",
     )
     out = booking_out(booking, with_manage=True)
     response = current_app.json.response(out)

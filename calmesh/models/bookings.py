@@ -69,6 +69,8 @@ class Booking(BaseModel):
     sequence = pw.IntegerField(default=0)  # the .ics SEQUENCE, raised on every change
     reason = pw.TextField(default="")  # why it was cancelled, declined or moved
     idempotency_key = pw.CharField(max_length=200, null=True)
+    # SHA-256 of the request the key was first sent with (services.bookings).
+    idempotency_fingerprint = pw.CharField(max_length=64, null=True)
     # Where the write-back put the event, once it did.
     remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     remote_href = pw.CharField(max_length=2000, null=True)

@@ -9,6 +9,8 @@ e-mails) goes to the outbox in that same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -286,11 +288,24 @@ def book(
     notes: str = "",
     answers: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    caller: str = "",
 ) -> tuple[Booking, bool]:
-    """Book ``start`` on ``page``; returns (booking, created). A retry with the same
-    idempotency key returns the first booking instead of booking twice."""
+    """Book ``start`` on ``page``; returns (booking, created).
+
+    A retry with the same idempotency key and the same request (see
+    :func:`request_fingerprint`; ``caller`` names who sends it, "" for an
+    anonymous visitor) returns the first booking instead of booking twice. The
+    same key with any other request is refused with 422
+    ``idempotency_key_reused`` and learns nothing of the first booking: a key
+    is not a way to read someone else's booking or its manage link.
+    """
     minutes = booking_pages.duration_for(page, duration)
     clean_answers = booking_pages.check_answers(page, answers or {})
+    fingerprint = None
+    if idempotency_key:
+        fingerprint = request_fingerprint(
+            page, caller, start, minutes, attendee, notes, clean_answers
+        )
     now = utcnow()
     booking = Booking(
         page=page,
@@ -304,6 +319,7 @@ def book(
         notes=notes,
         answers=clean_answers,
         idempotency_key=idempotency_key,
+        idempotency_fingerprint=fingerprint,
         created_at=now,
         updated_at=now,
     )
@@ -317,6 +333,14 @@ def book(
                 (Booking.page == page) & (Booking.idempotency_key == idempotency_key)
             )
             if existing is not None:
+                # A row from before fingerprints (None) cannot prove it is the same request.
+                if existing.idempotency_fingerprint != fingerprint:
+                    raise BookingError(
+                        "this Idempotency-Key was already used for a different request; "
+                        "send a new key for a new booking",
+                        422,
+                        "idempotency_key_reused",
+                    )
                 return existing, False
         reason = booking_pages.why_not_bookable(page, start, minutes)
         if reason:
@@ -324,6 +348,34 @@ def book(
         booking.save(force_insert=True)
         _queue(booking, items, what, created=True)
     return booking, True
+
+
+def request_fingerprint(
+    page: BookingPage,
+    caller: str,
+    start: datetime,
+    minutes: int,
+    attendee: Attendee,
+    notes: str,
+    answers: dict[str, Any],
+) -> str:
+    """What an idempotency key is bound to: the SHA-256 of the request as
+    canonical JSON (sorted keys, the instant in UTC, the resolved duration), so
+    that only a true retry of the same booking by the same caller matches."""
+    canonical = json.dumps(
+        {
+            "page": page.id,
+            "caller": caller,
+            "start": _iso(start),
+            "minutes": minutes,
+            "attendee": [attendee.name, attendee.email, attendee.timezone],
+            "notes": notes,
+            "answers": answers,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _status_for(reason: str) -> tuple[int, str]:

@@ -470,6 +470,8 @@ def _book(booker: Booker):
             idempotency_key=f"web:{attempt}:{booker.start.isoformat()}" if attempt else None,
         )
     except bookings.BookingError as exc:
+        if exc.code == "idempotency_key_reused":
+            form["values"].pop("attempt", None)  # the page gives the next send a new key
         form["message"], form["alternatives"] = _refusal(exc), _alternatives(booker)
         return _show_page(booker, form, exc.status)
     params = {"embed": "1"} if booker.embed else {}
@@ -496,6 +498,8 @@ def _friendly(field_: str, message: str) -> str:
 
 
 def _refusal(exc: bookings.BookingError) -> str:
+    if exc.code == "idempotency_key_reused":
+        return "This form was already sent with other details. Check them and send it again."
     if exc.status == 409:
         return "Sorry, someone booked this time a moment ago."
     return f"Sorry, this time cannot be booked any more ({str(exc).split(': ', 1)[-1]})."
