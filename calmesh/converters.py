@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter, IntegerConverter
 
-from calmesh.schema import Integer
+from calmesh.schema import SLUG_MAX, Integer
 
 
 class IdConverter(IntegerConverter):
@@ -23,7 +23,6 @@ class IdConverter(IntegerConverter):
             raise NotFound("no such object: the id is out of range")
         return number
 
-from calmesh.schema import SLUG_MAX
 
 _SLUG = rf"[a-z0-9](?:[a-z0-9-]{{0,{SLUG_MAX - 2}}}[a-z0-9])?"
 
