@@ -111,11 +111,12 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     db.init_db(config.database_url, migration_context=app.app_context)
 
-    from calmesh import web
+    from calmesh import delivery, web
     from calmesh.api import init_app as init_api
     from calmesh.auth import init_app as init_auth
     from calmesh.http import init_app as init_http
 
+    delivery.init_app(app)  # first: its after_request (compression) runs last
     init_http(app)
     init_auth(app)
     init_api(app)

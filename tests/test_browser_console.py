@@ -171,6 +171,20 @@ def test_htmx_injects_no_style_and_its_indicator_rules_come_from_the_stylesheet(
     assert hidden == "hidden"
 
 
+def test_htmx_requests_work_with_compressed_answers(watched, site):
+    page, errors = watched
+    server, _ = site
+    visit(page, server.url + "/olivia/intro-call")
+    with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true") as swap:
+        page.locator("#month-next").click()
+    answer = swap.value
+    assert answer.status == 200
+    assert answer.all_headers()["content-encoding"] == "gzip"
+    assert "accept-encoding" in answer.all_headers()["vary"].lower()
+    expect(page.locator("#month-prev")).to_be_visible()  # the swap took the decoded HTML
+    assert errors == []
+
+
 def screenshot_editor(page: Page, url: str, width: int, path: Path) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     visit(page, url + "/booking-pages/intro-call")
