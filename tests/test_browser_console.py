@@ -9,8 +9,6 @@ error too, so one listener collects both (and uncaught page errors).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -185,7 +183,17 @@ def test_htmx_requests_work_with_compressed_answers(watched, site):
     assert errors == []
 
 
-def screenshot_editor(page: Page, url: str, width: int, path: Path) -> None:
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_editor_fits_desktop_and_phone_without_sideways_scrolling(
+    watched, site, width, tmp_path
+):
+    page, errors = watched
+    server, _ = site
+    sign_in(page, server.url)
     page.set_viewport_size({"width": width, "height": 900})
-    visit(page, url + "/booking-pages/intro-call")
-    page.screenshot(path=str(path), full_page=True)
+    visit(page, server.url + "/booking-pages/intro-call")
+    page.screenshot(path=str(tmp_path / f"editor-{width}.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / f"editor-{width}-top.png"))
+    page.locator("#weekly").screenshot(path=str(tmp_path / f"editor-{width}-weekly.png"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert errors == []
