@@ -15,6 +15,8 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
+
 from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
@@ -41,7 +43,7 @@ from calmesh.schema import (
 )
 from calmesh.services import calendars, events, outbox
 from calmesh.services.errors import ServiceError
-from calmesh.services.mail import parse_address
+from calmesh.services.mail import message_id, parse_address
 from calmesh.services.poll_results import (
     VALUE_LABELS,
     closed_reason,
@@ -505,6 +507,7 @@ def _mail(
             "ics": ics,
             "ics_method": method,
             "user_id": poll.user_id,
+            "message_id": message_id(current_app.config["CALMESH"]),
         },
         user_id=poll.user_id,
         ordering_key=f"poll:{poll.public_id}:mail:{to}"[:100],
@@ -619,7 +622,7 @@ def _write_back(poll: Poll) -> None:
         )
 
 
-@outbox.handler("poll.writeback")
+@outbox.handler("poll.writeback", lane="writeback")
 def write_back(payload: dict[str, Any]) -> None:
     """Make the linked calendar match the poll as it is now (retries see the latest)."""
     from calmesh.providers.base import ProviderError

@@ -337,11 +337,12 @@ def bump(remote_calendar_id: int) -> None:
 
 
 def sync_connection(
-    connection_id: int, progress: Callable[[str], None] | None = None
+    connection_id: int, progress: Callable[[str], None] | None = None, claimed: bool = False
 ) -> SyncReport:
-    """Sync one connection now, unless another process is syncing it."""
+    """Sync one connection now, unless another process is syncing it
+    (``claimed``: the caller holds its lease already)."""
     say = progress or (lambda _msg: None)
-    if not claim(connection_id):
+    if not claimed and not claim(connection_id):
         return SyncReport(connection_id, "busy", "another sync of this connection is running")
     connection = Connection.get_by_id(connection_id)
     total = SyncReport(connection_id, "ok")
@@ -382,9 +383,14 @@ def sync_connection(
                 f"  {report.changed} changed, {report.deleted} deleted, "
                 f"{report.occurrences} occurrences"
             )
-    except (ProviderError, crypto.CredentialsUnreadable) as exc:
-        permanent = isinstance(exc, crypto.CredentialsUnreadable) or exc.permanent
-        return _failed(connection, total, str(exc), "auth_required" if permanent else "error")
+    except crypto.CredentialsUnreadable as exc:
+        # A fault of this host's key, not of the credentials: another host (or this
+        # one, once its key is fixed) can sync it, so it is retried, never parked.
+        return _failed(
+            connection, total, f"this host cannot read the stored credentials: {exc}", "error"
+        )
+    except ProviderError as exc:
+        return _failed(connection, total, str(exc), "auth_required" if exc.permanent else "error")
     except Exception as exc:  # a bug or an unexpected answer: record it, never crash the scheduler
         log.exception("sync of connection %s failed", connection_id)
         return _failed(connection, total, f"unexpected error: {type(exc).__name__}", "error")
@@ -442,8 +448,9 @@ def _failed(connection: Connection, report: SyncReport, message: str, status: st
     return report
 
 
-def due_connections(limit: int = 20) -> list[int]:
+def due_connections(limit: int = 20, exclude: Iterable[int] = ()) -> list[int]:
     now = utcnow()
+    exclude = list(exclude)
     query = (
         Connection.select(Connection.id)
         .where(
@@ -455,4 +462,6 @@ def due_connections(limit: int = 20) -> list[int]:
         .order_by(Connection.next_sync_at)
         .limit(limit)
     )
+    if exclude:
+        query = query.where(Connection.id.not_in(exclude))
     return [c.id for c in query]
