@@ -156,6 +156,11 @@ def _elect(app: Flask, path: Path) -> None:
         time.sleep(ELECTION_SECONDS)
 
 
+def holds_lock(app: Flask) -> bool:
+    """True in the process that runs the host's embedded scheduler."""
+    return "calmesh.scheduler_lock" in app.extensions
+
+
 def start_embedded(app: Flask) -> bool:
     """Make this process a candidate for the host's scheduler (``scheduler.embedded``).
 
