@@ -27,7 +27,7 @@ def up(migrator, db):
         migrator.add_column(
             "webhook_delivery",
             "outbox_item_id",
-            pw.ForeignKeyField(_Outbox, null=True, on_delete="SET NULL"),
+            pw.ForeignKeyField(_Outbox, field=_Outbox.id, null=True, on_delete="SET NULL"),
         ),
     )
     # Each delivery's newest outbox item (payloads are stored as compact JSON).

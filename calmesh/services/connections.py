@@ -7,7 +7,7 @@ from datetime import timedelta
 from flask import current_app
 
 from calmesh.auth import crypto, signing
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.models import Connection, RemoteCalendar, User
 from calmesh.models.connections import new_version
 from calmesh.providers.base import ProviderError
@@ -58,7 +58,7 @@ def create_with_credentials(
         calendars = sync.provider_for(connection, timeout=_check_timeout()).list_calendars()
     except ProviderError as exc:
         raise ConnectionRefused(str(exc)) from None
-    with db.atomic():
+    with write_transaction():
         connection.next_sync_at = connection.calendars_listed_at = utcnow()
         connection.save()
         sync.upsert_calendars(connection, calendars)
@@ -182,7 +182,7 @@ def set_calendar_enabled(
     )
     if calendar is None:
         return None
-    with db.atomic():
+    with write_transaction():
         calendar.enabled = enabled
         calendar.version = new_version()
         if not enabled:

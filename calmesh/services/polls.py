@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 
 from calmesh.auth import signing
-from calmesh.db import db, is_sqlite, utcnow, write_transaction
+from calmesh.db import is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import (
     Comment,
@@ -266,7 +266,7 @@ def create(user: User, data: dict[str, Any]) -> Poll:
     plan = _plan([], values.pop("options"), values["duration"])
     _check(values, plan[0][1]["day"] is not None)
     _check_deadline(values["deadline"])
-    with db.atomic():
+    with write_transaction():
         poll = Poll.create(user=user, calendar=calendar, **values)
         _save_options(poll, plan)
     return poll
@@ -297,7 +297,7 @@ def update(poll: Poll, data: dict[str, Any]) -> Poll:
 
 def delete(poll: Poll) -> None:
     """Delete the poll and its votes; a decided event stays in the owner's calendar."""
-    with db.atomic():
+    with write_transaction():
         poll.delete_instance(recursive=True)
 
 
@@ -420,7 +420,7 @@ def edit_vote(
 def comment(poll: Poll, name: str, body: str) -> Comment:
     if not poll.allow_comments:
         raise PollError("comments are turned off for this poll", 409, "comments_off")
-    with db.atomic():
+    with write_transaction():
         return Comment.create(poll=poll, name=name, body=body)
 
 

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from calmesh.auth import crypto
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.engine.recurrence import CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
@@ -84,7 +84,7 @@ def provider_settings(kind: str) -> dict:
 def save_credentials(connection_id: int, credentials: dict) -> None:
     # Its own short transaction: a rotated refresh token must survive even if
     # the sync that refreshed it fails later.
-    with db.atomic():
+    with write_transaction():
         Connection.update(credentials=crypto.encrypt(credentials)).where(
             Connection.id == connection_id
         ).execute()
@@ -154,7 +154,7 @@ def upsert_calendars(
         for c in RemoteCalendar.select().where(RemoteCalendar.connection == connection)
     }
     rows = []
-    with db.atomic():
+    with write_transaction():
         for info in remote:
             row = existing.pop(info.remote_id, None) or RemoteCalendar(
                 connection=connection, remote_id=info.remote_id
@@ -222,7 +222,7 @@ def apply_changes(
 ) -> SyncReport:
     """Store one calendar's changes atomically: objects, their occurrences, the token."""
     report = SyncReport(calendar.connection_id, "ok", requests=changes.requests)
-    with db.atomic():
+    with write_transaction():
         stored = {
             o.href: o
             for o in CalendarObject.select(
@@ -300,7 +300,7 @@ def insert_occurrences(rows: list[dict]) -> int:
 def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], default_tz: str) -> int:
     """Expand the stored iCalendar objects anew over ``window`` (the horizon moved)."""
     count = 0
-    with db.atomic():
+    with write_transaction():
         Occurrence.delete().where(
             (Occurrence.calendar == calendar)
             & Occurrence.object.in_(
@@ -419,7 +419,7 @@ def _failed(connection: Connection, report: SyncReport, message: str, status: st
         if status == "auth_required"
         else utcnow() + timedelta(seconds=backoff_seconds(failures))
     )
-    with db.atomic():
+    with write_transaction():
         release(
             connection.id,
             status=status,

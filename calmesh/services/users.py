@@ -8,7 +8,7 @@ import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from calmesh.auth import ratelimit
-from calmesh.db import db
+from calmesh.db import write_transaction
 from calmesh.models import User
 from calmesh.schema import Email, Invalid, Object, String, TimeZone
 
@@ -87,7 +87,7 @@ def create_user(**fields: object) -> User:
     if data["handle"] in RESERVED_HANDLES:
         raise Invalid([{"field": "handle", "message": "is reserved; choose another"}])
     try:
-        with db.atomic():
+        with write_transaction():
             return User.create(
                 email=data["email"],
                 handle=data["handle"],

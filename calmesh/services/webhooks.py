@@ -29,7 +29,7 @@ from flask import current_app
 from peewee import JOIN
 
 from calmesh.auth import crypto
-from calmesh.db import db, utcnow, write_transaction
+from calmesh.db import utcnow, write_transaction
 from calmesh.models import OutboxItem, User, Webhook, WebhookDelivery
 from calmesh.providers import net
 from calmesh.providers.base import HttpSettings, ProviderError
@@ -83,7 +83,7 @@ def create(user: User, url: str, events: list[str], active: bool = True) -> tupl
     """A new webhook and its secret, which is never shown again."""
     check_target(url)
     secret, stored = _new_secret()
-    with db.atomic():
+    with write_transaction():
         webhook = Webhook.create(
             user=user, url=url, events=_unique(events), active=active, secret=stored
         )
@@ -112,14 +112,14 @@ def update(
     secret = None
     if rotate_secret:
         secret, webhook.secret = _new_secret()
-    with db.atomic():
+    with write_transaction():
         webhook.save()
     return webhook, secret
 
 
 def delete(webhook: Webhook) -> None:
     """Remove the webhook and its delivery log; queued deliveries are dropped when due."""
-    with db.atomic():
+    with write_transaction():
         webhook.delete_instance(recursive=True)
 
 
@@ -155,7 +155,7 @@ def ping(webhook: Webhook) -> WebhookDelivery:
     """Queue a ``ping`` delivery, to try the receiver and its signature check."""
     if not webhook.active:
         raise WebhookError("the webhook is paused; activate it first", 409, "paused")
-    with db.atomic():
+    with write_transaction():
         delivery = WebhookDelivery.create(
             webhook=webhook,
             event=PING,
@@ -325,7 +325,7 @@ def _record(
 ) -> None:
     """Log one attempt on the delivery; a success also clears the webhook's failing."""
     now = utcnow()
-    with db.atomic():
+    with write_transaction():
         WebhookDelivery.update(
             status="delivered" if delivered else "pending",
             last_status_code=status_code,
