@@ -35,7 +35,7 @@ def drain(
     renew: Callable[[Iterable[int]], object] | None = None,
     renew_every: float = 10.0,
     per_group: int | None = None,
-    budget: float = BUDGET_SECONDS,
+    budget: float | None = None,
     name: str = "drain",
 ) -> int:
     """Run ``work(id)`` for due rows until none is left; returns how many ran.
@@ -46,6 +46,7 @@ def drain(
     connection open; each thread opens its own.
     """
     per_group = per_group or workers
+    budget = BUDGET_SECONDS if budget is None else budget
     running: dict[Future, tuple[int, str]] = {}
     done = 0
     started = time.monotonic()

@@ -10,6 +10,7 @@ never sync one connection twice at once; never let one failure stop the others.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections.abc import Iterator
@@ -716,3 +717,27 @@ def test_a_calendar_deleted_at_the_server_takes_its_source_along(alice, dav_serv
     shown = [e.occurrence.uid for e in calendars.events(unified, *window)]
     assert shown == [], "the source now brings the connection's other calendars"
     assert CalendarSource.get_or_none(CalendarSource.id == source.id) is None
+
+
+def test_hung_feeds_do_not_starve_a_healthy_one(app, alice, feeds, monkeypatch):
+    """Due connections sync at once (sync.concurrency): three feeds that never
+    answer hold three threads; the healthy one keeps its own schedule."""
+    from calmesh.jobs import drain
+
+    configure(monkeypatch, app, {"sync.timeout_seconds": 3, "sync.interval_ics": 1})
+    monkeypatch.setattr(drain, "BUDGET_SECONDS", 6.0)
+    hung = [subscribe(alice, feeds, f"hung-{n}.ics", two_events()) for n in range(3)]
+    healthy = subscribe(alice, feeds, "healthy.ics", two_events())
+    for n in range(3):
+        feeds.set(f"hung-{n}.ics", "", delay=math.inf)  # answered when subscribing, now hung
+    Connection.update(next_sync_at=utcnow()).execute()
+    before = feeds.requests["healthy.ics"]
+
+    sync_due(app)
+
+    assert all(fresh(c).status == "error" for c in hung), "each hung feed timed out"
+    assert "in time" in fresh(hung[0]).last_error
+    synced = feeds.requests["healthy.ics"] - before
+    # Sequentially the healthy feed would have synced once behind 3 x 3 s of waiting.
+    assert synced >= 3, f"the healthy feed synced {synced} times"
+    assert fresh(healthy).status == "ok"
