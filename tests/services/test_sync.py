@@ -741,3 +741,17 @@ def test_hung_feeds_do_not_starve_a_healthy_one(app, alice, feeds, monkeypatch):
     # Sequentially the healthy feed would have synced once behind 3 x 3 s of waiting.
     assert synced >= 3, f"the healthy feed synced {synced} times"
     assert fresh(healthy).status == "ok"
+
+
+def test_an_oversized_answer_is_a_source_fault_retried_with_back_off(
+    app, alice, feeds, monkeypatch
+):
+    connection = subscribe(alice, feeds, "big.ics", two_events())
+    configure(monkeypatch, app, {"sync.max_feed_bytes": 1024})
+    feeds.set("big.ics", two_events() + " " * 2048, etag=True)
+
+    report = sync.sync_connection(connection.id)
+
+    assert report.status == fresh(connection).status == "error", "not auth_required"
+    assert "larger than 1 KiB" in fresh(connection).last_error
+    assert fresh(connection).next_sync_at is not None, "retried with back-off"
