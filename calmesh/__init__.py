@@ -9,11 +9,30 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+
+from calmesh.config import ConfigError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 __version__ = "0.1.0"
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _prepare_data_dir(config) -> None:
+    """Create the data folder before anything uses it (the key, the scheduler
+    lock, SQLite), and prove that this user can write there: a read-only one
+    stops the start with one line naming it."""
+    path = config.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f".write-test.{os.getpid()}.{secrets.token_hex(4)}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"data_dir {path} is not writable ({exc.strerror or exc}); make it writable for "
+            "this user or point CALMESH_DATA_DIR elsewhere"
+        ) from None
 
 
 def _secret_key(config) -> str:
@@ -26,7 +45,6 @@ def _secret_key(config) -> str:
         return config["security.secret_key"]
     path = config.data_dir / "secret_key"
     if not path.exists():
-        config.data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
         tmp.write_text(secrets.token_hex(32))
         tmp.chmod(0o600)
@@ -49,6 +67,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     from calmesh import db
 
     config = config_module.load(overrides)
+    _prepare_data_dir(config)
     logging.basicConfig(
         level=config["logging.level"].upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",

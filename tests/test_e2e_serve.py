@@ -490,3 +490,51 @@ def test_bad_configuration_in_the_environment_is_one_error_line(cli_env):
     assert done.stderr.strip() == (
         "error: server.port (CALMESH_SERVER_PORT): expected int, got 'eighty'"
     )
+
+
+# --- the data folder -------------------------------------------------------------------
+
+
+def test_first_start_creates_a_data_folder_that_does_not_exist_yet(tmp_path):
+    """With a configured key and a database elsewhere nothing else creates the
+    folder; every worker needs it at once (the scheduler lock)."""
+    data = tmp_path / "not" / "there" / "yet"
+    server = start_server(
+        tmp_path,
+        workers=3,
+        CALMESH_DATA_DIR=str(data),
+        CALMESH_SECURITY_SECRET_KEY="a-configured-secret-key-of-enough-length",
+    )
+    try:
+        wait_until(lambda: _heartbeat(server)["ok"], what="the scheduler")
+        assert (data / "scheduler.lock").exists()
+        assert "Worker failed to boot" not in server.log()
+        assert "Traceback" not in server.log()
+    finally:
+        stop_server(server)
+
+
+def test_a_read_only_data_folder_stops_the_start_with_one_line_naming_it(tmp_path):
+    import tempfile
+
+    # Outside pytest's private tmp folder, so that an unprivileged user can reach it.
+    base = Path(tempfile.mkdtemp(prefix="calmesh-ro-"))
+    try:
+        base.chmod(0o755)
+        data = base / "data"
+        data.mkdir(mode=0o555)
+        data.chmod(0o555)
+        env = server_env(tmp_path, CALMESH_DATA_DIR=str(data))
+        env["CALMESH_DATABASE_URL"] = f"sqlite:///{data}/calmesh.db"
+        command = [sys.executable, "-m", "calmesh", "init"]
+        if os.geteuid() == 0:  # root writes anywhere: run it as an ordinary user
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith(f"error: data_dir {data} is not writable"), done.stderr
+    finally:
+        data.chmod(0o755)
+        import shutil
+
+        shutil.rmtree(base)
