@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from calmesh.config import ConfigError
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 __version__ = "0.1.0"
 

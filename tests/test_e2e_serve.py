@@ -538,3 +538,54 @@ def test_a_read_only_data_folder_stops_the_start_with_one_line_naming_it(tmp_pat
         import shutil
 
         shutil.rmtree(base)
+
+
+# --- what gunicorn answers itself, and stopping --------------------------------------------
+
+
+def test_an_over_long_request_line_is_the_documented_json_414(live_server):
+    answer = httpx.get(live_server.url + "/api/v1/me", params={"q": "x" * 5000})
+    assert answer.status_code == 414
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json()["error"]["code"] == "uri_too_long"
+    document = httpx.get(live_server.url + "/api/v1/openapi.json").json()
+    assert "414" in document["paths"]["/api/v1/me"]["get"]["responses"]
+
+
+def test_sigterm_serves_the_connections_already_waiting_then_stops(tmp_path):
+    import socket
+
+    server = start_server(tmp_path, workers=1)
+    host, port = server.url.removeprefix("http://").split(":")
+    request = b"GET /api/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+
+    def read_all(conn: socket.socket) -> bytes:
+        conn.settimeout(60)
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        return data
+
+    try:
+        # The only worker is busy with a request that is still arriving ...
+        busy = socket.create_connection((host, int(port)))
+        busy.sendall(request)
+        time.sleep(0.5)  # lets the worker take it (not an assertion)
+        # ... while four more wait, complete, in the listening socket's queue.
+        waiting = [socket.create_connection((host, int(port))) for _ in range(4)]
+        for conn in waiting:
+            conn.sendall(request + b"\r\n")
+        os.kill(server.process.pid, signal.SIGTERM)
+        time.sleep(0.5)
+        busy.sendall(b"\r\n")
+
+        answers = [read_all(conn) for conn in [busy, *waiting]]
+        for conn in [busy, *waiting]:
+            conn.close()
+        assert all(a.startswith(b"HTTP/1.1 200") for a in answers), [a[:40] for a in answers]
+        assert server.process.wait(timeout=60) == 0
+        with pytest.raises(OSError):
+            socket.create_connection((host, int(port)), timeout=5)
+        assert "served 4 waiting connection(s) before stopping" in server.log()
+    finally:
+        stop_server(server)
