@@ -24,7 +24,8 @@ def _prepare_data_dir(config) -> None:
     stops the start with one line naming it."""
     path = config.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        # Owner-only from the start (it will hold the key and the database).
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         probe = path / f".write-test.{os.getpid()}.{secrets.token_hex(4)}"
         probe.write_text("")
         probe.unlink()
@@ -36,18 +37,31 @@ def _prepare_data_dir(config) -> None:
 
 
 def _secret_key(config) -> str:
-    """The configured key, or one generated once into the data folder.
+    """The configured key, the key file, or one generated once into the data folder.
 
     Several workers may start at once: the key is written to a temporary file
     and linked into place, so exactly one file wins and all read the same.
     """
+    from calmesh.config import ConfigError
+
     if config["security.secret_key"]:
         return config["security.secret_key"]
+    if config["security.secret_key_file"]:
+        path = Path(config["security.secret_key_file"]).expanduser()
+        try:
+            key = path.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"security.secret_key_file: cannot read {path} ({exc.strerror})"
+            ) from None
+        if not key:
+            raise ConfigError(f"security.secret_key_file: {path} is empty")
+        return key
     path = config.data_dir / "secret_key"
     if not path.exists():
         tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
-        tmp.write_text(secrets.token_hex(32))
-        tmp.chmod(0o600)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(secrets.token_hex(32))
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -55,6 +69,14 @@ def _secret_key(config) -> str:
         finally:
             tmp.unlink()
     return path.read_text().strip()
+
+
+def _secure_cookies(config) -> bool:
+    """``security.secure_cookies``: true, false, or auto (an https ``base_url``)."""
+    setting = config["security.secure_cookies"]
+    if setting == "auto":
+        return config["server.base_url"].lower().startswith("https://")
+    return setting == "true"
 
 
 def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False) -> Flask:
@@ -80,7 +102,12 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
     )
     app.config["CALMESH"] = config
-    app.secret_key = _secret_key(config)
+    from calmesh.auth import keys
+    from calmesh.auth.sessions import REMEMBER_FOR
+
+    keys.init_app(
+        app, keys.Keyring(_secret_key(config), tuple(config["security.previous_secret_keys"]))
+    )
     from calmesh.converters import CONVERTERS
 
     app.url_map.converters.update(CONVERTERS)
@@ -88,8 +115,11 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         MAX_CONTENT_LENGTH=config["server.max_body_bytes"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=config["security.secure_cookies"],
-        REMEMBER_COOKIE_SECURE=config["security.secure_cookies"],
+        SESSION_COOKIE_SECURE=_secure_cookies(config),
+        REMEMBER_COOKIE_SECURE=_secure_cookies(config),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=REMEMBER_FOR,
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
@@ -97,7 +127,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         n = config["server.trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    db.init_db(config.database_url)
+    db.init_db(config.database_url, migration_context=app.app_context)
 
     from calmesh import web
     from calmesh.api import init_app as init_api
@@ -111,6 +141,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     if server:
         db.migrate()
+        keys.check_fingerprint(app)
         from calmesh.auth.setup import needs_setup, setup_token
         from calmesh.jobs.scheduler import start_embedded
 

@@ -25,11 +25,20 @@ def _app(**overrides):
     return create_app(overrides or None)
 
 
-def cmd_init(args: argparse.Namespace) -> None:
+def _migrate(app) -> list[str]:
+    """Create or migrate the database, then make sure this key is the database's."""
     from calmesh import db
+    from calmesh.auth import keys
+
+    applied = db.migrate()
+    keys.check_fingerprint(app)
+    return applied
+
+
+def cmd_init(args: argparse.Namespace) -> None:
 
     app = _app()
-    applied = db.migrate()
+    applied = _migrate(app)
     where = app.config["CALMESH"].database_url.split("@")[-1]
     if applied == ["<created>"]:
         print(f"Created the database ({where}).")
@@ -40,12 +49,10 @@ def cmd_init(args: argparse.Namespace) -> None:
 
 
 def cmd_create_user(args: argparse.Namespace) -> None:
-    from calmesh import db
     from calmesh.schema import Invalid
     from calmesh.services import users
 
-    _app()
-    db.migrate()
+    _migrate(_app())
     password = args.password or secrets.token_urlsafe(12)
     try:
         user = users.create_user(
@@ -65,12 +72,10 @@ def cmd_create_user(args: argparse.Namespace) -> None:
 
 
 def cmd_create_api_key(args: argparse.Namespace) -> None:
-    from calmesh import db
     from calmesh.auth import apikeys
     from calmesh.models import User
 
-    _app()
-    db.migrate()
+    _migrate(_app())
     user = User.get_or_none(User.handle == args.user)
     if user is None:
         raise CliError(f"no user with handle {args.user!r}")
@@ -98,23 +103,22 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    from calmesh import create_app, db
+    from calmesh import create_app
     from calmesh.jobs.scheduler import run_forever
 
     app = create_app({"scheduler.embedded": False})
-    db.migrate()
+    _migrate(app)
     run_forever(app)
 
 
 def cmd_sync(args: argparse.Namespace) -> None:
     import time
 
-    from calmesh import db
     from calmesh.models import Connection
     from calmesh.services import sync
 
     app = _app()
-    db.migrate()
+    _migrate(app)
     with app.app_context():
         query = Connection.select().order_by(Connection.id)
         if args.connection is not None:
@@ -145,6 +149,29 @@ def cmd_sync(args: argparse.Namespace) -> None:
             print("No connections yet.")
     if failed:
         raise CliError(f"{failed} of {len(connections)} connection(s) failed to sync")
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    from calmesh.auth import crypto
+
+    app = _app()
+    _migrate(app)
+    with app.app_context():
+        counts = crypto.reencrypt_all()
+    print(
+        f"Re-encrypted {counts['connections']} connection credential(s) and "
+        f"{counts['webhooks']} webhook secret(s) under the current secret key."
+    )
+    if counts["unreadable"]:
+        print(
+            f"{counts['unreadable']} value(s) no configured key can read were left as they "
+            "are: reconnect those connections, rotate those webhooks' secrets."
+        )
+    print(
+        "Stored secrets no longer need security.previous_secret_keys. Keep the old key "
+        "listed as long as sessions and links signed with it should work (visitors' links: "
+        "up to 400 days)."
+    )
 
 
 def cmd_config_example(args: argparse.Namespace) -> None:
@@ -198,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("sync", cmd_sync, "Sync calendar connections now, showing progress.")
     p.add_argument("--connection", type=int, metavar="ID", help="only this connection")
+    add(
+        "rotate-keys",
+        cmd_rotate_keys,
+        "Re-encrypt stored credentials and webhook secrets under the current secret key "
+        "(after moving the old one to security.previous_secret_keys).",
+    )
     add(
         "config-example",
         cmd_config_example,

@@ -30,6 +30,7 @@ class Key:
     default: Any
     help: str
     secret: bool = False
+    choices: tuple[str, ...] = ()  # the allowed values of a string key
 
     @property
     def type(self) -> type:
@@ -81,7 +82,24 @@ SCHEMA: tuple[Key, ...] = (
         "security",
         "secret_key",
         "",
-        "Signs sessions and links, derives the encryption key. Empty: generated into data_dir.",
+        "The root of every key: cookies, links and the encryption of stored credentials use "
+        "keys derived from it. Empty: read from secret_key_file.",
+        secret=True,
+    ),
+    Key(
+        "security",
+        "secret_key_file",
+        "",
+        "File holding the secret key (hosts that share a database must share it). Empty: "
+        "data_dir/secret_key, generated on first start.",
+    ),
+    Key(
+        "security",
+        "previous_secret_keys",
+        [],
+        "Earlier secret keys, still accepted for reading during a key rotation: cookies, "
+        "links and stored credentials made with them stay valid (see README, 'Keys and "
+        "rotation'). In the environment or a *_FILE: one key per line or comma.",
         secret=True,
     ),
     Key(
@@ -95,8 +113,10 @@ SCHEMA: tuple[Key, ...] = (
     Key(
         "security",
         "secure_cookies",
-        False,
-        "Mark cookies Secure (set true behind HTTPS).",
+        "auto",
+        "Mark cookies Secure (sent over HTTPS only): auto (when server.base_url is https), "
+        "true or false.",
+        choices=("auto", "true", "false"),
     ),
     Key(
         "security",
@@ -202,6 +222,24 @@ _FALSE = {"0", "false", "no", "off"}
 def _coerce(key: Key, value: Any, origin: str) -> Any:
     """Turn a value from TOML or the environment into the key's type."""
     want = key.type
+    if key.choices:
+        # A switch with a third value: true/false in any spelling, or a named choice.
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            value = value.strip().lower() in _TRUE
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if isinstance(value, str) and value.strip().lower() in key.choices:
+            return value.strip().lower()
+        raise ConfigError(
+            f"{key.dotted} ({origin}): expected {', '.join(key.choices)}, got {value!r}"
+        )
+    if want is list:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.replace(",", "\n").splitlines()]
+            return [part for part in value if part]
+        if isinstance(value, list) and all(isinstance(part, str) for part in value):
+            return [part for part in value if part]
+        raise ConfigError(f"{key.dotted} ({origin}): expected a list of strings, got {value!r}")
     if want is bool:
         if isinstance(value, bool):
             return value
@@ -281,9 +319,10 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         file_var = key.env + "_FILE"
         if key.secret and file_var in environ:
             try:
-                values[key.dotted] = Path(environ[file_var]).read_text().strip()
+                text = Path(environ[file_var]).read_text().strip()
             except OSError as exc:
                 raise ConfigError(f"{file_var}: cannot read ({exc.strerror})") from exc
+            values[key.dotted] = _coerce(key, text, file_var) if key.type is list else text
 
     for dotted, value in (overrides or {}).items():
         if dotted not in _BY_DOTTED:
@@ -314,6 +353,8 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(part) for part in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

@@ -1,22 +1,27 @@
 """The one database object, initialised late from ``database_url``, and migrations.
 
 SQLite (the embedded default) runs in WAL mode with foreign keys on and a busy
-timeout, one connection kept per worker thread. PostgreSQL is pooled. Writes
-that must serialise (bookings, leases) use :func:`write_transaction`.
+timeout, one connection kept per worker thread; its folder and file are
+created for the owner alone (0700, 0600; SQLite gives the -wal and -shm files
+the database file's mode). PostgreSQL is pooled. Writes that must serialise
+(bookings, leases) use :func:`write_transaction`.
 
 Migrations: a fresh database gets every table of the current models and is
 stamped with the newest migration; an existing one gets the migrations it has
 not seen, in order. Each migration is a module ``calmesh/migrations/mNNNN_*.py``
-with ``def up(migrator, db)``, written against the schema before it.
+with ``def up(migrator, db)``, written against the schema before it. Migrations
+run inside the app's context when :func:`init_db` was given one, so that they
+can encrypt with its secret key.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,6 +31,8 @@ from playhouse.db_url import connect
 from playhouse.migrate import PostgresqlMigrator, SchemaMigrator, SqliteMigrator
 
 db = pw.DatabaseProxy()
+# Entered around migrations (create_app passes its app_context).
+_migration_context: Callable[[], AbstractContextManager] | None = None
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
@@ -93,7 +100,7 @@ def make_database(url: str) -> pw.Database:
     if scheme == "sqlite":
         path = url.removeprefix("sqlite:///")
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _owner_only(Path(path))
         return pw.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
     if scheme in {"postgres", "postgresql"}:
         return connect(
@@ -107,9 +114,24 @@ def make_database(url: str) -> pw.Database:
     )
 
 
-def init_db(url: str) -> pw.Database:
+def _owner_only(path: Path) -> None:
+    """Create the SQLite file (and its folder, when new) readable by the owner alone.
+
+    SQLite keeps the mode of a file that exists and gives its -wal and -shm
+    files the same; an existing file or folder is left as the admin set it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def init_db(
+    url: str, migration_context: Callable[[], AbstractContextManager] | None = None
+) -> pw.Database:
+    global _migration_context
     database = make_database(url)
     db.initialize(database)
+    _migration_context = migration_context
     return database
 
 
@@ -163,7 +185,8 @@ def migrate(migrations: list[Migration] | None = None) -> list[str]:
 
     migrations = discover_migrations() if migrations is None else migrations
     database = db.obj
-    with database.connection_context(), write_transaction():
+    context = _migration_context() if _migration_context else nullcontext()
+    with context, database.connection_context(), write_transaction():
         # Several workers may start at once: the write lock (SQLite) or an
         # advisory lock (PostgreSQL) lets one migrate while the others wait.
         if not isinstance(database, pw.SqliteDatabase):

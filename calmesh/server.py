@@ -84,18 +84,18 @@ class _Gunicorn(BaseApplication):
     def load(self):
         # Called in each worker after the fork (no preload): every worker owns
         # its database connection, and one of them wins the scheduler lock.
-        from calmesh import create_app
-
-        return create_app(self.overrides, server=True)
+        return wsgi_app(self.overrides)
 
 
 def serve(overrides: dict[str, Any] | None = None) -> None:
     from calmesh import create_app, db
+    from calmesh.auth import keys
 
     overrides = overrides or {}
     app = create_app(overrides)  # validates the configuration before any fork
     settings = app.config["CALMESH"]
     db.migrate()
+    keys.check_fingerprint(app)  # a wrong key stops here, with one line, before any fork
     db.db.close()
     host, port = settings["server.host"], settings["server.port"]
     log.info("CalMesh on http://%s:%s with %s workers", host, port, settings["server.workers"])
@@ -118,8 +118,19 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
     _Gunicorn(options, overrides).run()
 
 
-def wsgi_app():
-    """The app for ``gunicorn app:app``: migrates and may start the scheduler."""
-    from calmesh import create_app
+def wsgi_app(overrides: dict[str, Any] | None = None):
+    """The app for ``gunicorn app:app``: migrates and may start the scheduler.
 
-    return create_app(server=True)
+    A configuration error (a secret key the database does not know, say) is
+    gunicorn's "cannot load the app": one line, and the master stops instead
+    of booting workers again and again.
+    """
+    from gunicorn.errors import AppImportError
+
+    from calmesh import create_app
+    from calmesh.config import ConfigError
+
+    try:
+        return create_app(overrides, server=True)
+    except ConfigError as exc:
+        raise AppImportError(f"error: {exc}") from None

@@ -27,7 +27,7 @@ import httpx
 import pytest
 
 # Fixtures of the local Google/Microsoft stand-ins and the SMTP server.
-pytest_plugins = ["tests.standins", "tests.smtp"]
+pytest_plugins = ["tests.standins", "tests.smtp", "tests.netedge"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -169,10 +169,14 @@ def api_as(app):
     return build
 
 
-def signed_in_client(app, user):
+def signed_in_client(app, user, remember: bool = False):
+    """A test client signed in as ``user`` in a session of its own (calmesh.auth.sessions)."""
+    from calmesh.auth import sessions
+
     client = app.test_client()
+    _, token = sessions.create(user, remember=remember, user_agent="test client")
     with client.session_transaction() as session:
-        session["_user_id"] = str(user.id)
+        session["_user_id"] = token
         session["_fresh"] = True
         session["csrf"] = CSRF
     return client

@@ -101,5 +101,9 @@ def test_secret_key_is_generated_once_and_kept(tmp_path):
     key_file = tmp_path / "data" / "secret_key"
     assert key_file.exists()
     assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    assert first.secret_key == second.secret_key == key_file.read_text().strip()
-    assert len(first.secret_key) == 64
+    secret = key_file.read_text().strip()
+    assert len(secret) == 64
+    assert first.extensions["calmesh.keys"].secret == secret
+    assert second.extensions["calmesh.keys"].secret == secret
+    # Cookies are signed with a key derived from it, never with the secret itself.
+    assert first.secret_key == second.secret_key != secret.encode()

@@ -66,3 +66,30 @@ def test_naive_datetimes_are_refused_on_the_way_in(app):
 
 def test_ping_reports_a_reachable_database(app):
     assert db.ping() is None
+
+
+def test_the_data_folder_database_and_secret_key_are_owner_only(tmp_path):
+    import os
+    import stat
+
+    from tests.conftest import make_app
+
+    loose = os.umask(0o022)  # the usual umask: files 0644, folders 0755 unless made otherwise
+    try:
+        app = make_app(tmp_path)  # the first start, in an empty folder
+        with app.app_context():
+            make_user("frank")  # a write: the WAL and shared-memory files exist now
+            data = tmp_path / "data"
+            modes = {
+                p.name: stat.S_IMODE(p.stat().st_mode)
+                for p in (data, *data.iterdir())
+                if p.name in {"data", "secret_key"} or p.name.startswith("calmesh.db")
+            }
+            db.db.close()
+    finally:
+        os.umask(loose)
+    assert modes.pop("data") == 0o700
+    assert modes.pop("secret_key") == 0o600
+    if not PG_URL:
+        assert set(modes) == {"calmesh.db", "calmesh.db-wal", "calmesh.db-shm"}
+    assert set(modes.values()) <= {0o600}, modes

@@ -54,7 +54,11 @@ CALENDAR_OUT = Object(
         "timezone": String(),
         "tentative_busy": Boolean(),
         "feed_mode": Choice("off", "busy", "full"),
-        "feed_url": String(nullable=True, description="Private iCal feed; anyone with it can read"),
+        "feed_url": String(
+            nullable=True,
+            description="The private iCal feed (anyone with it can read). Only in the answer "
+            "that turns the feed on or rotates it: it is stored as a hash, never shown again",
+        ),
         "sources": List(SOURCE_OUT),
         "created_at": DateTime(),
     },
@@ -74,17 +78,16 @@ def source_out(source: CalendarSource) -> dict:
     }
 
 
-def calendar_out(calendar: UnifiedCalendar) -> dict:
-    feed = None
-    if calendar.feed_token:
-        feed = external_url("web.calendar_feed", token=calendar.feed_token)
+def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> dict:
+    """The calendar; ``feed_token`` only right after the feed was made or rotated."""
+    feed = external_url("web.calendar_feed", token=feed_token) if feed_token else None
     return {
         "id": calendar.id,
         "slug": calendar.slug,
         "name": calendar.name,
         "timezone": calendar.timezone,
         "tentative_busy": calendar.tentative_busy,
-        "feed_mode": calendar.feed_mode if calendar.feed_token else "off",
+        "feed_mode": calendar.feed_mode if calendar.feed_token_hash else "off",
         "feed_url": feed,
         "sources": [source_out(s) for s in service.sources(calendar)],
         "created_at": iso(calendar.created_at),
@@ -192,7 +195,7 @@ CALENDAR_PATCH = Object(
     tag=TAG,
 )
 def update_calendar(slug, body):
-    return calendar_out(service.update(owned(slug), **body))
+    return calendar_out(*service.update(owned(slug), **body))
 
 
 @endpoint(

@@ -10,6 +10,7 @@ from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
+from calmesh.auth import sessions
 from calmesh.models import PROVIDERS, Connection, RemoteCalendar
 from calmesh.models.connections import STATUSES
 from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String, Url
@@ -215,15 +216,25 @@ OAUTH_BODY = Object({"name": NAME}, name="NewOAuthConnection")
 OAUTH_OUT = Object(
     {
         "connection": CONNECTION_OUT,
-        "authorization_url": String(description="Open this in a browser to give consent"),
+        "authorization_url": String(
+            description="Open this in a browser signed in to CalMesh as the same user (in "
+            "the same browser, when a browser session started it) to give consent"
+        ),
     },
     name="OAuthStart",
 )
 
 
+def _browser() -> str | None:
+    """The browser to bind a consent to: the caller's, when it is a signed-in session."""
+    return sessions.browser_key() if who().via_session else None
+
+
 def _start_oauth(kind: str, body: dict) -> dict:
     try:
-        connection, url = service.start_oauth(who().user, kind, body["name"], request.host_url)
+        connection, url = service.start_oauth(
+            who().user, kind, body["name"], request.host_url, browser=_browser()
+        )
     except service.NotConfigured as exc:
         raise ApiError(422, "not_configured", str(exc)) from None
     return {"connection": connection_out(connection), "authorization_url": url}
@@ -361,7 +372,12 @@ def reconnect_connection(connection_id):
         )
     try:
         connection, url = service.start_oauth(
-            who().user, connection.provider, connection.name, request.host_url, connection
+            who().user,
+            connection.provider,
+            connection.name,
+            request.host_url,
+            connection,
+            browser=_browser(),
         )
     except service.NotConfigured as exc:
         raise ApiError(422, "not_configured", str(exc)) from None

@@ -2,21 +2,40 @@
 
 from __future__ import annotations
 
-from flask import Flask, abort, redirect, request, url_for
+from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager
+from flask_login.utils import decode_cookie
 
-from calmesh.auth import csrf
+from calmesh.auth import csrf, sessions
 from calmesh.models import User
 
-login_manager = LoginManager()
+
+class _LoginManager(LoginManager):
+    """flask-login, also accepting remember-me cookies signed with a previous key."""
+
+    def _load_user_from_remember_cookie(self, cookie: str) -> User | None:
+        user = super()._load_user_from_remember_cookie(cookie)
+        if user is not None:
+            return user
+        for key in current_app.config["SECRET_KEY_FALLBACKS"]:
+            token = decode_cookie(cookie, key=key)
+            if token is not None and (user := sessions.load(token)) is not None:
+                session["_user_id"], session["_fresh"] = token, False
+                session["_remember"] = "set"  # signed anew with the current key
+                return user
+        return None
+
+
+login_manager = _LoginManager()
 login_manager.login_view = "web.login"
 login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = "basic"
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
-    return User.get_or_none(User.id == int(user_id)) if user_id.isdigit() else None
+def _load_user(token: str) -> User | None:
+    # The cookies carry the token of one sign-in (calmesh.auth.sessions), not a user id.
+    return sessions.load(token)
 
 
 @login_manager.unauthorized_handler

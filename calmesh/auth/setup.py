@@ -13,6 +13,7 @@ import ipaddress
 
 from flask import current_app, request
 
+from calmesh.auth import keys
 from calmesh.models import User
 
 
@@ -24,7 +25,7 @@ def setup_token() -> str:
     configured = current_app.config["CALMESH"]["security.setup_token"]
     if configured:
         return configured
-    digest = hmac.new(current_app.secret_key.encode(), b"calmesh-setup-token", hashlib.sha256)
+    digest = hmac.new(keys.current().key("setup-token"), b"calmesh-setup-token", hashlib.sha256)
     return digest.hexdigest()[:32]
 
 

@@ -2,14 +2,18 @@
 
 A token made for one purpose never verifies for another (the salt differs),
 and a tampered, foreign or expired token is refused with :class:`BadToken`.
+Tokens are signed with the ``links`` key of the current secret and verified
+with that of any configured secret (:mod:`calmesh.auth.keys`), so links mailed
+before a key rotation keep working while their old key is listed.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from itsdangerous import BadData, URLSafeTimedSerializer
+
+from calmesh.auth import keys
 
 PURPOSES = {
     "oauth-state": 30 * 60,  # the consent round trip
@@ -26,7 +30,13 @@ class BadToken(Exception):
 def _serializer(purpose: str) -> URLSafeTimedSerializer:
     if purpose not in PURPOSES:
         raise ValueError(f"unknown token purpose {purpose!r}")
-    return URLSafeTimedSerializer(current_app.secret_key, salt=f"calmesh:{purpose}")
+    keyring = keys.current()
+    # Links mailed before keys per purpose were signed with the secret itself;
+    # the last of them expire 400 days after that change, then this can go.
+    legacy = [secret.encode() for secret in keyring.secrets]
+    # itsdangerous signs with the last key and verifies with any.
+    verifying = [*legacy, *reversed(keyring.keys("links"))]
+    return URLSafeTimedSerializer(verifying, salt=f"calmesh:{purpose}")
 
 
 def sign(purpose: str, data: Any) -> str:

@@ -93,9 +93,10 @@ def _heartbeat(app: Flask) -> None:
 
 @job("housekeeping", 3600)
 def _housekeeping(app: Flask) -> None:
-    from calmesh.auth import ratelimit
+    from calmesh.auth import ratelimit, sessions
 
     ratelimit.purge()
+    sessions.purge()
     heartbeat.prune()
 
 

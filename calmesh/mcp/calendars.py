@@ -282,7 +282,9 @@ def register(tool: Registrar, api: Api) -> None:
 
         Steps run in this order: settings, additions, removals, new order; the first that
         fails stops the rest and says so. Removing a source hides its events from the
-        calendar (the connection itself stays). The result is the calendar as it is now."""
+        calendar (the connection itself stays). The result is the calendar as it is now;
+        when the feed was just turned on or given a new URL, it carries that URL
+        (``feed_url``) this once: CalMesh keeps only a hash of it."""
         settings = {
             "name": name,
             "slug": new_slug,
@@ -309,6 +311,7 @@ def register(tool: Registrar, api: Api) -> None:
             data = await api.get(f"/calendars/{seg(slug)}")
             return result("Nothing to change:\n" + _calendar_line(data), data)
         done: list[str] = []
+        feed_url = None
         for what, method, path, body in steps:
             try:
                 data = await api.request(method, f"/calendars/{seg(slug)}{path}", body=body)
@@ -317,5 +320,8 @@ def register(tool: Registrar, api: Api) -> None:
                 failure.message = f"could not {what}{before}: {failure.message}"
                 raise
             slug = data["slug"]
+            feed_url = data.get("feed_url") or feed_url  # answered once, by the settings step
             done.append(what)
-        return result(f"Done: {', '.join(done)}.\n" + _calendar_line(data), data)
+        data["feed_url"] = feed_url
+        shown = f"\nPrivate feed URL (shown only this once): {feed_url}" if feed_url else ""
+        return result(f"Done: {', '.join(done)}.\n" + _calendar_line(data) + shown, data)

@@ -8,23 +8,27 @@ from calmesh.models.connections import (
     PROVIDERS,
     CalendarObject,
     Connection,
+    OAuthAttempt,
     Occurrence,
     RemoteCalendar,
 )
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
-from calmesh.models.system import Heartbeat, Lease, RateCounter
-from calmesh.models.users import SCOPES, ApiKey, User
+from calmesh.models.system import Heartbeat, KeyFingerprint, Lease, RateCounter
+from calmesh.models.users import SCOPES, ApiKey, User, UserSession
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS = [
     User,
+    UserSession,
     ApiKey,
     RateCounter,
     Lease,
     Heartbeat,
+    KeyFingerprint,
     Connection,
+    OAuthAttempt,
     RemoteCalendar,
     CalendarObject,
     Occurrence,
@@ -57,8 +61,10 @@ __all__ = [
     "Comment",
     "Connection",
     "Heartbeat",
+    "KeyFingerprint",
     "Lease",
     "MailMessage",
+    "OAuthAttempt",
     "Occurrence",
     "OutboxItem",
     "Participant",
@@ -68,6 +74,7 @@ __all__ = [
     "RemoteCalendar",
     "UnifiedCalendar",
     "User",
+    "UserSession",
     "Vote",
     "Webhook",
     "WebhookDelivery",

@@ -17,8 +17,9 @@ class UnifiedCalendar(BaseModel):
     name = pw.CharField(max_length=200)
     timezone = pw.CharField(max_length=64)
     tentative_busy = pw.BooleanField(default=True)
-    # The private iCal feed: a random token in the URL; rotating it revokes old links.
-    feed_token = pw.CharField(max_length=64, null=True, unique=True)
+    # The private iCal feed: a random token in its URL, of which only the SHA-256
+    # is kept (the URL is shown once, like an API key); rotating it revokes old links.
+    feed_token_hash = pw.CharField(max_length=64, null=True, unique=True)
     feed_mode = pw.CharField(max_length=10, default="busy")
     created_at = UTCDateTimeField(default=utcnow)
 

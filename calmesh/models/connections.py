@@ -115,3 +115,23 @@ class Occurrence(BaseModel):
         return cls.select().where(
             cls.calendar.in_(calendar_ids) & (cls.start < end + day) & (cls.end > start - day)
         )
+
+
+class OAuthAttempt(BaseModel):
+    """The server-side half of one consent round trip (Google, Microsoft).
+
+    The signed ``state`` names the attempt and carries a nonce of which only
+    the hash is kept here; the PKCE verifier never leaves the server. The
+    attempt belongs to the user who started it and, when a browser session
+    started it, to that browser (``browser_hash``; None for an API key). It is
+    used at most once (``used_at``).
+    """
+
+    connection = pw.ForeignKeyField(Connection, on_delete="CASCADE")
+    user = pw.ForeignKeyField(User, on_delete="CASCADE")
+    kind = pw.CharField(max_length=20)
+    nonce_hash = pw.CharField(max_length=64, unique=True)
+    code_verifier = pw.CharField(max_length=128)
+    browser_hash = pw.CharField(max_length=64, null=True)
+    created_at = UTCDateTimeField(default=utcnow, index=True)
+    used_at = UTCDateTimeField(null=True)

@@ -36,3 +36,14 @@ class Heartbeat(BaseModel):
     holder = pw.CharField(max_length=200, primary_key=True)
     beat_at = UTCDateTimeField(default=utcnow)
     started_at = UTCDateTimeField(default=utcnow)
+
+
+class KeyFingerprint(BaseModel):
+    """The fingerprint of the secret key the database is used with (one row, id 1).
+
+    Never the key: an HMAC under a key derived for this alone (calmesh.auth.keys).
+    """
+
+    id = pw.IntegerField(primary_key=True)
+    fingerprint = pw.CharField(max_length=64)
+    recorded_at = UTCDateTimeField(default=utcnow)

@@ -1,4 +1,4 @@
-"""Accounts and API keys."""
+"""Accounts, their sign-ins (sessions) and API keys."""
 
 from __future__ import annotations
 
@@ -21,9 +21,16 @@ class User(BaseModel):
     is_authenticated = True
     is_active = True
     is_anonymous = False
+    # Set by calmesh.auth.sessions on the user a request is signed in as.
+    session_token: str | None = None
+    current_session: UserSession | None = None
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What flask-login keeps in the cookies: the token of one sign-in, never the
+        user id, so that ending that sign-in (UserSession) ends its cookies too."""
+        if not self.session_token:
+            raise RuntimeError("sign users in with calmesh.auth.sessions.sign_in")
+        return self.session_token
 
     @classmethod
     def by_login(cls, login: str) -> User | None:
@@ -54,3 +61,27 @@ class ApiKey(BaseModel):
         if self.expires_at and self.expires_at <= utcnow():
             return "expired"
         return "active"
+
+
+class UserSession(BaseModel):
+    """One sign-in of a user: the browser's session and remember-me cookies carry
+    its token, of which only the hash is stored. Ended (``ended_at``) by signing
+    out, from the Sessions list, or by a password or e-mail change."""
+
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    token_hash = pw.CharField(max_length=64, unique=True)
+    remember = pw.BooleanField(default=False)
+    created_at = UTCDateTimeField(default=utcnow)
+    last_seen_at = UTCDateTimeField(default=utcnow)
+    expires_at = UTCDateTimeField()
+    ended_at = UTCDateTimeField(null=True)
+    user_agent = pw.CharField(max_length=300, default="")
+    address = pw.CharField(max_length=64, default="")  # as seen through trusted proxies
+
+    @classmethod
+    def active_for(cls, user: User) -> pw.ModelSelect:
+        return (
+            cls.select()
+            .where((cls.user == user) & cls.ended_at.is_null() & (cls.expires_at > utcnow()))
+            .order_by(cls.last_seen_at.desc(), cls.id.desc())
+        )

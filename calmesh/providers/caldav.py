@@ -19,7 +19,9 @@ after a DST change); the sync service expands the iCalendar text itself.
 Hrefs are URL paths percent-encoded the way caldav spells them
 (``/cal/a%20b%40c.ics``), the same for changed, deleted and written objects,
 so they can be compared as strings. Every request, redirects included, goes
-through the SSRF guard and is counted for ``ChangeSet.requests``.
+through the SSRF guard and is counted for ``ChangeSet.requests``; the
+connections themselves go through :class:`PinnedResolver`, so they reach only
+addresses the guard checked.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from caldav.elements import ical as apple
 from caldav.lib import error
 from caldav.lib.http_sync import requests as http
 from lxml import etree
+from niquests.packages.urllib3.contrib.resolver.system import SystemResolver
 
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.engine.recurrence import zone_from_name
@@ -173,7 +176,7 @@ class CalDavProvider(Provider):
     def _client(self, doing: str) -> Iterator[Any]:
         """A guarded, counting caldav client for one call; every failure a ProviderError."""
         with self._translated(doing):
-            net.check_url(self.url, self.info.http.allow_private)
+            net.check_url(self.url, self.info.http.allow_private, resolve_host=False)
             credentials = self.info.credentials or {}
             client = caldav.get_davclient(
                 url=self.url,
@@ -185,6 +188,9 @@ class CalDavProvider(Provider):
                 enable_rfc6764=False,  # a full URL is given: no DNS discovery elsewhere
                 headers={"User-Agent": self.info.http.user_agent},
             )
+            # caldav makes a plain niquests session; ours resolves through the guard.
+            client.session.close()
+            client.session = pinned_session(self.info.http.allow_private)
             client.session.hooks["pre_request"].append(self._before_request)
             client.session.hooks["response"].append(self._after_response)
             try:
@@ -195,7 +201,7 @@ class CalDavProvider(Provider):
     def _before_request(self, request: Any, **_: Any) -> Any:
         # Runs for every request niquests sends, each redirect included.
         self.requests += 1
-        net.check_url(request.url, self.info.http.allow_private)
+        net.check_url(request.url, self.info.http.allow_private, resolve_host=False)
         return request
 
     def _after_response(self, response: Any, **_: Any) -> Any:
@@ -272,16 +278,15 @@ class CalDavProvider(Provider):
                     f"{host} failed while {doing} ({exc.status}); retrying later"
                 ) from None
             raise ProviderError(f"{host} answered {exc.status} while {doing}") from None
-        except http.exceptions.Timeout:
-            raise ProviderError(
-                f"{host} did not answer within {self.info.http.timeout:g} s while {doing}"
-            ) from None
         except http.exceptions.SSLError:
             raise ProviderError(
                 f"cannot connect to {host} securely while {doing}: the TLS certificate was refused"
             ) from None
-        except http.exceptions.ConnectionError:
-            raise ProviderError(f"cannot connect to {host} while {doing}; retrying later") from None
+        except (http.exceptions.Timeout, http.exceptions.ConnectionError):
+            # One message whatever the cause (see calmesh.providers.net).
+            raise ProviderError(
+                f"{host}: {net.UNREACHABLE} while {doing}; retrying later"
+            ) from None
         except http.exceptions.TooManyRedirects:
             raise ProviderError(f"{host} redirected too many times while {doing}") from None
         except http.exceptions.RequestException as exc:
@@ -317,6 +322,38 @@ class CalDavProvider(Provider):
             for result in response.results or []:
                 found[_path_key(result.href, decoded=True)] = result.properties
         return found
+
+
+class PinnedResolver(SystemResolver):
+    """niquests' system resolver through :func:`net.resolve`: a host name is
+    looked up once per connection, refused if any of its addresses is not
+    public, and connected to at the addresses that were checked."""
+
+    def __init__(self, allow_private: bool):
+        super().__init__()
+        self.allow_private = allow_private
+
+    def getaddrinfo(
+        self,
+        host: bytes | str | None,
+        port: str | int | None,
+        family: Any,
+        type: Any,  # the name urllib3 passes it by
+        proto: int = 0,
+        flags: int = 0,
+        *,
+        quic_upgrade_via_dns_rr: bool = False,
+    ) -> list[tuple[Any, ...]]:
+        name = host.decode("ascii") if isinstance(host, bytes) else host or "localhost"
+        return net.resolve(name, int(port or 0), self.allow_private, family, type, proto, flags)
+
+
+def pinned_session(allow_private: bool) -> Any:
+    """A niquests session whose connections go through :class:`PinnedResolver`."""
+    session = http.Session(resolver=PinnedResolver(allow_private))
+    # No proxy from the environment (it would resolve the name itself) and no ~/.netrc.
+    session.trust_env = False
+    return session
 
 
 @register

@@ -77,14 +77,27 @@ _CLIENT_AUTH = "client_secret_post"
 LEEWAY = 60
 
 
-def authorization_url(kind: str, settings: dict[str, Any], redirect_uri: str, state: str) -> str:
+def authorization_url(
+    kind: str, settings: dict[str, Any], redirect_uri: str, state: str, code_verifier: str
+) -> str:
     """The consent page to send the owner to; it comes back to ``redirect_uri`` with
-    ``code`` and ``state`` (compare ``state`` with the one you stored)."""
+    ``code`` and ``state`` (compare ``state`` with the one you stored).
+
+    PKCE (RFC 7636, S256): the page gets the challenge of ``code_verifier``, and
+    :func:`exchange_code` must send the verifier, so a code that reaches
+    someone else is worth nothing to them.
+    """
     scope = _scope(kind)
-    client = OAuth2Client(None, client_id=_setting(kind, settings, "client_id"), scope=scope)
+    client = OAuth2Client(
+        None,
+        client_id=_setting(kind, settings, "client_id"),
+        scope=scope,
+        code_challenge_method="S256",
+    )
     url, _ = client.create_authorization_url(
         _setting(kind, settings, "auth_url"),
         state=state,
+        code_verifier=code_verifier,
         redirect_uri=redirect_uri,
         **_CONSENT_PARAMS[kind],
     )
@@ -97,6 +110,7 @@ def exchange_code(
     redirect_uri: str,
     code: str,
     http_settings: HttpSettings,
+    code_verifier: str,
 ) -> dict[str, Any]:
     """The token dict for an authorization code (store it as the connection's credentials).
 
@@ -108,7 +122,11 @@ def exchange_code(
     with _session(kind, settings, http_settings) as oauth:
         extra = {"scope": scope} if kind == "microsoft" else {}
         token = oauth.fetch_token(
-            code=code, redirect_uri=redirect_uri, grant_type="authorization_code", **extra
+            code=code,
+            redirect_uri=redirect_uri,
+            grant_type="authorization_code",
+            code_verifier=code_verifier,
+            **extra,
         )
     if not token.get("access_token"):
         raise ProviderError(f"{_NAMES[kind]} answered without an access token", permanent=True)
@@ -267,7 +285,10 @@ class OAuthSession(OAuth2Client):
     def _token_endpoint(self) -> Iterator[None]:
         """Authlib's failures at the token endpoint as readable ProviderErrors."""
         name = _NAMES[self.kind]
-        net.check_url(self.metadata["token_endpoint"], self.http_settings.allow_private)
+        # The form here; the addresses where the pinned transport connects.
+        net.check_url(
+            self.metadata["token_endpoint"], self.http_settings.allow_private, resolve_host=False
+        )
         try:
             with net.translated_errors(f"{name}'s token endpoint"):
                 try:

@@ -7,12 +7,14 @@ event talks to a provider.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee as pw
 
+from calmesh.auth.apikeys import hash_key
 from calmesh.db import db, write_transaction
 from calmesh.engine.availability import (
     Availability,
@@ -76,15 +78,21 @@ def create(
         ) from None
 
 
-def update(calendar: UnifiedCalendar, **fields) -> UnifiedCalendar:
+def update(calendar: UnifiedCalendar, **fields) -> tuple[UnifiedCalendar, str | None]:
+    """Change what is given. Returns the calendar and, when the feed was just
+    turned on or rotated, its new token: only its hash is kept, so this is the
+    one time the feed's URL can be shown."""
     feed_mode = fields.pop("feed_mode", None)
-    if fields.pop("rotate_feed", False) and calendar.feed_token:
-        calendar.feed_token = secrets.token_urlsafe(24)
+    token = None
+    if (fields.pop("rotate_feed", False) and calendar.feed_token_hash) or (
+        feed_mode in ("busy", "full") and not calendar.feed_token_hash
+    ):
+        token = secrets.token_urlsafe(24)
+        calendar.feed_token_hash = hash_key(token)
     if feed_mode == "off":
-        calendar.feed_token = None
+        calendar.feed_token_hash, token = None, None
     elif feed_mode in ("busy", "full"):
         calendar.feed_mode = feed_mode
-        calendar.feed_token = calendar.feed_token or secrets.token_urlsafe(24)
     for key, value in fields.items():
         if value is not None:
             setattr(calendar, key, value)
@@ -95,7 +103,7 @@ def update(calendar: UnifiedCalendar, **fields) -> UnifiedCalendar:
         raise CalendarError(
             f"you already have a calendar with the slug {calendar.slug!r}", 409, "conflict"
         ) from None
-    return calendar
+    return calendar, token
 
 
 def delete(calendar: UnifiedCalendar) -> None:
@@ -453,4 +461,8 @@ def delete_event(calendar: UnifiedCalendar, uid: str, source_id: int | None = No
 def by_feed_token(token: str) -> UnifiedCalendar | None:
     if not token or len(token) > 64:
         return None
-    return UnifiedCalendar.get_or_none(UnifiedCalendar.feed_token == token)
+    digest = hash_key(token)
+    calendar = UnifiedCalendar.get_or_none(UnifiedCalendar.feed_token_hash == digest)
+    if calendar is None or not hmac.compare_digest(calendar.feed_token_hash, digest):
+        return None
+    return calendar

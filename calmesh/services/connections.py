@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import timedelta
 
 from flask import current_app
 
 from calmesh.auth import crypto, signing
 from calmesh.db import utcnow, write_transaction
-from calmesh.models import Connection, RemoteCalendar, User
+from calmesh.models import Connection, OAuthAttempt, RemoteCalendar, User
 from calmesh.models.connections import new_version
+from calmesh.providers import net
 from calmesh.providers.base import ProviderError
 from calmesh.providers.caldav import ICLOUD_URL
 from calmesh.services import sync
+from calmesh.services.errors import ServiceError
 
 # Checking credentials happens on the request path: keep it short.
 CHECK_TIMEOUT = 10.0
@@ -42,11 +47,20 @@ def create_with_credentials(
 
     The provider is asked for its calendars before anything is stored, so a
     wrong password or a dead URL is answered at once with a readable reason.
+    A ``user:password@`` and the query in the URL are stored encrypted with
+    the credentials, never in the endpoint (a username given apart wins over
+    the URL's, as it does in the CalDAV library).
     """
     endpoint = url or (ICLOUD_URL if kind == "icloud" else "")
     if endpoint.startswith("webcal://"):
         endpoint = "https://" + endpoint[len("webcal://") :]
-    credentials = {"username": username, "password": password} if username or password else {}
+    endpoint, secret = net.split_secrets(endpoint)
+    if username or password:
+        credentials = {"username": username, "password": password}
+    else:
+        credentials = {k: v for k, v in secret.items() if k in ("username", "password")}
+    if "query" in secret:
+        credentials["query"] = secret["query"]
     connection = Connection(
         user=user,
         provider=kind,
@@ -70,40 +84,142 @@ def redirect_uri(kind: str, host_url: str) -> str:
     return base.rstrip("/") + f"/oauth/callback/{kind}"
 
 
+class OAuthRefused(ServiceError):
+    """A consent answer that may not complete its connection: forged, expired, used
+    before, or brought back by another user or browser. Nothing was stored."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message, status, "oauth_refused")
+
+
+class SignInRequired(ServiceError):
+    """The consent answer is fine, but only its user may complete it: sign in first."""
+
+    def __init__(self) -> None:
+        super().__init__("sign in to finish connecting", 401, "sign_in_required")
+
+
+# How long a consent round trip may take, and how long attempts are kept.
+OAUTH_ATTEMPT_TTL = timedelta(seconds=signing.PURPOSES["oauth-state"])
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
 def start_oauth(
-    user: User, kind: str, name: str, host_url: str, connection: Connection | None = None
+    user: User,
+    kind: str,
+    name: str,
+    host_url: str,
+    connection: Connection | None = None,
+    browser: str | None = None,
 ) -> tuple[Connection, str]:
-    """Create (or reuse, to reconnect) a connection and the consent URL to open."""
+    """Create (or reuse, to reconnect) a connection and the consent URL to open.
+
+    The consent can be completed only by ``user`` signed in, and, when
+    ``browser`` is given (the flow started in a browser session:
+    sessions.browser_key()), only in that browser; see :func:`finish_oauth`.
+    """
     settings = sync.provider_settings(kind)
     if not settings.get("client_id") or not settings.get("client_secret"):
         raise NotConfigured(
             f"{kind.title()} is not configured on this instance: set {kind}.client_id and "
             f"{kind}.client_secret (see README, 'Google and Microsoft')"
         )
-    if connection is None:
-        connection = Connection.create(
+    nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
+    with write_transaction():
+        if connection is None:
+            connection = Connection.create(
+                user=user,
+                provider=kind,
+                name=name,
+                status="auth_required",
+                last_error="waiting for consent",
+            )
+        OAuthAttempt.delete().where(
+            OAuthAttempt.created_at < utcnow() - OAUTH_ATTEMPT_TTL
+        ).execute()
+        attempt = OAuthAttempt.create(
+            connection=connection,
             user=user,
-            provider=kind,
-            name=name,
-            status="auth_required",
-            last_error="waiting for consent",
+            kind=kind,
+            nonce_hash=_digest(nonce),
+            code_verifier=verifier,
+            browser_hash=_digest(browser) if browser else None,
         )
     from calmesh.providers import oauth
 
-    state = signing.sign("oauth-state", {"c": connection.id, "u": user.id, "k": kind})
-    return connection, oauth.authorization_url(kind, settings, redirect_uri(kind, host_url), state)
+    state = signing.sign("oauth-state", {"a": attempt.id, "u": user.id, "k": kind, "n": nonce})
+    url = oauth.authorization_url(kind, settings, redirect_uri(kind, host_url), state, verifier)
+    return connection, url
 
 
-def finish_oauth(kind: str, state: str, code: str, host_url: str) -> Connection:
-    """The consent came back: check the state, exchange the code, store the tokens."""
-    data = signing.verify("oauth-state", state)
-    if data.get("k") != kind:
-        raise signing.BadToken("the consent answer is for another provider")
-    connection = Connection.get_or_none(
-        (Connection.id == data["c"]) & (Connection.user == data["u"])
+def _claim_attempt(kind: str, state: str, user: User | None, browser: str | None) -> OAuthAttempt:
+    """The attempt a consent answer belongs to, once it is sure it may complete it.
+
+    Checks, in order: the signature and age of ``state``, that its attempt
+    exists for this provider with this nonce, that ``user`` (None: nobody
+    signed in) started it, in this ``browser`` if a browser started it, and
+    that it was not used before; then marks it used. Raises OAuthRefused or
+    SignInRequired, having changed nothing.
+    """
+    try:
+        data = signing.verify("oauth-state", state)
+    except signing.BadToken:
+        raise OAuthRefused(
+            "This consent answer is invalid or has expired. Nothing was stored: start "
+            "connecting again from your dashboard."
+        ) from None
+    attempt = OAuthAttempt.get_or_none(OAuthAttempt.id == data.get("a"))
+    if (
+        attempt is None
+        or attempt.kind != kind
+        or not hmac.compare_digest(attempt.nonce_hash, _digest(str(data.get("n", ""))))
+    ):
+        raise OAuthRefused(
+            "This consent answer belongs to no connection waiting for one (removed, or for "
+            "another provider). Nothing was stored."
+        )
+    if user is None:
+        raise SignInRequired()
+    if attempt.user_id != user.id or data.get("u") != user.id:
+        raise OAuthRefused(
+            "This consent was started by another CalMesh account. Nothing was stored; if "
+            "someone sent you this link, do not use it. Connect your own calendar from your "
+            "dashboard.",
+            403,
+        )
+    if attempt.browser_hash and not (
+        browser and hmac.compare_digest(attempt.browser_hash, _digest(browser))
+    ):
+        raise OAuthRefused(
+            "This consent was started in another browser. Nothing was stored: start "
+            "connecting again in this browser.",
+            403,
+        )
+    claimed = (
+        OAuthAttempt.update(used_at=utcnow())
+        .where((OAuthAttempt.id == attempt.id) & OAuthAttempt.used_at.is_null())
+        .execute()
     )
-    if connection is None:
-        raise signing.BadToken("the connection this consent was for no longer exists")
+    if not claimed:
+        raise OAuthRefused("This consent answer was used already. Nothing more was stored.")
+    return attempt
+
+
+def finish_oauth(
+    kind: str,
+    state: str,
+    code: str,
+    host_url: str,
+    user: User | None = None,
+    browser: str | None = None,
+) -> Connection:
+    """The consent came back: check that ``user`` in ``browser`` may complete it
+    (:func:`_claim_attempt`), exchange the code, store the tokens."""
+    attempt = _claim_attempt(kind, state, user, browser)
+    connection = attempt.connection
     from calmesh.providers import oauth
 
     try:
@@ -113,6 +229,7 @@ def finish_oauth(kind: str, state: str, code: str, host_url: str) -> Connection:
             redirect_uri(kind, host_url),
             code,
             sync.http_settings(_check_timeout()),
+            attempt.code_verifier,
         )
     except ProviderError as exc:
         Connection.update(status="auth_required", last_error=str(exc)[:2000]).where(
@@ -129,15 +246,15 @@ def finish_oauth(kind: str, state: str, code: str, host_url: str) -> Connection:
     return Connection.get_by_id(connection.id)
 
 
-def refuse_oauth(state: str, reason: str) -> None:
-    """The owner declined consent (or the provider failed): say so on the connection."""
-    try:
-        data = signing.verify("oauth-state", state)
-    except signing.BadToken:
-        return
+def refuse_oauth(
+    kind: str, state: str, reason: str, user: User | None = None, browser: str | None = None
+) -> None:
+    """The owner declined consent (or the provider failed): say so on the connection,
+    under the same checks as :func:`finish_oauth`."""
+    attempt = _claim_attempt(kind, state, user, browser)
     Connection.update(
         status="auth_required", last_error=f"consent not given: {reason}"[:2000]
-    ).where((Connection.id == data["c"]) & (Connection.user == data["u"])).execute()
+    ).where(Connection.id == attempt.connection_id).execute()
 
 
 def update(
@@ -151,6 +268,7 @@ def update(
     if username is not None or password is not None:
         current = crypto.decrypt(connection.credentials)
         credentials = {
+            **current,  # a secret query stays
             "username": current.get("username", "") if username is None else username,
             "password": current.get("password", "") if password is None else password,
         }

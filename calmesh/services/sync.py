@@ -23,7 +23,7 @@ from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
 from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
 from calmesh.models.connections import new_version
-from calmesh.providers import base
+from calmesh.providers import base, net
 from calmesh.providers.base import (
     ChangeSet,
     ConnectionInfo,
@@ -91,10 +91,13 @@ def save_credentials(connection_id: int, credentials: dict) -> None:
 
 
 def provider_for(connection: Connection, timeout: float | None = None) -> base.Provider:
+    credentials = crypto.decrypt(connection.credentials)
+    # A secret query (an iCal URL's ?token=...) is stored with the credentials.
+    endpoint = net.with_query(connection.endpoint, credentials.pop("query", None))
     info = ConnectionInfo(
         kind=connection.provider,
-        endpoint=connection.endpoint,
-        credentials=crypto.decrypt(connection.credentials),
+        endpoint=endpoint,
+        credentials=credentials,
         http=http_settings(timeout),
         settings=provider_settings(connection.provider),
         on_credentials=lambda creds: save_credentials(connection.id, creds),

@@ -1,4 +1,4 @@
-"""Accounts: creation, sign-in with throttling, profile."""
+"""Accounts: creation, sign-in with throttling, profile, password and e-mail changes."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from calmesh.auth import ratelimit
+from calmesh.auth import ratelimit, sessions
 from calmesh.db import write_transaction
-from calmesh.models import User
+from calmesh.models import User, UserSession
 from calmesh.schema import Email, Invalid, Object, String, TimeZone
 
 HANDLE = String(
@@ -33,6 +33,13 @@ NEW_USER = Object(
     name="NewUser",
 )
 PROFILE = Object({"name": NAME, "timezone": TimeZone()}, name="Profile")
+CURRENT_PASSWORD = String(min_length=1, max_length=200, strip=False)
+PASSWORD_CHANGE = Object(
+    {"current_password": CURRENT_PASSWORD, "password": PASSWORD}, name="PasswordChange"
+)
+EMAIL_CHANGE = Object({"email": Email(), "current_password": CURRENT_PASSWORD}, name="EmailChange")
+# Wrong current passwords allowed per account on the change forms, per window.
+REAUTH_MAX_FAILURES, REAUTH_WINDOW = 5, 900
 
 # A dummy hash so that an unknown login costs as much time as a wrong password.
 _DUMMY_HASH = generate_password_hash("calmesh-timing-equaliser")
@@ -130,19 +137,64 @@ def update_profile(user: User, **fields: object) -> User:
     return user
 
 
-def set_password(user: User, password: str) -> None:
+def set_password(user: User, password: str, keep: UserSession | None = None) -> int:
+    """A new password; every sign-in but ``keep`` ends. Returns how many ended."""
     PASSWORD.parse(password, "password")
-    user.password_hash = generate_password_hash(password)
-    user.save()
+    with write_transaction():
+        user.password_hash = generate_password_hash(password)
+        user.save()
+        return sessions.end_all(user, keep)
+
+
+def _check_current_password(user: User, password: str) -> None:
+    """Changing the password or e-mail asks for the current password, so that a
+    borrowed session alone cannot take the account; failures are throttled."""
+    key = f"reauth:{user.id}"
+    if not ratelimit.peek(key, REAUTH_MAX_FAILURES, REAUTH_WINDOW).allowed:
+        raise Invalid(
+            [{"field": "current_password", "message": "was wrong too often; try again later"}]
+        )
+    if not (user.password_hash and check_password_hash(user.password_hash, password)):
+        ratelimit.hit(key, REAUTH_MAX_FAILURES, REAUTH_WINDOW)
+        raise Invalid([{"field": "current_password", "message": "is not your password"}])
+    ratelimit.clear(key)
+
+
+def change_password(user: User, keep: UserSession | None = None, **fields: object) -> int:
+    """``current_password`` and the new ``password``; ends every other sign-in."""
+    data = PASSWORD_CHANGE.parse(fields)
+    _check_current_password(user, data["current_password"])
+    return set_password(user, data["password"], keep)
+
+
+def change_email(user: User, keep: UserSession | None = None, **fields: object) -> int:
+    """A new ``email`` (confirmed by ``current_password``); ends every other sign-in.
+
+    Raises Invalid, or UserExists when another account has that address.
+    """
+    data = EMAIL_CHANGE.parse(fields)
+    _check_current_password(user, data["current_password"])
+    try:
+        with write_transaction():
+            User.update(email=data["email"]).where(User.id == user.id).execute()
+            user.email = data["email"]
+            return sessions.end_all(user, keep)
+    except pw.IntegrityError:
+        raise UserExists("email") from None
 
 
 __all__ = [
+    "EMAIL_CHANGE",
     "NEW_USER",
+    "PASSWORD_CHANGE",
     "PROFILE",
     "Invalid",
     "LoginResult",
     "UserExists",
     "authenticate",
+    "change_email",
+    "change_password",
     "create_user",
+    "set_password",
     "update_profile",
 ]

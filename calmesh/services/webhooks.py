@@ -72,11 +72,11 @@ def check_target(url: str) -> None:
 def _new_secret() -> tuple[str, str]:
     """A new signing secret: (shown once, stored encrypted)."""
     secret = SECRET_PREFIX + secrets.token_hex(24)
-    return secret, crypto.encrypt({"secret": secret})
+    return secret, crypto.encrypt({"secret": secret}, crypto.WEBHOOK_SECRETS)
 
 
 def secret_of(webhook: Webhook) -> str:
-    return crypto.decrypt(webhook.secret)["secret"]
+    return crypto.decrypt(webhook.secret, crypto.WEBHOOK_SECRETS)["secret"]
 
 
 def create(user: User, url: str, events: list[str], active: bool = True) -> tuple[Webhook, str]:
@@ -229,8 +229,13 @@ def _settings() -> HttpSettings:
 
 
 def _post(url: str, body: str, headers: dict[str, str], settings: HttpSettings) -> tuple[int, str]:
-    """POST ``body`` (redirects are not followed); the status and the answer's start."""
-    net.check_url(url, settings.allow_private)
+    """POST ``body`` (redirects are not followed); the status and the answer's start.
+
+    The start is kept only from a public address: with private addresses
+    allowed, it would let a user of the instance read the local network's
+    services through the delivery log.
+    """
+    net.check_url(url, settings.allow_private, resolve_host=False)  # the transport resolves
     where = urlsplit(url).hostname or url
     # A receiver sending a byte now and then must not hold the worker: the
     # status is known already, so reading simply stops at the deadline.
@@ -243,6 +248,8 @@ def _post(url: str, body: str, headers: dict[str, str], settings: HttpSettings) 
             "POST", url, content=body.encode(), headers=headers, follow_redirects=False
         ) as response,
     ):
+        if not net.peer_is_public(response):
+            return response.status_code, ""
         for chunk in response.iter_bytes():
             head += chunk
             if len(head) >= READ_AT_MOST or time.monotonic() > deadline:

@@ -1,11 +1,13 @@
-"""First run, sign-in, sign-out and profile."""
+"""First run, sign-in, sign-out, profile, password and e-mail, sessions."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, flash, redirect, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
+from calmesh.auth import sessions
 from calmesh.auth import setup as first_run
+from calmesh.models import UserSession
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import users
 from calmesh.web import render, web
@@ -45,7 +47,7 @@ def setup():
         except users.UserExists as exc:
             errors = {exc.field: "is already taken"}
         else:
-            login_user(user)
+            sessions.sign_in(user)
             flash("Welcome! Your account is ready.")
             return redirect(url_for("web.dashboard"))
     return render(
@@ -71,7 +73,7 @@ def login():
             settings["security.login_window_seconds"],
         )
         if result.user:
-            login_user(result.user, remember=bool(request.form.get("remember")))
+            sessions.sign_in(result.user, remember=bool(request.form.get("remember")))
             return redirect(_safe_next(request.args.get("next")))
         if result.throttled:
             minutes = max(1, round(result.retry_after / 60))
@@ -86,20 +88,104 @@ def login():
 
 @web.route("/logout", methods=["POST"])
 def logout():
-    logout_user()
+    sessions.sign_out()
     flash("You are signed out.")
     return redirect(url_for("web.login"))
+
+
+def _profile_page(values: dict | None = None, errors: dict | None = None, status: int = 200):
+    values = values or {"name": current_user.name, "timezone": current_user.timezone}
+    return render(
+        "account/profile.html",
+        values=values,
+        errors=errors or {},
+        zones=sorted(iana_zones()),
+        sessions=UserSession.active_for(current_user),
+        this_session=sessions.current(),
+    ), status
 
 
 @web.route("/profile", methods=["GET", "POST"])
 @login_required
 def profile():
-    values = {"name": current_user.name, "timezone": current_user.timezone}
-    errors: dict[str, str] = {}
     if request.method == "POST":
         values, errors = parse_form(users.PROFILE)
-        if not errors:
-            users.update_profile(current_user, **values)
-            flash("Profile saved.")
-            return redirect(url_for("web.profile"))
-    return render("account/profile.html", values=values, errors=errors, zones=sorted(iana_zones()))
+        if errors:
+            return _profile_page(values, errors)
+        users.update_profile(current_user, **values)
+        flash("Profile saved.")
+        return redirect(url_for("web.profile"))
+    return _profile_page()
+
+
+def _ended_others(count: int) -> str:
+    return f" {count} other session(s) were signed out." if count else ""
+
+
+@web.route("/profile/password", methods=["POST"])
+@login_required
+def change_password():
+    try:
+        ended = users.change_password(
+            current_user,
+            sessions.current(),
+            **{k: request.form.get(k, "") for k in ("current_password", "password")},
+        )
+    except Invalid as exc:
+        return _profile_page(errors={d["field"]: d["message"] for d in exc.details}, status=400)
+    flash("Password changed." + _ended_others(ended))
+    return redirect(url_for("web.profile"))
+
+
+@web.route("/profile/email", methods=["POST"])
+@login_required
+def change_email():
+    # The page has two password inputs: this form's is named email_password.
+    try:
+        ended = users.change_email(
+            current_user,
+            sessions.current(),
+            email=request.form.get("email", ""),
+            current_password=request.form.get("email_password", ""),
+        )
+    except Invalid as exc:
+        errors = {
+            "email_password" if d["field"] == "current_password" else d["field"]: d["message"]
+            for d in exc.details
+        }
+        return _profile_page(errors=errors, status=400)
+    except users.UserExists:
+        return _profile_page(errors={"email": "belongs to another account"}, status=400)
+    flash("E-mail changed." + _ended_others(ended))
+    return redirect(url_for("web.profile"))
+
+
+@web.route("/profile/sessions/<int:session_id>/end", methods=["POST"])
+@login_required
+def end_session(session_id: int):
+    this = sessions.current()
+    if not sessions.end_one(current_user, session_id):
+        abort(404)
+    if this is not None and this.id == session_id:
+        sessions.sign_out()
+        flash("You are signed out.")
+        return redirect(url_for("web.login"))
+    flash("That session is signed out.")
+    return redirect(url_for("web.profile"))
+
+
+@web.route("/profile/sessions/end-others", methods=["POST"])
+@login_required
+def end_other_sessions():
+    ended = sessions.end_all(current_user, keep=sessions.current())
+    flash(f"Signed out {ended} other session(s).")
+    return redirect(url_for("web.profile"))
+
+
+@web.route("/logout/everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    sessions.end_all(current_user)
+    sessions.sign_out()
+    flash("You are signed out everywhere.")
+    return redirect(url_for("web.login"))

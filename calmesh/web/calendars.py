@@ -13,6 +13,7 @@ from calmesh.engine.hours import day_bounds
 from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import iana_zones
 from calmesh.services import calendars as service
+from calmesh.urls import external_url
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
 
@@ -91,7 +92,11 @@ def _week(calendar: UnifiedCalendar, monday: date) -> dict:
 @web.route("/calendars/<slug:slug>")
 @login_required
 def calendar_detail(slug: str):
-    calendar = _owned(slug)
+    return _detail(_owned(slug))
+
+
+def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
+    """The calendar's page; ``feed_url`` only right after the feed was made or rotated."""
     zone = ZoneInfo(calendar.timezone)
     monday = _week_start(request.args.get("week"), zone)
     day = request.args.get("day") or datetime.now(zone).date().isoformat()
@@ -116,6 +121,7 @@ def calendar_detail(slug: str):
         .join(Connection)
         .where(Connection.user == current_user),
         timedelta=timedelta,
+        feed_url=feed_url,
     )
 
 
@@ -175,7 +181,13 @@ def calendar_feed_settings(slug: str):
     mode = request.form.get("feed_mode")
     if mode not in {"off", "busy", "full"}:
         abort(400, "choose off, busy or full")
-    service.update(calendar, feed_mode=mode, rotate_feed=request.form.get("rotate") == "1")
+    calendar, token = service.update(
+        calendar, feed_mode=mode, rotate_feed=request.form.get("rotate") == "1"
+    )
+    if token:
+        # Rendered, not redirected: only its hash is kept, and the URL must not
+        # travel in a flash cookie.
+        return _detail(calendar, feed_url=external_url("web.calendar_feed", token=token))
     return _back(calendar)
 
 

@@ -6,8 +6,9 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.api.connections import CALDAV_BODY, ICLOUD_BODY, ICS_BODY, OAUTH_BODY, public_endpoint
-from calmesh.auth import signing
+from calmesh.auth import sessions
 from calmesh.models import Connection
+from calmesh.providers import net
 from calmesh.services import connections as service
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
@@ -58,7 +59,13 @@ def add_connection(kind: str):
         if errors:
             return _page(errors, values, kind, 400)
         try:
-            _, url = service.start_oauth(current_user, kind, values["name"], request.host_url)
+            _, url = service.start_oauth(
+                current_user,
+                kind,
+                values["name"],
+                request.host_url,
+                browser=sessions.browser_key(),
+            )
         except service.NotConfigured as exc:
             return _page({"form": str(exc)}, values, kind, 400)
         return redirect(url)
@@ -81,6 +88,8 @@ def add_connection(kind: str):
             flash(f"Connected “{connection.name}”. The first sync starts within seconds.")
             return redirect(url_for("web.connections"))
     values.pop("password", None)
+    if net.split_secrets(values.get("url", ""))[1]:
+        values["url"] = ""  # it carries a password or token: not shown back
     return _page(errors, values, kind, 400)
 
 
@@ -149,7 +158,12 @@ def reconnect(connection_id: int):
         abort(404)
     try:
         _, url = service.start_oauth(
-            current_user, connection.provider, connection.name, request.host_url, connection
+            current_user,
+            connection.provider,
+            connection.name,
+            request.host_url,
+            connection,
+            browser=sessions.browser_key(),
         )
     except service.NotConfigured as exc:
         flash(str(exc))
@@ -168,28 +182,34 @@ def remove_connection(connection_id: int):
 
 @web.route("/oauth/callback/<kind>")
 def oauth_callback(kind: str):
-    """Where Google or Microsoft send the browser back after consent."""
+    """Where Google or Microsoft send the browser back after consent.
+
+    Only the user who started the connection, signed in (and in the same
+    browser, if a browser started it), may complete it: anyone else gets a
+    refusal and nothing is stored (services.connections.finish_oauth).
+    """
     if kind not in {"google", "microsoft"}:
         abort(404)
     state = request.args.get("state", "")
-    if "error" in request.args:
-        service.refuse_oauth(state, request.args.get("error_description") or request.args["error"])
-        message, ok = "Consent was not given; the connection is waiting for it.", False
-    else:
-        try:
-            connection = service.finish_oauth(
-                kind, state, request.args.get("code", ""), request.host_url
-            )
-        except signing.BadToken as exc:
-            abort(400, str(exc))
-        except service.ConnectionRefused as exc:
-            message, ok = f"The provider refused: {exc}", False
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    browser = sessions.browser_key(create=False)
+    try:
+        if "error" in request.args:
+            reason = request.args.get("error_description") or request.args["error"]
+            service.refuse_oauth(kind, state, reason, user, browser)
+            message = "Consent was not given; the connection is waiting for it."
         else:
-            message, ok = (
-                f"Connected “{connection.name}”. The first sync starts within seconds.",
-                True,
+            connection = service.finish_oauth(
+                kind, state, request.args.get("code", ""), request.host_url, user, browser
             )
-    if current_user.is_authenticated:
-        flash(message)
-        return redirect(url_for("web.connections"))
-    return render("connections/oauth_done.html", message=message, ok=ok)
+            message = f"Connected “{connection.name}”. The first sync starts within seconds."
+    except service.SignInRequired:
+        # Sign in, then come back here with the same answer.
+        flash("Sign in to finish connecting your calendar.")
+        return redirect(url_for("web.login", next=request.full_path))
+    except service.OAuthRefused as exc:
+        return render("connections/oauth_done.html", message=str(exc), ok=False), exc.status
+    except service.ConnectionRefused as exc:
+        message = f"The provider refused: {exc}"
+    flash(message)
+    return redirect(url_for("web.connections"))

@@ -287,3 +287,32 @@ def test_private_feed_busy_only_then_full_then_revoked(full, work, stranger):
     assert stranger.get(path).status_code == 404
     full.patch("/api/v1/calendars/work", json={"feed_mode": "off"})
     assert stranger.get(rotated.split("localhost", 1)[1]).status_code == 404
+
+
+def test_the_feed_url_is_shown_once_and_only_its_hash_is_stored(full, work, stranger):
+    import hashlib
+
+    from calmesh import db
+    from calmesh.models import UnifiedCalendar
+
+    made = full.patch("/api/v1/calendars/work", json={"feed_mode": "busy"}).get_json()
+    url = made["feed_url"]
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    assert made["feed_mode"] == "busy" and len(token) >= 32
+
+    # Never again: not in a read, a list, or another change.
+    again = full.get("/api/v1/calendars/work").get_json()
+    assert (again["feed_mode"], again["feed_url"]) == ("busy", None)
+    assert token not in full.get("/api/v1/calendars").get_data(as_text=True)
+    assert (
+        full.patch("/api/v1/calendars/work", json={"feed_mode": "full"}).get_json()["feed_url"]
+        is None
+    ), "switching busy/full keeps the link, and does not show it"
+
+    # The database holds the hash, nowhere the token; the link works.
+    stored = UnifiedCalendar.get(UnifiedCalendar.slug == "work")
+    assert stored.feed_token_hash == hashlib.sha256(token.encode()).hexdigest()
+    row = db.db.execute_sql("SELECT * FROM unified_calendar").fetchall()
+    assert token not in repr(row)
+    assert stranger.get(url.split("localhost", 1)[1]).status_code == 200
+    assert stranger.get("/feeds/" + stored.feed_token_hash + ".ics").status_code == 404

@@ -19,6 +19,7 @@ from calmesh.jobs.sync import sync_due
 from calmesh.models import CalendarObject, Connection, Occurrence, RemoteCalendar
 from calmesh.providers import net
 from calmesh.services import sync
+from tests.conftest import CSRF
 from tests.providers import conftest as dav_fixtures
 from tests.services import test_sync as shared
 from tests.services.test_sync import configure, fresh, stored, two_events
@@ -329,3 +330,64 @@ def test_no_caldav_password_in_any_answer_or_log_line(app, full, radicale, caplo
         assert radicale.password not in text and "Wr0ng-pass" not in text, text
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert radicale.password not in logged and "Wr0ng-pass" not in logged
+
+
+# --- secrets in the URL ---------------------------------------------------------------------
+
+URL_PASSWORD = "url-pass-Zq9"
+URL_TOKEN = "tok-5eCr3t-77"
+
+
+def test_credentials_and_tokens_in_an_ics_url_are_stored_encrypted_and_never_shown(
+    app, full, feeds, alice_session, caplog
+):
+    caplog.set_level(logging.INFO)
+    feeds.set("team.ics", two_events(), etag=True, auth=("owner", URL_PASSWORD))
+    host = feeds.base_url.split("://", 1)[1]
+    url = f"http://owner:{URL_PASSWORD}@{host}/team.ics?key=k1&token={URL_TOKEN}"
+
+    created = full.post("/api/v1/connections/ics", json={"url": url, "name": "Team"})
+
+    assert created.status_code == 201, created.get_json()
+    sent = feeds.last("team.ics")
+    assert sent.query == f"key=k1&token={URL_TOKEN}", "the provider still sends the query"
+    assert sent.headers["authorization"].startswith("Basic ")
+    connection = Connection.get_by_id(created.get_json()["id"])
+    assert connection.endpoint == f"http://{host}/team.ics"
+    stored_row = Connection.select().where(Connection.id == connection.id).dicts().get()
+    assert URL_TOKEN not in repr(stored_row) and URL_PASSWORD not in repr(stored_row)
+    # The credentials hold them, encrypted; the sync sends them again.
+    assert sync.sync_connection(connection.id).status == "ok"
+    assert feeds.last("team.ics").query.endswith(URL_TOKEN)
+    # Replacing the password keeps the token in the query.
+    changed = full.patch(f"/api/v1/connections/{connection.id}", json={"password": URL_PASSWORD})
+    assert changed.status_code == 200, changed.get_json()
+    assert feeds.last("team.ics").query.endswith(URL_TOKEN)
+
+    shown = [
+        created,
+        changed,
+        full.get(f"/api/v1/connections/{connection.id}"),
+        full.get("/api/v1/connections"),
+        alice_session.get("/connections"),
+    ]
+    for answer in shown:
+        text = answer.get_data(as_text=True)
+        assert URL_TOKEN not in text and URL_PASSWORD not in text, text
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert URL_TOKEN not in logged and URL_PASSWORD not in logged
+
+
+def test_a_refused_url_with_secrets_is_not_shown_back(full, alice_session):
+    url = f"http://owner:{URL_PASSWORD}@127.0.0.1:1/x.ics?token={URL_TOKEN}"
+
+    refused = full.post("/api/v1/connections/ics", json={"url": url, "name": "Team"})
+    page = alice_session.post(
+        "/connections/add/ics", data={"url": url, "name": "Team", "csrf_token": CSRF}
+    )
+
+    assert refused.status_code == 422 and page.status_code == 400
+    for answer in (refused, page):
+        text = answer.get_data(as_text=True)
+        assert URL_TOKEN not in text and URL_PASSWORD not in text, text
+    assert Connection.select().count() == 0

@@ -155,7 +155,7 @@ def test_patching_to_a_private_address_is_refused_too(app, full, receiver, monke
 # --- deliveries, redeliver, ping ------------------------------------------------------------
 
 
-def test_ping_is_queued_then_delivered_and_logged(full, receiver):
+def test_ping_is_queued_then_delivered_and_logged(full, receiver, loopback_counts_as_public):
     created = create(full, receiver)
     hook = f"/api/v1/webhooks/{created['id']}"
 
@@ -175,7 +175,9 @@ def test_ping_is_queued_then_delivered_and_logged(full, receiver):
     assert entry["delivered_at"] and entry["created_at"] and entry["last_attempt_at"]
 
 
-def test_the_delivery_log_is_paginated_newest_first_with_excerpts(full, receiver):
+def test_the_delivery_log_is_paginated_newest_first_with_excerpts(
+    full, receiver, loopback_counts_as_public
+):
     created = create(full, receiver)
     hook = f"/api/v1/webhooks/{created['id']}"
     receiver.status, receiver.answer_body = 500, b"x" * 2000

@@ -14,8 +14,9 @@ can prove that a sync cost exactly one.
         assert feeds.log[-1].headers["if-none-match"] == feeds.etag_of("team.ics")
 
 ``FeedServer(tls=True)`` serves HTTPS with a throwaway self-signed
-certificate for 127.0.0.1; point clients at ``feeds.ca_file`` (for httpx,
-the ``SSL_CERT_FILE`` environment variable).
+certificate for 127.0.0.1, localhost and ``TLS_NAME``; point clients at
+``feeds.ca_file`` (for httpx, the ``SSL_CERT_FILE`` environment variable).
+``feeds.server_names`` lists the names clients asked for in TLS (SNI).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from types import TracebackType
 from urllib.parse import quote, unquote, urlsplit
 
 # With `drip`, the body goes out in pieces of this size, a pause before each.
+# A host name the TLS certificate is also made for (tests resolve it to 127.0.0.1).
+TLS_NAME = "calendar.test"
 DRIP_PIECE = 64
 
 
@@ -60,6 +63,7 @@ class Request:
     name: str
     method: str
     headers: dict[str, str]
+    query: str = ""
 
 
 class FeedServer:
@@ -76,6 +80,7 @@ class FeedServer:
         self.requests: Counter[str] = Counter()  # by feed name, unknown names included
         self.log: list[Request] = []
         self.ca_file: Path | None = None  # the certificate to trust, with tls=True
+        self.server_names: list[str | None] = []  # SNI of each TLS handshake
 
     # --- life cycle ------------------------------------------------------------
 
@@ -99,6 +104,7 @@ class FeedServer:
             cert, key = _self_signed(Path(self._tmp.name))
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
+            context.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
             httpd.socket = context.wrap_socket(
                 httpd.socket, server_side=True, do_handshake_on_connect=False
             )
@@ -200,10 +206,12 @@ class FeedServer:
 
     # --- used by the handler ---------------------------------------------------
 
-    def _record(self, name: str, method: str, headers: dict[str, str]) -> Feed | None:
+    def _record(
+        self, name: str, method: str, headers: dict[str, str], query: str = ""
+    ) -> Feed | None:
         with self._lock:
             self.requests[name] += 1
-            self.log.append(Request(name, method, headers))
+            self.log.append(Request(name, method, headers, query))
             return self._feeds.get(name)
 
     def _pause(self, seconds: float) -> bool:
@@ -243,11 +251,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._answer(send_body=True)
 
+    # Answered like GET, logged alike: enough for a CalDAV client's first request.
+    do_PROPFIND = do_GET
+
     def _answer(self, send_body: bool) -> None:
         feeds = self.server.feeds
-        name = unquote(urlsplit(self.path).path).lstrip("/")
+        target = urlsplit(self.path)
+        name = unquote(target.path).lstrip("/")
         headers = {key.lower(): value for key, value in self.headers.items()}
-        feed = feeds._record(name, self.command, headers)
+        feed = feeds._record(name, self.command, headers, target.query)
         if feed is None:
             self._send(404, {"Content-Type": "text/plain"}, b"not found", send_body)
             return
@@ -322,7 +334,7 @@ def _not_modified(feed: Feed, headers: dict[str, str]) -> bool:
 
 
 def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 that is its own authority, and its key."""
+    """A certificate for 127.0.0.1 (and TLS_NAME) that is its own authority, and its key."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -341,7 +353,11 @@ def _self_signed(folder: Path) -> tuple[Path, Path]:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+                [
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                    x509.DNSName("localhost"),
+                    x509.DNSName(TLS_NAME),
+                ]
             ),
             critical=False,
         )

@@ -37,6 +37,7 @@ from calmesh.providers.base import (
 )
 from calmesh.providers.caldav import ICLOUD_URL, CalDavProvider, ICloudProvider
 from tests.conftest import free_port
+from tests.providers.feeds import TLS_NAME, FeedServer
 
 WINDOW = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
 
@@ -386,7 +387,7 @@ def test_nothing_listening_is_a_quick_retryable_error():
     )
     started = time.monotonic()
 
-    with pytest.raises(ProviderError, match="cannot connect") as failed:
+    with pytest.raises(ProviderError, match="could not connect") as failed:
         CalDavProvider(connection).list_calendars()
 
     assert time.monotonic() - started < 3
@@ -409,8 +410,10 @@ class Stub(BaseHTTPRequestHandler):
     status = 207
     headers_out: ClassVar[dict[str, str]] = {}
     body = b""
+    received: ClassVar[int] = 0
 
     def _answer(self) -> None:
+        type(self).received += 1
         self.send_response(self.status)
         for name, value in self.headers_out.items():
             self.send_header(name, value)
@@ -462,7 +465,7 @@ def test_a_redirect_to_a_private_address_is_refused(stub, monkeypatch):
     handler.status = 301
     handler.headers_out = {"Location": f"http://127.0.0.2:{urlsplit(url).port}/dav/"}
     # Only the stub's own address counts as public here: the redirect target must not.
-    monkeypatch.setattr(net, "_is_public", lambda address: address == "127.0.0.1")
+    monkeypatch.setattr(net, "is_public", lambda address: address == "127.0.0.1")
     provider = CalDavProvider(ConnectionInfo("caldav", url, {}, HttpSettings(allow_private=False)))
 
     with pytest.raises(net.BlockedAddress, match=r"127\.0\.0\.2"):
@@ -487,7 +490,7 @@ def test_an_oversized_answer_is_refused(stub):
 def test_icloud_without_an_endpoint_uses_apples_url(monkeypatch):
     asked = []
 
-    def guard(url: str, allow_private: bool) -> None:
+    def guard(url: str, allow_private: bool, **_: object) -> None:
         asked.append(url)
         raise ProviderError("stopped before the network")
 
@@ -502,3 +505,70 @@ def test_icloud_without_an_endpoint_uses_apples_url(monkeypatch):
     assert asked == [ICLOUD_URL]
     own = ConnectionInfo("icloud", "https://p42-caldav.icloud.com/", {})
     assert ICloudProvider(own).url == "https://p42-caldav.icloud.com/"
+
+
+def test_a_name_rebound_to_loopback_after_the_check_never_reaches_it(stub, network):
+    # First lookup public, later ones 127.0.0.1: niquests connects through the
+    # provider's resolver, which looks the name up once, checks it and pins it.
+    url, handler = stub
+    port = urlsplit(url).port
+    network.answer("rebind.test", ["93.184.215.14"], ["127.0.0.1"])
+    info = ConnectionInfo("caldav", f"http://rebind.test:{port}/dav/", {}, HttpSettings(timeout=2))
+
+    with pytest.raises(ProviderError, match="could not connect"):
+        CalDavProvider(info).list_calendars()
+    assert handler.received == 0
+    assert network.attempts and set(network.attempts) == {("93.184.215.14", port)}
+
+
+def test_a_name_with_a_private_address_is_refused_at_connect(stub, network):
+    url, handler = stub
+    network.answer("mixed.test", ["93.184.215.14", "::ffff:0:7f00:1"])
+    info = ConnectionInfo("caldav", f"http://mixed.test:{urlsplit(url).port}/dav/", {})
+
+    with pytest.raises(net.BlockedAddress):
+        CalDavProvider(info).list_calendars()
+    assert handler.received == 0
+    assert network.attempts == []
+
+
+def test_a_lan_server_by_name_works_when_private_addresses_are_allowed(radicale, network):
+    # The pinned resolver is in the way of every request, and keeps the Host header.
+    parts = urlsplit(radicale.url)
+    network.answer("dav.lan.test", ["127.0.0.1"])
+    info = radicale.connection()
+    info.endpoint = parts._replace(netloc=f"dav.lan.test:{parts.port}").geturl()
+    radicale.new_calendar("Pinned")
+
+    names = [c.name for c in CalDavProvider(info).list_calendars()]
+    assert "Pinned" in names
+    assert network.lookups["dav.lan.test"] >= 1
+
+
+def test_tls_names_and_verifies_the_host_not_the_pinned_address(network, monkeypatch):
+    with FeedServer(tls=True) as feeds:
+        port = int(feeds.base_url.rsplit(":", 1)[1])
+        network.answer(TLS_NAME, ["127.0.0.1"])
+        network.answer("impostor.test", ["127.0.0.1"])
+        plain = caldav.get_davclient
+
+        def trusting(**kw):
+            # The test's own certificate authority; nothing else about the client changes.
+            return plain(**kw, ssl_verify_cert=str(feeds.ca_file))
+
+        monkeypatch.setattr(caldav, "get_davclient", trusting)
+        settings = HttpSettings(allow_private=True, timeout=5)
+
+        with pytest.raises(ProviderError, match="404"):  # reached, by name
+            CalDavProvider(
+                ConnectionInfo("caldav", f"https://{TLS_NAME}:{port}/dav/", {}, settings)
+            ).list_calendars()
+        assert feeds.server_names == [TLS_NAME]
+        assert feeds.last("dav/").headers["host"] == f"{TLS_NAME}:{port}"
+        # The certificate is valid for 127.0.0.1 too: checked against the pinned
+        # address instead of the name, this would pass.
+        with pytest.raises(ProviderError, match="certificate was refused"):
+            CalDavProvider(
+                ConnectionInfo("caldav", f"https://impostor.test:{port}/dav/", {}, settings)
+            ).list_calendars()
+        assert feeds.requests["dav/"] == 1

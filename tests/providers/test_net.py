@@ -1,4 +1,5 @@
-"""The outgoing-HTTP guard: address checks, redirects, size cap, deadlines."""
+"""The outgoing-HTTP guard: address checks, pinned connections (DNS rebinding),
+redirects, size cap, deadlines."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from calmesh.providers import net
 from calmesh.providers.base import AuthError, HttpSettings, ProviderError
-from tests.providers.feeds import FeedServer
+from tests.providers.feeds import TLS_NAME, FeedServer
 
 PUBLIC = "http://8.8.8.8/feed.ics"  # a literal: no DNS lookup, and MockTransport never connects
 LOCAL = HttpSettings(allow_private=True)
@@ -34,6 +35,16 @@ PRIVATE_URLS = [
     "https://[fe80::1]/",
     "http://[fd00::1]/",
     "http://224.0.0.1/",
+    # IPv4 inside IPv6, each form of it (these passed the guard before).
+    "http://[::7f00:1]/",  # IPv4-compatible 127.0.0.1
+    "http://[::a9fe:a9fe]/",  # IPv4-compatible 169.254.169.254
+    "http://[::ffff:0:7f00:1]/",  # IPv4-translated 127.0.0.1
+    "http://[64:ff9b::7f00:1]/",  # NAT64 of 127.0.0.1
+    "http://[64:ff9b:1::808:808]/",  # local-use NAT64: never public
+    "http://[fec0::1]/",  # site-local
+    "http://[2002:c0a8:101::1]/",  # 6to4 of 192.168.1.1
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+    "http://[::]/",
 ]
 
 
@@ -251,7 +262,7 @@ def test_a_server_that_never_answers_times_out(feeds):
     feeds.set("hang.ics", b"BEGIN:VCALENDAR", delay=math.inf)
     settings = HttpSettings(allow_private=True, timeout=0.5)
     started = time.monotonic()
-    with net.client(settings) as http, pytest.raises(ProviderError, match="did not answer in time"):
+    with net.client(settings) as http, pytest.raises(ProviderError, match="no answer in time"):
         net.fetch(http, "GET", feeds.url_for("hang.ics"), settings)
     assert time.monotonic() - started < 3
 
@@ -272,9 +283,139 @@ def test_a_server_dripping_bytes_hits_the_whole_answer_deadline(feeds):
 def test_a_closed_port_is_a_retryable_error():
     with FeedServer() as server:
         url = server.url_for("gone.ics")
-    with net.client(LOCAL) as http, pytest.raises(ProviderError, match="cannot connect") as caught:
+    with (
+        net.client(LOCAL) as http,
+        pytest.raises(ProviderError, match="could not connect") as caught,
+    ):
         net.fetch(http, "GET", url, LOCAL)
     assert not caught.value.permanent
+
+
+def test_a_closed_port_and_a_silent_one_read_the_same(feeds):
+    # An error that named the cause (refused, timed out, "[Errno 111]") would
+    # let a user map which ports of a network answer.
+    with FeedServer() as server:
+        closed = server.url_for("gone.ics")
+    feeds.set("hang.ics", b"", delay=math.inf)
+    settings = HttpSettings(allow_private=True, timeout=0.3)
+    messages = []
+    for url in (closed, feeds.url_for("hang.ics")):
+        with net.client(settings) as http, pytest.raises(ProviderError) as caught:
+            net.fetch(http, "GET", url, settings)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1] == f"127.0.0.1: {net.UNREACHABLE}; retrying later"
+
+
+# --- pinned connections: DNS rebinding ----------------------------------------------
+
+
+def test_a_name_rebound_to_loopback_after_the_check_never_reaches_it(feeds, network):
+    # The attack: the first lookup answers a public address, every later one
+    # 127.0.0.1. Before the fix the guard looked up the name, then httpx looked
+    # it up again and connected to the loopback server.
+    feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    port = int(feeds.base_url.rsplit(":", 1)[1])
+    network.answer("rebind.test", ["93.184.215.14"], ["127.0.0.1"])
+    settings = HttpSettings()
+    with net.client(settings) as http, pytest.raises(ProviderError, match="could not connect"):
+        net.fetch(http, "GET", f"http://rebind.test:{port}/feed.ics", settings)
+    assert feeds.requests.total() == 0
+    assert network.lookups["rebind.test"] == 1  # looked up once ...
+    assert network.attempts == [("93.184.215.14", port)]  # ... and connected to that answer
+
+
+def test_a_name_with_one_private_address_among_public_ones_is_refused(feeds, network):
+    feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    port = int(feeds.base_url.rsplit(":", 1)[1])
+    network.answer("mixed.test", ["93.184.215.14", "127.0.0.1"])
+    settings = HttpSettings()
+    with net.client(settings) as http, pytest.raises(net.BlockedAddress):
+        net.fetch(http, "GET", f"http://mixed.test:{port}/feed.ics", settings)
+    assert feeds.requests.total() == 0
+    assert network.attempts == []
+
+
+@pytest.mark.parametrize(
+    "address", ["::7f00:1", "::ffff:0:7f00:1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::1", "fec0::1"]
+)
+def test_a_name_resolving_to_ipv4_inside_ipv6_is_refused_at_connect(network, address):
+    network.answer("sly.test", [address])
+    settings = HttpSettings()
+    with net.client(settings) as http, pytest.raises(net.BlockedAddress):
+        net.fetch(http, "GET", "http://sly.test/feed.ics", settings)
+    assert network.attempts == []
+
+
+def test_a_redirect_target_rebound_after_its_check_is_refused(feeds, network):
+    feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    port = int(feeds.base_url.rsplit(":", 1)[1])
+    # The public origin redirects; its target passes the hop's check, then rebinds.
+    network.answer("hop.test", ["93.184.215.14"], ["127.0.0.1"])
+    settings = HttpSettings()
+    redirect = _redirecting(f"http://hop.test:{port}/feed.ics", [])
+    pinned = net.transport(settings)
+
+    def route(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "8.8.8.8":
+            return redirect.handle_request(request)
+        return pinned.handle_request(request)
+
+    with (
+        net.client(settings, transport=httpx.MockTransport(route)) as http,
+        pytest.raises(net.BlockedAddress),
+    ):
+        net.fetch(http, "GET", PUBLIC, settings)
+    assert feeds.requests.total() == 0
+
+
+def test_the_pinned_connection_keeps_the_host_header(feeds, network):
+    feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    port = int(feeds.base_url.rsplit(":", 1)[1])
+    network.answer("lan-calendar.test", ["127.0.0.1"])
+    with net.client(LOCAL) as http:
+        response = net.fetch(http, "GET", f"http://lan-calendar.test:{port}/feed.ics", LOCAL)
+    assert response.status_code == 200
+    assert feeds.last("feed.ics").headers["host"] == f"lan-calendar.test:{port}"
+
+
+def test_tls_names_and_verifies_the_host_not_the_pinned_address(monkeypatch, network):
+    with FeedServer(tls=True) as feeds:
+        feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+        monkeypatch.setenv("SSL_CERT_FILE", str(feeds.ca_file))
+        port = int(feeds.base_url.rsplit(":", 1)[1])
+        network.answer(TLS_NAME, ["127.0.0.1"])
+        network.answer("impostor.test", ["127.0.0.1"])
+        with net.client(LOCAL) as http:
+            response = net.fetch(http, "GET", f"https://{TLS_NAME}:{port}/feed.ics", LOCAL)
+        assert response.status_code == 200
+        assert feeds.server_names == [TLS_NAME]
+        assert feeds.last("feed.ics").headers["host"] == f"{TLS_NAME}:{port}"
+        # The certificate is valid for 127.0.0.1 too: checked against the
+        # pinned address instead of the name, this would pass.
+        with net.client(LOCAL) as http, pytest.raises(ProviderError):
+            net.fetch(http, "GET", f"https://impostor.test:{port}/feed.ics", LOCAL)
+        assert feeds.requests["feed.ics"] == 1
+
+
+def test_the_peer_of_an_answer_is_judged_by_its_address(feeds):
+    feeds.set("feed.ics", b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")
+    with net.client(LOCAL) as http, http.stream("GET", feeds.url_for("feed.ics")) as response:
+        assert net.peer_is_public(response) is False
+    assert net.peer_is_public(httpx.Response(200)) is False  # no connection: not public
+
+
+def test_masked_urls_show_no_credentials_or_query():
+    assert net.masked("https://bob:hunter2@cal.example.org:8443/dav/?token=s3cret#x") == (
+        "https://…@cal.example.org:8443/dav/?…#…"
+    )
+    assert net.masked("http://[::1/") == "(an invalid URL)"
+
+
+def test_an_invalid_url_is_reported_without_its_secrets():
+    with pytest.raises(ProviderError) as caught:
+        net.check_url("https://bob:hunter2@cal.example.org:99999/?token=s3cret", False)
+    assert "hunter2" not in str(caught.value)
+    assert "s3cret" not in str(caught.value)
 
 
 # --- describe_status ---------------------------------------------------------------

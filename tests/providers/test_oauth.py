@@ -14,6 +14,7 @@ from calmesh.providers.net import BlockedAddress
 
 LOOPBACK = HttpSettings(allow_private=True, timeout=5)
 REDIRECT = "http://calmesh.example/oauth/callback"
+VERIFIER = "v" * 43  # a PKCE code verifier (43-128 characters)
 
 
 @pytest.fixture(params=["google", "microsoft"])
@@ -24,7 +25,7 @@ def standin(request):
 
 def consent(standin, state: str = "st4te") -> str:
     """Open the consent page as a browser would; returns the code it redirects back with."""
-    url = oauth.authorization_url(standin.kind, standin.settings(), REDIRECT, state)
+    url = oauth.authorization_url(standin.kind, standin.settings(), REDIRECT, state, VERIFIER)
     answer = httpx.get(url, follow_redirects=False)
     assert answer.status_code == 302
     location = answer.headers["location"]
@@ -53,7 +54,7 @@ def query_of(url: str) -> dict[str, str]:
 def test_google_authorization_url_asks_for_offline_access_with_state_and_redirect(
     google_standin,
 ):
-    url = oauth.authorization_url("google", google_standin.settings(), REDIRECT, "abc123")
+    url = oauth.authorization_url("google", google_standin.settings(), REDIRECT, "abc123", VERIFIER)
     assert url.startswith(google_standin.settings()["auth_url"] + "?")
     query = query_of(url)
     assert query["state"] == "abc123"
@@ -66,7 +67,9 @@ def test_google_authorization_url_asks_for_offline_access_with_state_and_redirec
 
 
 def test_microsoft_authorization_url_asks_for_offline_access_scope(microsoft_standin):
-    url = oauth.authorization_url("microsoft", microsoft_standin.settings(), REDIRECT, "xyz")
+    url = oauth.authorization_url(
+        "microsoft", microsoft_standin.settings(), REDIRECT, "xyz", VERIFIER
+    )
     query = query_of(url)
     assert query["state"] == "xyz"
     assert query["redirect_uri"] == REDIRECT
@@ -77,13 +80,13 @@ def test_microsoft_authorization_url_asks_for_offline_access_scope(microsoft_sta
 def test_authorization_url_without_a_client_id_says_what_to_configure(google_standin):
     settings = google_standin.settings() | {"client_id": ""}
     with pytest.raises(ProviderError, match=r"google\.client_id is not configured") as caught:
-        oauth.authorization_url("google", settings, REDIRECT, "s")
+        oauth.authorization_url("google", settings, REDIRECT, "s", VERIFIER)
     assert caught.value.permanent
 
 
 def test_a_kind_without_oauth_is_refused(google_standin):
     with pytest.raises(ProviderError, match="does not use OAuth"):
-        oauth.authorization_url("caldav", google_standin.settings(), REDIRECT, "s")
+        oauth.authorization_url("caldav", google_standin.settings(), REDIRECT, "s", VERIFIER)
 
 
 # --- exchanging the code ---------------------------------------------------------------------
@@ -91,14 +94,18 @@ def test_a_kind_without_oauth_is_refused(google_standin):
 
 def test_exchange_code_after_consent_returns_a_refreshable_token(standin):
     code = consent(standin)
-    token = oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK)
+    token = oauth.exchange_code(
+        standin.kind, standin.settings(), REDIRECT, code, LOOPBACK, VERIFIER
+    )
     assert standin.is_valid_access_token(token["access_token"])
     assert token["refresh_token"] in standin.live_refresh_tokens()
     assert token["expires_at"] > time.time() + 3000
 
 
 def test_exchange_code_sends_the_scope_to_microsoft_only(standin):
-    oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, consent(standin), LOOPBACK)
+    oauth.exchange_code(
+        standin.kind, standin.settings(), REDIRECT, consent(standin), LOOPBACK, VERIFIER
+    )
     form = [s for s in standin.seen if s.path == standin.token_path][-1].form
     assert form["grant_type"] == "authorization_code"
     assert form["redirect_uri"] == REDIRECT
@@ -108,41 +115,53 @@ def test_exchange_code_sends_the_scope_to_microsoft_only(standin):
 
 def test_a_code_used_twice_is_refused_as_an_auth_error(standin):
     code = consent(standin)
-    oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK)
+    oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK, VERIFIER)
     with pytest.raises(AuthError, match="invalid_grant"):
-        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK)
+        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK, VERIFIER)
 
 
 def test_a_code_for_another_redirect_uri_is_refused(standin):
     code = consent(standin)
     with pytest.raises(AuthError):
         oauth.exchange_code(
-            standin.kind, standin.settings(), "http://evil.example/cb", code, LOOPBACK
+            standin.kind, standin.settings(), "http://evil.example/cb", code, LOOPBACK, VERIFIER
         )
+
+
+def test_a_code_without_its_pkce_verifier_is_refused(standin):
+    """PKCE: whoever gets hold of a code cannot use it without the verifier,
+    which never leaves CalMesh."""
+    query = query_of(
+        oauth.authorization_url(standin.kind, standin.settings(), REDIRECT, "s", VERIFIER)
+    )
+    assert query["code_challenge_method"] == "S256" and VERIFIER not in query.values()
+    code = consent(standin)
+    with pytest.raises(AuthError, match="invalid_grant"):
+        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK, "w" * 43)
 
 
 def test_a_wrong_client_secret_is_an_auth_error(standin):
     settings = standin.settings() | {"client_secret": "wrong"}
     with pytest.raises(AuthError, match="invalid_client"):
-        oauth.exchange_code(standin.kind, settings, REDIRECT, consent(standin), LOOPBACK)
+        oauth.exchange_code(standin.kind, settings, REDIRECT, consent(standin), LOOPBACK, VERIFIER)
 
 
 def test_google_consent_without_offline_access_is_refused_for_lack_of_a_refresh_token(
     google_standin,
 ):
-    url = oauth.authorization_url("google", google_standin.settings(), REDIRECT, "s")
+    url = oauth.authorization_url("google", google_standin.settings(), REDIRECT, "s", VERIFIER)
     online_only = url.replace("access_type=offline", "access_type=online")
     location = httpx.get(online_only).headers["location"]
     code = query_of(location)["code"]
     with pytest.raises(AuthError, match="no refresh token"):
-        oauth.exchange_code("google", google_standin.settings(), REDIRECT, code, LOOPBACK)
+        oauth.exchange_code("google", google_standin.settings(), REDIRECT, code, LOOPBACK, VERIFIER)
 
 
 def test_a_token_endpoint_that_fails_is_a_retryable_error(standin):
     code = consent(standin)
     standin.token_fail_with = 503
     with pytest.raises(ProviderError) as caught:
-        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK)
+        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, LOOPBACK, VERIFIER)
     assert not caught.value.permanent
     assert "503" in str(caught.value)
 
@@ -152,8 +171,22 @@ def test_the_ssrf_guard_refuses_a_loopback_token_endpoint(standin):
     before = len(standin.seen)
     strict = HttpSettings(allow_private=False, timeout=5)
     with pytest.raises(BlockedAddress):
-        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, strict)
+        oauth.exchange_code(standin.kind, standin.settings(), REDIRECT, code, strict, VERIFIER)
     assert len(standin.seen) == before
+
+
+def test_a_token_endpoint_rebound_to_loopback_is_never_reached(standin, network):
+    code = consent(standin)
+    before = len(standin.seen)
+    settings = standin.settings()
+    parts = urlsplit(settings["token_url"])
+    settings["token_url"] = parts._replace(netloc=f"oauth.rebind.test:{parts.port}").geturl()
+    network.answer("oauth.rebind.test", ["93.184.215.14"], ["127.0.0.1"])
+    strict = HttpSettings(allow_private=False, timeout=5)
+    with pytest.raises(ProviderError):
+        oauth.exchange_code(standin.kind, settings, REDIRECT, code, strict, VERIFIER)
+    assert len(standin.seen) == before
+    assert network.attempts == [("93.184.215.14", parts.port)]
 
 
 # --- sessions: refreshing and revocation -------------------------------------------------------
@@ -255,7 +288,7 @@ def test_a_slow_token_endpoint_times_out_as_a_retryable_error(standin):
     info = standin.connection_info(credentials=standin.grant(expires_in=0), timeout=1)
     standin.token_hang = 5
     started = time.monotonic()
-    with pytest.raises(ProviderError, match="did not answer in time") as caught:
+    with pytest.raises(ProviderError, match="no answer in time") as caught:
         api_call(standin, info)
     assert time.monotonic() - started < 3
     assert not caught.value.permanent

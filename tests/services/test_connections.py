@@ -16,6 +16,7 @@ from calmesh.models import (
     CalendarObject,
     CalendarSource,
     Connection,
+    OAuthAttempt,
     Occurrence,
     RemoteCalendar,
 )
@@ -211,28 +212,42 @@ def test_oauth_start_makes_a_waiting_connection_and_a_signed_state(alice, google
     query = parse_qs(urlsplit(url).query)
     assert query["client_id"] == ["client-123"]
     assert query["redirect_uri"] == ["http://localhost:8000/oauth/callback/google"]
-    assert signing.verify("oauth-state", query["state"][0])["c"] == connection.id
+    state = signing.verify("oauth-state", query["state"][0])
+    attempt = OAuthAttempt.get_by_id(state["a"])
+    assert (attempt.connection_id, attempt.user_id, state["u"]) == (
+        connection.id,
+        alice.id,
+        alice.id,
+    )
+    # Only the nonce's hash and the PKCE verifier stay here; the page gets its challenge.
+    assert state["n"] not in attempt.nonce_hash and attempt.browser_hash is None
+    assert query["code_challenge_method"] == ["S256"]
+    assert attempt.code_verifier not in url
 
 
 def test_oauth_answers_with_a_tampered_or_foreign_state_are_refused(alice, google):
     connection, url = connections.start_oauth(alice, "google", "Google", "http://localhost/")
     state = parse_qs(urlsplit(url).query)["state"][0]
 
-    with pytest.raises(signing.BadToken):
-        connections.finish_oauth("google", state[:-2] + "xx", "code", "http://localhost/")
-    with pytest.raises(signing.BadToken, match="another provider"):
-        connections.finish_oauth("microsoft", state, "code", "http://localhost/")
+    with pytest.raises(connections.OAuthRefused, match="invalid or has expired"):
+        connections.finish_oauth("google", state[:-2] + "xx", "code", "http://localhost/", alice)
+    with pytest.raises(connections.OAuthRefused, match="another provider"):
+        connections.finish_oauth("microsoft", state, "code", "http://localhost/", alice)
     connections.remove(fresh(connection))
-    with pytest.raises(signing.BadToken, match="no longer exists"):
-        connections.finish_oauth("google", state, "code", "http://localhost/")
+    with pytest.raises(connections.OAuthRefused, match="removed"):
+        connections.finish_oauth("google", state, "code", "http://localhost/", alice)
 
 
-def test_refused_consent_is_recorded_on_the_connection(alice, google):
+def test_refused_consent_is_recorded_on_the_connection(alice, bob, google):
     connection, url = connections.start_oauth(alice, "google", "Google", "http://localhost/")
     state = parse_qs(urlsplit(url).query)["state"][0]
 
-    connections.refuse_oauth(state, "access_denied")
-    connections.refuse_oauth("forged", "whatever")  # ignored, no exception
+    with pytest.raises(connections.OAuthRefused):
+        connections.refuse_oauth("google", "forged", "whatever", alice)
+    with pytest.raises(connections.OAuthRefused, match="another CalMesh account"):
+        connections.refuse_oauth("google", state, "access_denied", bob)
+    assert fresh(connection).last_error == "waiting for consent"  # untouched
+    connections.refuse_oauth("google", state, "access_denied", alice)
 
     row = fresh(connection)
     assert (row.status, row.last_error) == ("auth_required", "consent not given: access_denied")

@@ -22,7 +22,7 @@ import caldav
 import pytest
 from caldav.lib.error import DAVError
 
-from calmesh.auth import crypto
+from calmesh.auth import crypto, keys
 from calmesh.config import Config
 from calmesh.db import db, utcnow
 from calmesh.jobs.sync import roll_horizon, sync_due
@@ -310,9 +310,9 @@ def test_one_failing_connection_does_not_stop_the_others(app, alice, bob, feeds)
     working = subscribe(bob, feeds, "working.ics", two_events())
     feeds.set("broken.ics", "gone", status=500)
     # Restored from a backup made under another secret key: unreadable credentials.
-    Connection.update(credentials=crypto.encrypt({"username": "u"}, secret="another key")).where(
-        Connection.id == locked.id
-    ).execute()
+    Connection.update(
+        credentials=crypto.encrypt({"username": "u"}, keyring=keys.Keyring("another key"))
+    ).where(Connection.id == locked.id).execute()
     assert sync.due_connections() == [broken.id, locked.id, working.id]
 
     assert sync_due(app) == 3

@@ -232,7 +232,7 @@ def test_a_dead_caldav_server_is_a_502_and_nothing_is_stored(full, dav_server, w
     assert response.status_code == 502
     error = response.get_json()["error"]
     assert error["code"] == "provider_error"
-    assert "cannot connect" in error["message"], error["message"]
+    assert "could not connect" in error["message"], error["message"]
     assert CalendarObject.select().count() == Occurrence.select().count() == 0
     assert at_server(dav_server, work.remote_id, "lost@test") is None
 

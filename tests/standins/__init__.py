@@ -26,7 +26,8 @@ variables for a server process.
 OAuth: ``auth_url`` redirects straight back to ``redirect_uri`` with ``code``
 and ``state`` (consent is automatic; ``deny_consent = True`` answers
 ``error=access_denied``). Codes are single use and bound to their
-redirect_uri. Access tokens last ``access_lifetime`` seconds;
+redirect_uri, and to the PKCE verifier when the consent request sent an S256
+``code_challenge``. Access tokens last ``access_lifetime`` seconds;
 ``expire_access_tokens()`` makes the server refuse every current one (401);
 ``revoke()`` makes every refresh answer ``invalid_grant`` and every access
 token 401. ``grant(expires_in=...)`` issues a token dict without the consent
@@ -43,6 +44,7 @@ body, form), ``api_seen()`` the API ones.
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import threading
 import time
@@ -79,6 +81,7 @@ class _Code:
     redirect_uri: str
     scope: str
     offline: bool
+    challenge: str = ""  # PKCE S256 code_challenge, when the consent request sent one
 
 
 @dataclass
@@ -267,7 +270,9 @@ class StandIn:
         else:
             code = "code-" + secrets.token_urlsafe(16)
             with self.lock:
-                self._codes[code] = _Code(target, query.get("scope", ""), self._offline(query))
+                self._codes[code] = _Code(
+                    target, query.get("scope", ""), self._offline(query), _challenge(query)
+                )
             answer = {"code": code, "state": query.get("state", "")}
         return redirect(target + ("&" if "?" in target else "?") + urlencode(answer))
 
@@ -288,6 +293,8 @@ class StandIn:
                 grant = self._codes.pop(form.get("code", ""), None)
                 if grant is None or grant.redirect_uri != form.get("redirect_uri"):
                     return _invalid_grant("Malformed auth code.")
+                if grant.challenge and grant.challenge != _s256(form.get("code_verifier", "")):
+                    return _invalid_grant("Invalid code verifier.")
                 return jsonify(self._issue(grant.scope, with_refresh=grant.offline)), 200
             if form.get("grant_type") == "refresh_token":
                 held = self._refresh.get(form.get("refresh_token", ""))
@@ -340,6 +347,18 @@ class StandIn:
     def error(self, status: int, reason: str, message: str) -> Response:
         """An error in the service's own JSON shape."""
         raise NotImplementedError
+
+
+def _s256(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _challenge(query: dict[str, str]) -> str:
+    """The PKCE challenge of a consent request (RFC 7636; both services take S256)."""
+    if query.get("code_challenge_method") == "S256":
+        return query.get("code_challenge", "")
+    return ""
 
 
 def _invalid_grant(description: str) -> tuple[Response, int]:

@@ -275,3 +275,22 @@ def test_moving_a_source_up_changes_the_order_and_the_write_target(client, work)
     )
     assert plain.status_code == 302
     assert order_of() == ["Work", "Home"]
+
+
+def test_the_feed_link_is_shown_once_on_the_page_that_makes_it(client, alice, app):
+    calendars.create(alice, "work", "Work", "Europe/Berlin")
+    made = client.post("/calendars/work/feed", data={"feed_mode": "busy", "csrf_token": CSRF})
+    assert made.status_code == 200, "rendered, not redirected through a flash cookie"
+    url = re.search(r'id="feed-url" readonly value="([^"]+)"', text_of(made)).group(1)
+    token = url.rsplit("/", 1)[1].removesuffix(".ics")
+    assert "shown only this once" in text_of(made)
+
+    later = text_of(client.get("/calendars/work"))
+    assert token not in later and "The feed is on" in later
+    assert app.test_client().get(url.split("localhost", 1)[1]).status_code == 200
+
+    rotated = client.post(
+        "/calendars/work/feed", data={"feed_mode": "busy", "rotate": "1", "csrf_token": CSRF}
+    )
+    assert token not in text_of(rotated) and 'id="feed-url"' in text_of(rotated)
+    assert app.test_client().get(url.split("localhost", 1)[1]).status_code == 404

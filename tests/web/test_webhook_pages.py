@@ -108,7 +108,9 @@ def test_a_failing_webhook_is_shown_clearly_with_its_error(app, client, alice, r
     assert 'role="alert">Deliveries are failing' in detail
 
 
-def test_the_delivery_log_shows_attempts_and_redelivers(client, alice, receiver):
+def test_the_delivery_log_shows_attempts_and_redelivers(
+    client, alice, receiver, loopback_counts_as_public
+):
     webhook, secret = service.create(alice, receiver.url, ["booking.created"])
     receiver.secret = secret
     receiver.status, receiver.answer_body = 502, b"<h1>Bad gateway</h1>"
