@@ -50,6 +50,22 @@ def start_radicale(folder: Path) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
+def slow_smtp_server():
+    """The SMTP sink, answering DATA after ``latency`` seconds (a server far away)."""
+    import asyncio
+
+    from tests.smtp import SmtpServer
+
+    class SlowSmtp(SmtpServer):
+        latency = 0.0
+
+        async def handle_DATA(self, server, session, envelope):
+            await asyncio.sleep(self.latency)
+            return await super().handle_DATA(server, session, envelope)
+
+    return SlowSmtp().start()
+
+
 def pending() -> int:
     from calmesh.models import OutboxItem
 
@@ -67,10 +83,19 @@ def queue_bookings(page, first: int, count: int) -> None:
 
 
 def drain_one_by_one() -> None:
+    from calmesh.models import OutboxItem
     from calmesh.services import outbox
 
+    took: dict[str, float] = {}
     while pending():
-        outbox.process_due(limit=200)
+        for item_id in outbox.due_items(200):
+            kind = OutboxItem.get_by_id(item_id).kind
+            began = time.perf_counter()
+            outbox.deliver(item_id)
+            lane = outbox.HANDLERS[kind].lane
+            took[lane] = took.get(lane, 0.0) + time.perf_counter() - began
+    for name, seconds in took.items():
+        print(f"  {name:10s} items took {seconds:6.2f} s in all")
 
 
 def drain_in_lanes(app) -> None:
@@ -78,28 +103,38 @@ def drain_in_lanes(app) -> None:
     from calmesh.jobs.outbox import deliver_lane
     from calmesh.services import outbox
 
+    took: dict[str, tuple[int, float]] = {}
+
     def lane(name: str) -> None:
+        began, count = time.perf_counter(), 0
         with app.app_context(), db.connection_context():
-            while deliver_lane(app, name):
-                pass
+            while done := deliver_lane(app, name):
+                count += done
+        took[name] = (count, time.perf_counter() - began)
 
     threads = [threading.Thread(target=lane, args=(name,)) for name in outbox.LANES]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for name, (count, seconds) in took.items():
+        print(
+            f"  {name:10s} lane: {count:4d} items in {seconds:6.2f} s  {count / seconds:7.1f} items/s"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bookings", type=int, default=100, help="per phase (4 items each)")
+    parser.add_argument("--bookings", type=int, default=50, help="per phase (4 items each)")
+    parser.add_argument(
+        "--latency", type=float, default=0.1, help="seconds the SMTP sink and receiver take"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="calmesh-bench-outbox-"))
     radicale, url = start_radicale(tmp / "radicale")
-    from tests.smtp import SmtpServer
     from tests.webhook_receiver import Receiver
 
-    smtp = SmtpServer().start()
+    smtp = slow_smtp_server()
     receiver = Receiver()
     receiver.start()
     try:
@@ -130,25 +165,31 @@ def main() -> None:
             _, receiver.secret = webhook_service.create(user, receiver.url, ["booking.created"])
 
             items = 4 * args.bookings
-            results = {}
-            for name, first, drain in (
-                ("one after another (baseline)", 0, drain_one_by_one),
-                ("three lanes, concurrent", args.bookings, lambda: drain_in_lanes(app)),
-            ):
-                queue_bookings(page, first, args.bookings)
-                assert pending() == items, pending()
-                began = time.perf_counter()
-                drain()
-                took = time.perf_counter() - began
-                results[name] = items / took
-                print(f"{name:32s} {items} items in {took:6.2f} s  {items / took:7.1f} items/s")
-        baseline, lanes = results.values()
-        assert len(smtp.messages) == 4 * args.bookings, len(smtp.messages)
-        assert len(receiver.accepted) == 2 * args.bookings and not receiver.duplicates
-        print(f"== outbox drain: {2 * args.bookings} bookings, SMTP sink + Radicale + webhook")
+            first, ratios = 0, []
+            for latency in (0.0, args.latency):
+                smtp.latency = receiver.delay = latency
+                print(f"== receivers answering after {latency * 1000:.0f} ms "
+                      "(SMTP DATA, webhook; Radicale local)")  # fmt: skip
+                results = []
+                for name, drain in (
+                    ("one after another (baseline)", drain_one_by_one),
+                    ("three lanes, concurrent", lambda: drain_in_lanes(app)),
+                ):
+                    queue_bookings(page, first, args.bookings)
+                    first += args.bookings
+                    assert pending() == items, pending()
+                    began = time.perf_counter()
+                    drain()
+                    took = time.perf_counter() - began
+                    results.append(items / took)
+                    print(f"{name:32s} {items} items in {took:6.2f} s  {items / took:7.1f} items/s")
+                ratios.append(results[1] / results[0])
+                print(f"ratio lanes/baseline: {ratios[-1]:.2f}")
+        assert len(smtp.messages) == 8 * args.bookings, len(smtp.messages)
+        assert len(receiver.accepted) == 4 * args.bookings and not receiver.duplicates
         print(
-            f"ratio lanes/baseline: {lanes / baseline:.2f} "
-            f"(concurrency {app.config['CALMESH']['outbox.concurrency']} per lane)"
+            f"== outbox drain, {4 * args.bookings} bookings in all: every mail and webhook once; "
+            f"concurrency {app.config['CALMESH']['outbox.concurrency']} per lane"
         )
     finally:
         receiver.close()
