@@ -100,6 +100,18 @@ def _housekeeping(app: Flask) -> None:
     heartbeat.prune()
 
 
+class _NoOverlapNotice(logging.Filter):
+    """Drops APScheduler's warning that a run was skipped because the previous
+    one still runs: the outbox and sync jobs keep draining until nothing is
+    due, so that is their normal state under load, not a fault."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_NoOverlapNotice())
+
+
 def build(app: Flask, blocking: bool) -> BaseScheduler:
     # Importing the job modules registers their jobs.
     import calmesh.jobs.registry  # noqa: F401

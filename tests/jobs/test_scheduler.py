@@ -105,3 +105,14 @@ def test_embedded_scheduler_runs_in_one_process_per_host_and_the_next_takes_over
     assert len(spans) == 3, "each process ran the scheduler in its turn"
     for (_, left), (won, _) in itertools.pairwise(spans):
         assert won >= left - 0.05, "never two schedulers at once on one host"
+
+
+def test_a_skipped_overlapping_run_is_not_logged_as_a_warning(caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="apscheduler.scheduler")
+    logging.getLogger("apscheduler.scheduler").warning(
+        'Execution of job "outbox-mail" skipped: maximum number of running instances reached (1)'
+    )
+    logging.getLogger("apscheduler.scheduler").warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]
