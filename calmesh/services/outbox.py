@@ -247,13 +247,20 @@ def _mine(item: OutboxItem):
 def _finish(item: OutboxItem, status: str, error: str, now: datetime | None = None) -> str:
     now = now or utcnow()
     with write_transaction():
-        OutboxItem.update(
-            status=status,
-            attempts=item.attempts + 1,
-            last_error=error[:2000],
-            leased_until=None,
-            done_at=now,
-        ).where(_mine(item)).execute()
+        changed = (
+            OutboxItem.update(
+                status=status,
+                attempts=item.attempts + 1,
+                last_error=error[:2000],
+                leased_until=None,
+                done_at=now,
+            )
+            .where(_mine(item))
+            .execute()
+        )
+        if not changed:
+            log.warning("outbox item %s (%s): lease lost before it finished", item.id, item.kind)
+            return status
         spec = HANDLERS.get(item.kind)
         if status == "failed" and spec is not None and spec.on_give_up is not None:
             item.attempts += 1
