@@ -10,10 +10,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY app.py config.example.toml ./
+# The package itself (templates, static files and migrations inside it): the
+# `calmesh` command, the same as `scripts/install.sh` and the binary give.
+COPY pyproject.toml README.md app.py config.example.toml ./
 COPY calmesh ./calmesh
-COPY templates ./templates
-COPY static ./static
+RUN pip install --no-cache-dir --no-deps . && rm -rf build
 
 RUN useradd --system --uid 10001 --home-dir /data calmesh \
     && mkdir -p /data && chown calmesh /data
@@ -21,4 +22,4 @@ USER calmesh
 VOLUME /data
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/api/health').status != 200)"
-CMD ["python", "-m", "calmesh", "serve"]
+CMD ["calmesh", "serve"]

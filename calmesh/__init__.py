@@ -15,8 +15,6 @@ from calmesh.config import ConfigError
 
 __version__ = "0.1.0"
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def _prepare_data_dir(config) -> None:
     """Create the data folder before anything uses it (the key, the scheduler
@@ -95,12 +93,15 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
     # httpx logs every request's full URL at INFO; an iCal feed's path is often its
-    # secret, so keep that logger quieter than the app unless debugging.
-    if config["logging.level"].upper() != "DEBUG":
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    app = Flask(
-        __name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static")
-    )
+    # secret. APScheduler logs two INFO lines per job run (every few seconds) and
+    # one per job added: an idle instance would never be quiet. Both keep their
+    # warnings; DEBUG shows everything.
+    debug = config["logging.level"].upper() == "DEBUG"
+    for noisy in ("httpx", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.NOTSET if debug else logging.WARNING)
+    # Templates and static files ship inside the package (calmesh/templates,
+    # calmesh/static): Flask finds them beside this module, whatever the cwd.
+    app = Flask(__name__, template_folder="templates", static_folder="static")
     app.config["CALMESH"] = config
     from calmesh.auth import keys
     from calmesh.auth.sessions import REMEMBER_FOR
@@ -142,15 +143,10 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     if server:
         db.migrate()
         keys.check_fingerprint(app)
-        from calmesh.auth.setup import needs_setup, setup_token
+        from calmesh.auth import setup as first_run
         from calmesh.jobs.scheduler import start_embedded
 
-        with app.app_context(), db.db.connection_context():
-            if needs_setup():
-                app.logger.warning(
-                    "No account yet. Open /setup from this machine, "
-                    "or /setup?token=%s from elsewhere.",
-                    setup_token(),
-                )
+        with db.db.connection_context():
+            first_run.announce(app)
         start_embedded(app)
     return app

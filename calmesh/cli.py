@@ -1,4 +1,4 @@
-"""``python -m calmesh <command>``: set-up, serving and maintenance.
+"""``calmesh <command>`` (or ``python -m calmesh``): set-up, serving and maintenance.
 
 Every wrong argument ends with a one-line message and exit status 2; nothing
 prints a traceback to the user.
@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from calmesh.config import ConfigError
 from calmesh.mcp import add_command as add_mcp_command
+from calmesh.ops import add_commands as add_ops_commands
 
 
 class CliError(Exception):
@@ -46,6 +47,27 @@ def cmd_init(args: argparse.Namespace) -> None:
         print(f"Migrated the database ({where}): {', '.join(applied)}.")
     else:
         print(f"The database is up to date ({where}).")
+    from calmesh.auth import setup as first_run
+
+    with app.app_context():
+        url = first_run.setup_url()
+    if url:
+        print(f"No account yet. Create the owner at {url}")
+
+
+def cmd_setup_url(args: argparse.Namespace) -> None:
+    from calmesh import db
+    from calmesh.auth import setup as first_run
+
+    app = _app()
+    db.migrate()
+    with app.app_context():
+        url = first_run.setup_url(renew=args.new)
+    if url is None:
+        raise CliError("an account exists already: setup is over (use create-user for more)")
+    if args.new:
+        print("Made a new setup token; the previous link no longer works.")
+    print(url)
 
 
 def cmd_create_user(args: argparse.Namespace) -> None:
@@ -191,9 +213,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m calmesh", description="CalMesh: self-hosted scheduling."
-    )
+    parser = argparse.ArgumentParser(prog="calmesh", description="CalMesh: self-hosted scheduling.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     def add(name: str, func: Callable, help: str) -> argparse.ArgumentParser:
@@ -208,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--password", help="at least 10 characters; generated and printed when left out")
     p.add_argument("--name")
     p.add_argument("--timezone", default="UTC", help="IANA name, e.g. Europe/Berlin")
+    p = add(
+        "setup-url",
+        cmd_setup_url,
+        "Print the first-run link (with the setup token) while no account exists.",
+    )
+    p.add_argument(
+        "--new", action="store_true", help="make a new token; the old link stops working"
+    )
     p = add(
         "create-api-key", cmd_create_api_key, "Create an API key; prints it once, on the last line."
     )
@@ -244,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Later modules (sync, mcp) add their commands here: f(subparsers, add).
 EXTRA_COMMANDS: list[Callable] = []
 EXTRA_COMMANDS.append(add_mcp_command)
+EXTRA_COMMANDS.append(add_ops_commands)
 
 
 def main(argv: list[str] | None = None) -> int:

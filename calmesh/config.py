@@ -5,7 +5,7 @@ Sources, later ones winning: the schema's defaults, the TOML file named by
 the top of the file: ``CALMESH_<KEY>``, e.g. ``CALMESH_DATA_DIR``), and for
 secrets ``CALMESH_<SECTION>_<KEY>_FILE`` naming a file that holds the value.
 ``config.example.toml`` lists exactly the keys of :data:`SCHEMA`; a test keeps
-the two in step (``python -m calmesh config-example`` prints the file anew).
+the two in step (``calmesh config-example`` prints the file anew).
 """
 
 from __future__ import annotations
@@ -68,8 +68,9 @@ SCHEMA: tuple[Key, ...] = (
         "server",
         "base_url",
         "",
-        "Public URL of this instance (https://cal.example.org), used in e-mails. "
-        "Empty: taken from each request.",
+        "Public URL of this instance (https://cal.example.org): every link in e-mails, "
+        ".ics files, feeds, webhooks and API answers. Empty: the origin the owner used "
+        "for the first-run setup (never a request's Host header).",
     ),
     Key(
         "server",
@@ -104,14 +105,6 @@ SCHEMA: tuple[Key, ...] = (
     ),
     Key(
         "security",
-        "setup_token",
-        "",
-        "Token for the first-run page from a non-local address. Empty: derived from the "
-        "secret key and printed in the log while no user exists.",
-        secret=True,
-    ),
-    Key(
-        "security",
         "secure_cookies",
         "auto",
         "Mark cookies Secure (sent over HTTPS only): auto (when server.base_url is https), "
@@ -126,6 +119,12 @@ SCHEMA: tuple[Key, ...] = (
         "forgery guard).",
     ),
     Key("security", "login_max_failures", 5, "Failed logins allowed per account and address ..."),
+    Key(
+        "security",
+        "login_max_failures_per_address",
+        30,
+        "... and per address over all accounts (IPv6: per /64) ...",
+    ),
     Key("security", "login_window_seconds", 900, "... within this many seconds."),
     Key("api", "rate_limit_per_minute", 120, "Requests per minute per API key (all workers)."),
     Key(
@@ -139,7 +138,7 @@ SCHEMA: tuple[Key, ...] = (
         "embedded",
         True,
         "Run the scheduler inside one of the `serve` workers. Set false when a separate "
-        "`python -m calmesh worker` runs it.",
+        "`calmesh worker` runs it.",
     ),
     Key("scheduler", "heartbeat_seconds", 15, "How often the scheduler records that it is alive."),
     Key("sync", "interval_caldav", 300, "Seconds between syncs of a CalDAV or iCloud connection."),
@@ -346,6 +345,8 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         "outbox.max_backoff_seconds",
         "outbox.concurrency",
         "sync.concurrency",
+        "security.login_max_failures",
+        "security.login_max_failures_per_address",
     ):
         if values[dotted] < 1:
             raise ConfigError(f"{dotted}: must be at least 1, got {values[dotted]}")

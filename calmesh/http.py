@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 from calmesh import faults
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
+from calmesh.logs import safe
 from calmesh.schema import Invalid
 from calmesh.services.errors import ServiceError
 
@@ -138,7 +139,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(PeeweeException)
     def _database_error(exc: PeeweeException):
         if not isinstance(exc, OperationalError | InternalError):
-            log.exception("database error on %s %s", request.method, request.path)
+            log.exception("database error on %s %s", request.method, safe(request.path))
         # A full disk, a read-only file, a lost connection: one log line per
         # condition (see calmesh.faults), and an answer that says when to retry.
         faults.report(faults.DATABASE, faults.describe_database_error(exc))
@@ -149,7 +150,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, safe(request.path))
         return _failure(
             500, "internal_error", "something went wrong on our side; it has been logged"
         )

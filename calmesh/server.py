@@ -10,8 +10,11 @@ from typing import Any
 
 from gunicorn import util
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 from gunicorn.http.errors import LimitRequestLine
 from gunicorn.workers.sync import SyncWorker
+
+from calmesh import logs
 
 log = logging.getLogger("calmesh")
 
@@ -72,6 +75,37 @@ class Worker(SyncWorker):
             self.log.info("served %s waiting connection(s) before stopping", served)
 
 
+def _header_of(atom: str) -> str | None:
+    """The request header an atom shows: ``{cookie}i``, or ``{http_cookie}e``."""
+    if atom.endswith("}i"):
+        return atom[1:-2].lower()
+    if atom.endswith("}e") and atom.startswith("{http_"):
+        return atom[6:-2].lower().replace("_", "-")
+    return None
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, but every request-derived field of the access log is
+    redacted (feed, manage, vote, OAuth and setup tokens; the Referer carries
+    them too) and escaped (control characters). Answered health checks are
+    not logged: a probe every few seconds (Docker's HEALTHCHECK, a monitor) is
+    no event, and would bury the ones there are. A failing one still is."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        if environ.get("PATH_INFO") == "/api/health" and str(resp.status).startswith("200"):
+            return
+        super().access(resp, req, environ, request_time)
+
+    def atoms(self, resp, req, environ, request_time) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name, value in atoms.items():
+            if _header_of(name) in logs.SECRET_HEADERS:
+                atoms[name] = logs.REDACTED
+            elif isinstance(value, str):
+                atoms[name] = logs.safe(value)
+        return atoms
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict[str, Any], overrides: dict[str, Any]):
         self.options, self.overrides = options, overrides
@@ -104,6 +138,7 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
         "workers": settings["server.workers"],
         "timeout": settings["server.timeout"],
         "accesslog": "-",
+        "logger_class": AccessLogger,
         "errorlog": "-",
         "loglevel": settings["logging.level"].lower(),
         "forwarded_allow_ips": "*" if settings["server.trusted_proxies"] else "127.0.0.1",

@@ -1,21 +1,85 @@
-"""Absolute URLs for links that leave the browser."""
+"""Absolute URLs for links that leave the browser, and redirect targets.
+
+Every absolute link (e-mails, ``.ics`` files, webhooks, feeds, API answers,
+the embed snippet) is built on one trusted origin, never on the Host of the
+request at hand: with ``server.base_url`` empty, a request with
+``Host: evil.example`` would otherwise mail a visitor a manage link (a valid
+token) that points at evil.example.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
-from flask import current_app, has_request_context, url_for
+from flask import current_app
+
+from calmesh.config import Config
+from calmesh.models import InstanceSetting
+
+_CACHE = "calmesh.origin"
+
+
+def listen_origin(settings: Config) -> str:
+    """``http://host:port`` of ``serve``'s listen address (a wildcard address
+    becomes ``localhost``): the origin of last resort."""
+    host = settings["server.host"]
+    if host in {"", "0.0.0.0", "::"}:  # noqa: S104 - naming the wildcard, not binding it
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings['server.port']}"
+
+
+def trusted_origin() -> str:
+    """Where outgoing links point: ``server.base_url``; else the origin recorded
+    by :func:`record_origin` (the first-run setup); else the listen address."""
+    settings = current_app.config["CALMESH"]
+    if settings["server.base_url"]:
+        return settings["server.base_url"].rstrip("/")
+    origin = current_app.extensions.get(_CACHE) or InstanceSetting.read(InstanceSetting.ORIGIN)
+    if origin:
+        # Recorded once and never changed, so a worker may keep it; an absent one
+        # is looked up again (another worker may record it at any moment).
+        current_app.extensions[_CACHE] = origin
+        return origin
+    return listen_origin(settings)
+
+
+def record_origin(url_root: str) -> str:
+    """Fix the origin of outgoing links, once: the first-run setup calls this
+    with the root URL the owner used (or the first sign-in, when the owner was
+    made on the command line). Later calls keep the first one."""
+    return InstanceSetting.put_once(InstanceSetting.ORIGIN, url_root.rstrip("/"))
 
 
 def external_url(endpoint: str, **values) -> str:
-    """An absolute URL for links that leave the browser (e-mails, API answers,
-    the embed snippet): on ``server.base_url`` when set, else on the request's
-    host; also without a request (jobs, scripts)."""
-    base = current_app.config["CALMESH"]["server.base_url"]
-    if not base and has_request_context():
-        return url_for(endpoint, _external=True, **values)
-    parts = urlsplit(base or "http://localhost")
+    """An absolute URL on :func:`trusted_origin`, with or without a request."""
+    parts = urlsplit(trusted_origin())
     adapter = current_app.url_map.bind(
         parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
     )
     return adapter.build(endpoint, values, force_external=True)
+
+
+def _leaves_the_site(text: str) -> bool:
+    if not text.startswith("/") or text.startswith("//"):
+        return True
+    # Browsers drop tabs and newlines inside URLs and read "\" as "/", so
+    # "/\t/evil.example" or "/\\evil.example" would lead to another host.
+    return any(c == "\\" or c.isspace() or not c.isprintable() for c in text)
+
+
+def local_path(target: str | None) -> str | None:
+    """``target`` when it is a path on this site (``/bookings?p=2``), else None.
+
+    Refused: anything with a scheme or host, ``//``, backslashes, whitespace
+    and control characters; the path also once percent-decoded (``/%2509/x``).
+    """
+    if not target or _leaves_the_site(target):
+        return None
+    if _leaves_the_site(unquote(target.split("?", 1)[0])):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target

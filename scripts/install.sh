@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Creates .venv and installs CalMesh's Python requirements into it.
+# Creates .venv and installs CalMesh into it, with its pinned requirements.
 #   bash scripts/install.sh        runtime only
-#   bash scripts/install.sh dev    runtime + test tools
+#   bash scripts/install.sh dev    runtime + test and build tools
+# The project itself is installed editable (`pip install -e .`): .venv/bin/calmesh
+# then works from any directory and always runs this checkout's code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -15,4 +17,9 @@ if [ "${1:-}" = "dev" ]; then
   .venv/bin/python -m pip install --quiet -r requirements-dev.txt
 else
   .venv/bin/python -m pip install --quiet -r requirements.txt
+fi
+# The project itself (its dependencies are the pins above): again only when
+# pyproject.toml changed, as an editable install follows the code by itself.
+if [ ! -x .venv/bin/calmesh ] || [ pyproject.toml -nt .venv/bin/calmesh ]; then
+  .venv/bin/python -m pip install --quiet --no-deps -e .
 fi

@@ -30,7 +30,8 @@ import pytest
 pytest_plugins = ["tests.standins", "tests.smtp", "tests.netedge"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = ROOT.parent / "shared"
+# The calendar corpus (LGPL-3.0 test data, see tests/corpus/README.md).
+CORPUS = ROOT / "tests" / "corpus" / "ics"
 PG_URL = os.environ.get("CALMESH_TEST_DATABASE_URL", "")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 CSRF = "test-csrf-token"

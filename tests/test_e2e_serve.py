@@ -59,8 +59,21 @@ def _new_key(server: LiveServer, scope: str) -> str:
     return done.stdout.strip().splitlines()[-1]
 
 
+_READ_KEYS: dict[str, str] = {}
+
+
+def _health(server: LiveServer) -> httpx.Response:
+    """``/api/health`` as a key sees it: the public answer hides the scheduler's
+    host and pid. Creates the owner and a read key on first use."""
+    if server.url not in _READ_KEYS:
+        _create_owner(server)
+        _READ_KEYS[server.url] = _new_key(server, "read")
+    auth = {"Authorization": f"Bearer {_READ_KEYS[server.url]}"}
+    return httpx.get(server.url + "/api/health", headers=auth)
+
+
 def _heartbeat(server: LiveServer) -> dict:
-    return httpx.get(server.url + "/api/health").json()["scheduler"]
+    return _health(server).json()["scheduler"]
 
 
 def _holder_pid(server: LiveServer) -> int | None:
@@ -152,7 +165,7 @@ def test_health_reports_database_and_scheduler_running_in_exactly_one_worker(liv
     holders, beats = set(), set()
 
     def three_beats_seen() -> bool:
-        health = httpx.get(live_server.url + "/api/health")
+        health = _health(live_server)
         assert health.status_code == 200
         body = health.json()
         assert body["status"] == "ok"
@@ -420,9 +433,9 @@ def test_app_py_and_gunicorn_app_serve_the_app_with_its_scheduler(tmp_path, how)
         assert health.status_code == 200
         assert health.json()["status"] == "ok"
         assert health.json()["database"]["ok"] is True
+        assert httpx.get(server.url + "/", follow_redirects=True).url.path == "/setup"
         wait_until(lambda: len(_worker_pids(server)) == 2, what="two workers")
         wait_until(lambda: _holder_pid(server) in _worker_pids(server), what="the scheduler")
-        assert httpx.get(server.url + "/", follow_redirects=True).url.path == "/setup"
         assert server.log().count(SCHEDULER_STARTED) == 1
     finally:
         stop_server(server)

@@ -9,7 +9,6 @@ from calmesh.auth import apikeys, signing
 from calmesh.models import BOOKING_STATUSES, Booking
 from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
-from calmesh.urls import external_url
 
 TAG = "Bookings"
 
@@ -41,11 +40,7 @@ BOOKING_OUT = Object(
 
 def booking_out(booking: Booking, with_manage: bool = False) -> dict:
     """The booking; ``manage_url`` (the visitor's signed link) only to the visitor."""
-    manage = None
-    if with_manage:
-        manage = external_url(
-            "public.manage_booking", uid=booking.uid, token=service.manage_token(booking)
-        )
+    manage = service.manage_url(booking) if with_manage else None
     return {**service.booking_data(booking), "manage_url": manage}
 
 

@@ -61,6 +61,10 @@ HEALTH_OUT = Object(
                 "ok": Boolean(),
                 "last_heartbeat": DateTime(nullable=True),
                 "age_seconds": Integer(nullable=True),
+                "holder": String(
+                    nullable=True,
+                    description="host:pid of this host's scheduler (signed-in callers only)",
+                ),
                 "hosts": List(
                     SCHEDULER_HOST_OUT,
                     required=False,
@@ -80,19 +84,24 @@ HEALTH_OUT = Object(
     auth="public",
     response=HEALTH_OUT,
     blueprint=system,
-    summary="Database reachability and this host's scheduler (no auth)",
+    summary="Database reachability and this host's scheduler (no auth; host names, pids "
+    "and the database's error only to a signed-in caller)",
     tag="System",
     errors=(503,),
 )
 def health():
     """200 while the database answers; ``status`` is ``degraded`` when this
     host's scheduler has not beaten within three heartbeat intervals (with
-    ``scheduler.embedded = false``: any host's), or writes failed lately. A
-    signed-in caller also sees every host's scheduler."""
+    ``scheduler.embedded = false``: any host's), or writes failed lately. The
+    scheduler's ``holder`` (host name and pid), every host's scheduler and the
+    database's own error message tell an attacker about the machine: only a
+    key or a session sees them."""
     from calmesh import __version__
 
     settings = current_app.config["CALMESH"]
+    insider = who() is not None
     error = database.ping()
+    shown_error = error if insider or not error else "unreachable"
     interval = settings["scheduler.heartbeat_seconds"]
     now = utcnow()
 
@@ -109,8 +118,9 @@ def health():
         "ok": scheduler_ok,
         "last_heartbeat": iso(beat.beat_at) if beat else None,
         "age_seconds": age(beat) if beat else None,
+        "holder": beat.holder if beat and insider else None,
     }
-    if not error and who() is not None:
+    if not error and insider:
         scheduler["hosts"] = [
             {
                 "holder": b.holder,
@@ -124,7 +134,7 @@ def health():
         "status": "down"
         if error
         else ("ok" if scheduler_ok and write_error is None else "degraded"),
-        "database": {"ok": error is None, "error": error, "write_error": write_error},
+        "database": {"ok": error is None, "error": shown_error, "write_error": write_error},
         "scheduler": scheduler,
         "version": __version__,
     }

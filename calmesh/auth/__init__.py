@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, abort, current_app, redirect, request, session, url_for
 from flask_login import LoginManager
 from flask_login.utils import decode_cookie
 
 from calmesh.auth import csrf, sessions
 from calmesh.models import User
+
+log = logging.getLogger("calmesh")
+
+# Headers a reverse proxy or CDN adds; seeing one with server.trusted_proxies = 0
+# means every visitor shares the proxy's address for rate limits and sign-in.
+FORWARDING_HEADERS = (
+    "X-Forwarded-For",
+    "X-Forwarded-Proto",
+    "X-Forwarded-Host",
+    "Forwarded",
+    "X-Real-IP",
+    "CF-Connecting-IP",
+    "True-Client-IP",
+)
 
 
 class _LoginManager(LoginManager):
@@ -48,9 +64,34 @@ def _unauthorized():
     return redirect(url_for("web.login", next=request.full_path))
 
 
+def _warn_about_untrusted_proxy(app: Flask) -> None:
+    """Say once per worker, on the first request that shows a proxy in front,
+    that its forwarding headers are ignored (rather than bucketing silently)."""
+    if app.config["CALMESH"]["server.trusted_proxies"]:
+        return
+    warned = False
+
+    @app.before_request
+    def _check_forwarding() -> None:
+        nonlocal warned
+        if warned:
+            return
+        seen = next((h for h in FORWARDING_HEADERS if h in request.headers), None)
+        if seen:
+            warned = True
+            log.warning(
+                "Requests arrive with %s but server.trusted_proxies = 0: every visitor "
+                "counts as the proxy's address %s for rate limits and sign-in throttling; "
+                "set server.trusted_proxies to the number of proxies in front.",
+                seen,
+                request.remote_addr,
+            )
+
+
 def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.jinja_env.globals["csrf_token"] = csrf.token
+    _warn_about_untrusted_proxy(app)
 
     @app.before_request
     def _check_csrf() -> None:

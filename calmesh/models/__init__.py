@@ -15,7 +15,7 @@ from calmesh.models.connections import (
 from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
-from calmesh.models.system import Heartbeat, KeyFingerprint, Lease, RateCounter
+from calmesh.models.system import Heartbeat, InstanceSetting, KeyFingerprint, Lease, RateCounter
 from calmesh.models.users import SCOPES, ApiKey, User, UserSession
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
@@ -26,6 +26,7 @@ ALL_MODELS = [
     RateCounter,
     Lease,
     Heartbeat,
+    InstanceSetting,
     KeyFingerprint,
     Connection,
     OAuthAttempt,
@@ -61,6 +62,7 @@ __all__ = [
     "Comment",
     "Connection",
     "Heartbeat",
+    "InstanceSetting",
     "KeyFingerprint",
     "Lease",
     "MailMessage",

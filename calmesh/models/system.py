@@ -47,3 +47,34 @@ class KeyFingerprint(BaseModel):
     id = pw.IntegerField(primary_key=True)
     fingerprint = pw.CharField(max_length=64)
     recorded_at = UTCDateTimeField(default=utcnow)
+
+
+class InstanceSetting(BaseModel):
+    """A value the instance keeps for itself, shared by every worker and host.
+
+    ``setup_nonce``: while no user exists, the random part of the setup token;
+    ``origin``: the origin (``https://host[:port][/prefix]``) of the first-run
+    setup, used for outgoing links when ``server.base_url`` is empty.
+    """
+
+    SETUP_NONCE = "setup_nonce"
+    ORIGIN = "origin"
+
+    name = pw.CharField(max_length=100, primary_key=True)
+    value = pw.TextField()
+
+    @classmethod
+    def read(cls, name: str) -> str | None:
+        row = cls.get_or_none(cls.name == name)
+        return row.value if row else None
+
+    @classmethod
+    def put_once(cls, name: str, value: str) -> str:
+        """Store ``value`` unless ``name`` has one; returns the value that stays.
+        Concurrent callers (workers starting at once) all get the same one."""
+        cls.insert(name=name, value=value).on_conflict_ignore().execute()
+        return cls.read(name) or value
+
+    @classmethod
+    def forget(cls, name: str) -> None:
+        cls.delete().where(cls.name == name).execute()

@@ -32,11 +32,16 @@ class User(BaseModel):
             raise RuntimeError("sign users in with calmesh.auth.sessions.sign_in")
         return self.session_token
 
+    @property
+    def is_owner(self) -> bool:
+        """The instance's first account (made on the first-run page or the CLI)."""
+        return self.id == User.select(pw.fn.MIN(User.id)).scalar()
+
     @classmethod
     def by_login(cls, login: str) -> User | None:
-        """The user whose e-mail (any case) or handle is ``login``."""
-        login = login.strip()
-        return cls.get_or_none((pw.fn.LOWER(cls.email) == login.lower()) | (cls.handle == login))
+        """The user whose e-mail or handle (any case, spaces around) is ``login``."""
+        login = login.strip().lower()
+        return cls.get_or_none((pw.fn.LOWER(cls.email) == login) | (cls.handle == login))
 
 
 class ApiKey(BaseModel):

@@ -84,7 +84,8 @@ def by_manage_token(uid: str, token: str) -> Booking:
 # --- side effects -------------------------------------------------------------------
 
 
-def _manage_url(booking: Booking) -> str:
+def manage_url(booking: Booking) -> str:
+    """The visitor's signed link to cancel or reschedule, on the trusted origin."""
     return external_url("public.manage_booking", uid=booking.uid, token=manage_token(booking))
 
 
@@ -219,7 +220,7 @@ def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.
     if reason:
         body += ["", f"Reason: {reason}"]
     if what not in ("declined", "cancelled"):
-        body += ["", f"To cancel or reschedule: {_manage_url(booking)}"]
+        body += ["", f"To cancel or reschedule: {manage_url(booking)}"]
     owner_lines = [
         f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
         _when(booking, owner.timezone),

@@ -202,7 +202,15 @@ def _one_line(what: str, value: str) -> str:
 # --- SMTP -----------------------------------------------------------------------
 
 
-def _deliver(message: EmailMessage, sender: str, recipient: str, settings: Mapping[str, Any]):
+def verify_server(settings: Mapping[str, Any]) -> None:
+    """Connect, secure and log in as a delivery would, sending nothing
+    (``calmesh check``). Raises :class:`MailError` saying what failed."""
+    _deliver(None, "", "", settings)
+
+
+def _deliver(
+    message: EmailMessage | None, sender: str, recipient: str, settings: Mapping[str, Any]
+):
     host, port = settings["mail.host"], settings["mail.port"]
     security, timeout = settings["mail.security"], settings["mail.timeout"]
     username, password = settings["mail.username"], settings["mail.password"]
@@ -219,7 +227,8 @@ def _deliver(message: EmailMessage, sender: str, recipient: str, settings: Mappi
             client.starttls(context=context)
         if username:
             client.login(username, password)
-        client.send_message(message, from_addr=sender, to_addrs=[recipient])
+        if message is not None:
+            client.send_message(message, from_addr=sender, to_addrs=[recipient])
     except OSError as exc:  # smtplib's errors, ssl's and the socket's are all OSErrors
         error = _failure(exc, f"SMTP server {host}:{port}", timeout)
         # A server should never echo the password; this makes sure the log never shows it.

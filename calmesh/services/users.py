@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 
 import peewee as pw
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from calmesh.auth import ratelimit, sessions
+from calmesh.auth import setup as first_run
 from calmesh.db import write_transaction
 from calmesh.models import User, UserSession
 from calmesh.schema import Email, Invalid, Object, String, TimeZone
@@ -95,38 +98,65 @@ def create_user(**fields: object) -> User:
         raise Invalid([{"field": "handle", "message": "is reserved; choose another"}])
     try:
         with write_transaction():
-            return User.create(
+            user = User.create(
                 email=data["email"],
                 handle=data["handle"],
                 name=data["name"],
                 timezone=data["timezone"],
                 password_hash=generate_password_hash(data["password"]),
             )
+            first_run.close()  # an account exists: the setup token never works again
+            return user
     except pw.IntegrityError:
         taken = "email" if User.select().where(User.email == data["email"]).exists() else "handle"
         raise UserExists(taken) from None
 
 
+def _account_key(login: str, user: User | None) -> str:
+    """The bucket of the account a login resolves to: "Owner", " owner " and
+    "OWNER@example.org" are one account, so they share their failures."""
+    if user is not None:
+        return f"user:{user.id}"
+    # Unknown names are hashed: a fixed length, and nothing typed is stored.
+    typed = unicodedata.normalize("NFKC", login).strip().casefold()
+    return "name:" + hashlib.sha256(typed.encode()).hexdigest()[:32]
+
+
 def authenticate(
-    login: str, password: str, address: str, max_failures: int, window: int
+    login: str,
+    password: str,
+    address: str,
+    max_failures: int,
+    window: int,
+    max_per_address: int,
 ) -> LoginResult:
-    """Check a sign-in; after ``max_failures`` failures per account and address
-    within ``window`` seconds, refuse further tries until the window ends."""
-    key = f"login:{login.strip().lower()}:{address}"
-    state = ratelimit.peek(key, max_failures, window)
-    if not state.allowed:
-        return LoginResult(None, throttled=True, retry_after=state.retry_after)
+    """Check a sign-in. Failures are counted per account and address (at most
+    ``max_failures``; another address can still sign in, so nobody locks the
+    owner out from afar) and per address over all accounts (at most
+    ``max_per_address``, against one address trying many accounts), within
+    ``window`` seconds; past either limit every try is refused until the
+    window ends. Counted in the database, so every worker shares them."""
     user = User.by_login(login)
+    origin = ratelimit.address_bucket(address)
+    per_account = f"login:{_account_key(login, user)}:{origin}"
+    per_address = f"login-from:{origin}"
+    for key, limit in ((per_account, max_failures), (per_address, max_per_address)):
+        state = ratelimit.peek(key, limit, window)
+        if not state.allowed:
+            return LoginResult(None, throttled=True, retry_after=state.retry_after)
     if (
         user is not None
         and user.password_hash
         and check_password_hash(user.password_hash, password)
     ):
-        ratelimit.clear(key)
+        # Only this account's count: the address's stays, or signing in to one's
+        # own account between guesses would reset it.
+        ratelimit.clear(per_account)
         return LoginResult(user)
     if user is None:
         check_password_hash(_DUMMY_HASH, password)
-    ratelimit.hit(key, max_failures, window)
+    ratelimit.hit(per_account, max_failures, window)
+    ratelimit.hit(per_address, max_per_address, window)
     return LoginResult(None)
 
 

@@ -10,15 +10,23 @@ from calmesh.auth import setup as first_run
 from calmesh.models import UserSession
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import users
+from calmesh.urls import local_path, record_origin
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
 
 
 def _safe_next(target: str | None) -> str:
     # Only local paths: an open redirect would let a phishing link borrow our login page.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("web.dashboard")
+    return local_path(target) or url_for("web.dashboard")
+
+
+@web.after_request
+def _keep_setup_token_private(response):
+    # The setup link is a capability: keep it out of caches and Referer headers.
+    if request.endpoint == "web.setup":
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @web.route("/setup", methods=["GET", "POST"])
@@ -26,12 +34,8 @@ def setup():
     if not first_run.needs_setup():
         return redirect(url_for("web.login"))
     token = request.values.get("token")
-    if not first_run.request_may_set_up(token):
-        abort(
-            403,
-            "The first-run page opens only from this machine, or with the setup token "
-            "printed in the server log: /setup?token=...",
-        )
+    if not first_run.token_is_valid(token):
+        return render("account/setup_locked.html", wrong=bool(token)), 403
     values, errors = {"timezone": "UTC"}, {}
     if request.method == "POST":
         values = request.form.to_dict()
@@ -47,6 +51,9 @@ def setup():
         except users.UserExists as exc:
             errors = {exc.field: "is already taken"}
         else:
+            # The origin the owner set up on is where outgoing links will point
+            # (unless server.base_url says otherwise).
+            record_origin(request.url_root)
             sessions.sign_in(user)
             flash("Welcome! Your account is ready.")
             return redirect(url_for("web.dashboard"))
@@ -71,8 +78,14 @@ def login():
             request.remote_addr or "",
             settings["security.login_max_failures"],
             settings["security.login_window_seconds"],
+            settings["security.login_max_failures_per_address"],
         )
         if result.user:
+            if result.user.is_owner:
+                # An owner made with create-user (or before this was recorded) never
+                # completed /setup: their first sign-in fixes the origin of outgoing
+                # links instead. Only theirs: another user must not choose it.
+                record_origin(request.url_root)
             sessions.sign_in(result.user, remember=bool(request.form.get("remember")))
             return redirect(_safe_next(request.args.get("next")))
         if result.throttled:

@@ -19,6 +19,7 @@ from calmesh.engine.hours import day_bounds, local_to_utc
 from calmesh.models import BOOKING_STATUSES, Booking, BookingPage
 from calmesh.schema import Choice, Date, Integer, Invalid, Object, String
 from calmesh.services import bookings as service
+from calmesh.urls import local_path
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
 
@@ -113,8 +114,8 @@ def bookings():
 
 def _back() -> str:
     """Where a plain form post returns to: the list with its filters, never elsewhere."""
-    target = request.form.get("next", "")
-    return target if target.startswith("/bookings") else url_for("web.bookings")
+    target = local_path(request.form.get("next"))
+    return target if target and target.startswith("/bookings") else url_for("web.bookings")
 
 
 def _act(uid: str, change: Callable[[Booking], Booking], done: str):

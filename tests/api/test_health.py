@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 
 from calmesh.db import utcnow
 from calmesh.jobs import heartbeat
@@ -22,7 +23,7 @@ def test_health_reports_the_latest_heartbeat_without_naming_hosts_or_pids(strang
     assert body["status"] == "ok"
     assert body["scheduler"]["ok"] is True
     assert body["scheduler"]["age_seconds"] <= 1
-    assert "hosts" not in body["scheduler"] and "holder" not in body["scheduler"]
+    assert "hosts" not in body["scheduler"] and body["scheduler"]["holder"] is None
     text = answer.get_data(as_text=True)
     assert os.uname().nodename not in text
     assert not re.search(rf"\b{os.getpid()}\b", text)
@@ -45,3 +46,18 @@ def test_a_signed_in_caller_sees_every_hosts_scheduler(app, alice, api_as):
     holders = {h["holder"] for h in hosts}
     assert holders == {"other-host:4242", f"{os.uname().nodename}:{os.getpid()}"}
     assert all(h["ok"] for h in hosts)
+
+
+def test_health_tells_the_public_neither_host_name_nor_pid(stranger):
+    heartbeat.beat()
+    response = stranger.get("/api/health")
+    assert response.get_json()["scheduler"]["holder"] is None
+    text = response.get_data(as_text=True)
+    assert f"{socket.gethostname()}:{os.getpid()}" not in text
+
+
+def test_health_shows_the_holder_to_a_key_or_a_session(alice, api_as, alice_session):
+    heartbeat.beat()
+    for caller in (api_as(alice, "read"), alice_session):
+        holder = caller.get("/api/health").get_json()["scheduler"]["holder"]
+        assert holder == f"{socket.gethostname()}:{os.getpid()}"

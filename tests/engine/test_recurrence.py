@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,8 +15,8 @@ from calmesh.engine.recurrence import (
     split_by_uid,
     zone_from_name,
 )
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "ics"
 CORPUS_FILES = sorted(CORPUS.glob("*.ics"))
 
 

@@ -8,7 +8,6 @@ import math
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pytest
 
@@ -26,9 +25,9 @@ from calmesh.providers.base import (
 )
 from calmesh.providers.ics import IcsProvider, feed_url
 from calmesh.providers.net import BlockedAddress
+from tests.conftest import CORPUS
 from tests.providers.feeds import FeedServer
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "ics"
 CORPUS_FILES = sorted(CORPUS.glob("*.ics"))
 LOCAL = HttpSettings(allow_private=True)
 FEED = RemoteCalendarInfo(remote_id="feed", name="", writable=False)

@@ -16,8 +16,9 @@ from calmesh.services.polls import PollError
 
 @pytest.fixture
 def ctx(app):
-    """Votes build signed links for their e-mails: they run inside a request."""
-    with app.test_request_context("/", base_url="https://cal.example.org"):
+    """Votes build signed links for their e-mails, on the instance's public URL."""
+    app.config["CALMESH"]._values["server.base_url"] = "https://cal.example.org"
+    with app.test_request_context("/"):
         yield
 
 

@@ -25,25 +25,36 @@ def post_form(client, path: str, data: dict, **kw):
     return client.post(path, data={**data, "csrf_token": token}, **kw)
 
 
-def test_first_visit_goes_to_setup_when_no_user_exists(app):
+def setup_path() -> str:
+    from calmesh.auth import setup as first_run
+
+    return f"/setup?token={first_run.setup_token()}"
+
+
+OWNER_FIELDS = {
+    "email": "Owner@Example.org",
+    "handle": "owner",
+    "password": "long-enough-pw",
+    "name": "Owner",
+    "timezone": "Europe/Berlin",
+}
+
+
+def test_first_visit_goes_to_setup_which_says_where_the_token_is(app):
     client = form_client(app)
     assert client.get("/login").headers["Location"].endswith("/setup")
-    assert client.get("/setup").status_code == 200
+    locked = client.get("/setup")
+    assert locked.status_code == 403
+    html = locked.get_data(as_text=True)
+    assert "setup token" in html and "python -m calmesh setup-url" in html
+    assert "server's log" in html and "create-user" in html
+    assert 'name="email"' not in html
+    assert client.get(setup_path()).status_code == 200
 
 
 def test_setup_creates_the_owner_and_signs_in(app):
     client = form_client(app)
-    response = post_form(
-        client,
-        "/setup",
-        {
-            "email": "Owner@Example.org",
-            "handle": "owner",
-            "password": "long-enough-pw",
-            "name": "Owner",
-            "timezone": "Europe/Berlin",
-        },
-    )
+    response = post_form(client, setup_path(), OWNER_FIELDS)
     assert response.status_code == 302 and response.headers["Location"].endswith("/dashboard")
     user = User.get(User.handle == "owner")
     assert user.email == "owner@example.org" and user.timezone == "Europe/Berlin"
@@ -55,7 +66,7 @@ def test_setup_creates_the_owner_and_signs_in(app):
 def test_setup_shows_errors_and_creates_nothing(app):
     response = post_form(
         form_client(app),
-        "/setup",
+        setup_path(),
         {
             "email": "nope",
             "handle": "Bad Handle",
@@ -68,20 +79,6 @@ def test_setup_shows_errors_and_creates_nothing(app):
     assert "must be an e-mail address" in html and "at least 10 characters" in html
     assert "unknown time zone" in html
     assert User.select().count() == 0
-
-
-def test_setup_from_a_non_local_address_needs_the_token(app):
-    from calmesh.auth.setup import setup_token
-
-    client = form_client(app)
-    remote = {"environ_base": {"REMOTE_ADDR": "203.0.113.9"}}
-    assert client.get("/setup", **remote).status_code == 403
-    # Behind an untrusted proxy the loopback peer is not the visitor.
-    assert client.get("/setup", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 403
-    with app.test_request_context():
-        token = setup_token()
-    assert client.get(f"/setup?token={token}", **remote).status_code == 200
-    assert client.get("/setup?token=wrong", **remote).status_code == 403
 
 
 @pytest.fixture
@@ -131,14 +128,103 @@ def test_throttling_is_per_address(app, owner):
     assert response.status_code == 302
 
 
-def test_login_redirects_only_to_local_paths(app, owner):
+def test_every_spelling_of_the_account_shares_one_bucket(app, owner):
     client = form_client(app)
-    path = "/login?next=https://evil.example/phish"
+    spellings = ["owner", "OWNER", " Owner ", "owner@example.org", "OWNER@Example.ORG "]
+    for login in spellings:
+        response = post_form(client, "/login", {"login": login, "password": "wrong"})
+        assert response.status_code == 401, login
+    # Five tries in all, not five per spelling.
+    for login in ("Owner", "owner@EXAMPLE.org"):
+        response = post_form(client, "/login", {"login": login, "password": "owner-password-123"})
+        assert response.status_code == 429, login
+
+
+def test_one_address_trying_many_accounts_is_throttled(app, owner):
+    app.config["CALMESH"]._values["security.login_max_failures_per_address"] = 8
+    client = form_client(app)
+    for n in range(8):
+        response = post_form(client, "/login", {"login": f"guess{n}", "password": "wrong"})
+        assert response.status_code == 401
+    # Under the per-account limit for "owner", but this address has used its tries.
+    response = post_form(client, "/login", {"login": "owner", "password": "owner-password-123"})
+    assert response.status_code == 429
+    # Another address is not affected, and the owner's own sign-in does not reset it.
+    other = {"environ_base": {"REMOTE_ADDR": "198.51.100.4"}}
+    response = post_form(
+        form_client(app), "/login", {"login": "owner", "password": "owner-password-123"}, **other
+    )
+    assert response.status_code == 302
+
+
+def test_ipv6_addresses_of_one_64_share_a_bucket(app, owner):
+    app.config["CALMESH"]._values["security.login_max_failures_per_address"] = 3
+    for n in range(3):
+        remote = {"environ_base": {"REMOTE_ADDR": f"2001:db8:1:2::{n + 1:x}"}}
+        post_form(form_client(app), "/login", {"login": f"u{n}", "password": "x"}, **remote)
+    remote = {"environ_base": {"REMOTE_ADDR": "2001:db8:1:2:ffff::9"}}
+    response = post_form(
+        form_client(app), "/login", {"login": "owner", "password": "owner-password-123"}, **remote
+    )
+    assert response.status_code == 429
+
+
+def test_forwarding_headers_without_trusted_proxies_are_reported_once(app, owner, caplog):
+    client = form_client(app)
+    client.get("/login")
+    assert "trusted_proxies" not in caplog.text
+    for header in ("X-Forwarded-For", "CF-Connecting-IP"):
+        client.get("/login", headers={header: "203.0.113.9"})
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "X-Forwarded-For" in warnings[0].getMessage()
+    assert "\n" not in warnings[0].getMessage()
+
+
+def test_forwarding_headers_with_trusted_proxies_say_nothing(tmp_path, caplog):
+    from tests.conftest import make_app
+
+    trusting = make_app(tmp_path, **{"server.trusted_proxies": 1})
+    trusting.test_client().get("/api/health", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert "trusted_proxies" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "next_param",
+    [
+        "https://evil.example/phish",
+        "/%09/evil.example/x",
+        "/%0d/x",
+        "/%0a/evil.example",
+        "/%5C%5Cevil.example",
+        "/\\evil",
+        "//evil",
+        "/%2F/evil.example",
+        "javascript:alert(1)",
+    ],
+)
+def test_login_never_redirects_off_the_site(app, owner, next_param):
+    client = form_client(app)
+    path = f"/login?next={next_param}"
     token = csrf_of(client.get(path).get_data(as_text=True))
     response = client.post(
         path, data={"login": "owner", "password": "owner-password-123", "csrf_token": token}
     )
-    assert response.headers["Location"].endswith("/dashboard")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/dashboard"
+    # Signed in already, the same link redirects at once: still to the dashboard.
+    again = client.get(path)
+    assert again.status_code == 302 and again.headers["Location"] == "/dashboard"
+
+
+def test_login_follows_a_local_next(app, owner):
+    client = form_client(app)
+    path = "/login?next=/bookings%3Fstatus%3Dpending"
+    token = csrf_of(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path, data={"login": "owner", "password": "owner-password-123", "csrf_token": token}
+    )
+    assert response.headers["Location"] == "/bookings?status=pending"
 
 
 def test_forms_without_csrf_token_are_refused(app, owner):

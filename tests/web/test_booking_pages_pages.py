@@ -374,10 +374,12 @@ def test_rows_are_added_and_removed_without_saving(client):
 def test_list_preview_copy_and_embed(client):
     client.post("/booking-pages/new", data=settings_form())
     html = client.get("/booking-pages").get_data(as_text=True)
-    assert "Intro call" in html and "http://localhost/alice/intro" in html
+    assert "Intro call" in html and "http://127.0.0.1:8000/alice/intro" in html
     assert 'data-copy="#copy-' in html
     page = client.get("/booking-pages/intro").get_data(as_text=True)
-    assert re.search(r'href="http://localhost/alice/intro" target="_blank" rel="noopener"', page)
+    assert re.search(
+        r'href="http://127.0.0.1:8000/alice/intro" target="_blank" rel="noopener"', page
+    )
     assert 'data-copy="#page-url"' in page and 'data-copy="#embed-snippet"' in page
     assert "&lt;div data-calmesh-handle=&#34;alice&#34; data-calmesh-slug=&#34;intro&#34;" in page
 

@@ -240,13 +240,15 @@ def test_reschedule_to_a_closed_time_shows_why(app, client, page):
     assert "the new time cannot be booked" in text(client.get("/bookings"))
 
 
-def test_a_foreign_next_is_not_followed(app, client, page):
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "/bookings\r\nSet-Cookie: x=1", "/bookings\t//evil"]
+)
+def test_a_foreign_next_is_not_followed(app, client, page, target):
     booking = book(app, page, at(10))
     response = client.post(
-        f"/bookings/{booking.uid}/confirm",
-        data={"csrf_token": CSRF, "next": "https://evil.example/"},
+        f"/bookings/{booking.uid}/confirm", data={"csrf_token": CSRF, "next": target}
     )
-    assert response.headers["Location"] == "/bookings"
+    assert response.status_code == 303 and response.headers["Location"] == "/bookings"
 
 
 def test_bob_can_neither_see_nor_change_alices_bookings(app, client, page, bob):
