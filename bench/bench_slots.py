@@ -54,7 +54,11 @@ def main() -> None:
     parser.add_argument("--bookings", type=int, default=2500)
     parser.add_argument("--book-seconds", type=int, default=4)
     args = parser.parse_args()
-    with Server(workers=2, CALMESH_API_PUBLIC_BOOK_PER_MINUTE="100000000") as server:
+    with Server(
+        workers=2,
+        CALMESH_API_PUBLIC_BOOK_PER_MINUTE="100000000",
+        CALMESH_API_PUBLIC_SLOTS_PER_MINUTE="100000000",
+    ) as server:
         seeded = subprocess.run(
             [sys.executable, "bench/seed.py"],
             cwd=ROOT,

@@ -134,6 +134,12 @@ SCHEMA: tuple[Key, ...] = (
         "Bookings and votes per minute from one address on the public pages and endpoints.",
     ),
     Key(
+        "api",
+        "public_slots_per_minute",
+        120,
+        "Slot queries per minute from one address without an API key (public slots endpoints).",
+    ),
+    Key(
         "scheduler",
         "embedded",
         True,
@@ -151,6 +157,18 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync", "max_feed_bytes", 20_971_520, "Largest calendar answer accepted (bytes)."),
     Key("sync", "max_backoff_seconds", 3600, "Longest wait before retrying a failing connection."),
     Key("sync", "concurrency", 4, "Connections synced at once by one scheduler."),
+    Key(
+        "sync",
+        "max_instances_per_series",
+        5000,
+        "Recurring instances kept per series inside the horizon (a daily one has ~400).",
+    ),
+    Key(
+        "sync",
+        "max_instances_per_calendar",
+        50_000,
+        "Recurring instances kept per calendar inside the horizon (cuts show on the connection).",
+    ),
     Key("google", "client_id", "", "OAuth client id (Google Cloud console, type Web application)."),
     Key("google", "client_secret", "", "OAuth client secret.", secret=True),
     Key("google", "auth_url", "https://accounts.google.com/o/oauth2/v2/auth", "Consent page."),

@@ -5,17 +5,36 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from werkzeug.routing import BaseConverter
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import BaseConverter, IntegerConverter
+
+from calmesh.schema import SLUG_MAX, Integer
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` everywhere: an id larger than the API's integers is a 404,
+    not a number the database cannot hold (an error on PostgreSQL, an overflow
+    on SQLite). Raised here, not by refusing to match: then a route of the same
+    path with another method would answer 405."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        if number > Integer.LIMIT:
+            raise NotFound("no such object: the id is out of range")
+        return number
+
+
+_SLUG = rf"[a-z0-9](?:[a-z0-9-]{{0,{SLUG_MAX - 2}}}[a-z0-9])?"
 
 
 class SlugConverter(BaseConverter):
     """A calendar's or booking page's slug."""
 
-    regex = r"[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?"
+    regex = _SLUG
     schema: ClassVar[dict[str, Any]] = {
         "type": "string",
-        "pattern": "^[a-z0-9](?:[a-z0-9-]{0,58}[a-z0-9])?$",
-        "maxLength": 60,
+        "pattern": f"^{_SLUG}$",
+        "maxLength": SLUG_MAX,
     }
 
 
@@ -30,4 +49,4 @@ class TokenConverter(BaseConverter):
     }
 
 
-CONVERTERS = {"slug": SlugConverter, "token": TokenConverter}
+CONVERTERS = {"int": IdConverter, "slug": SlugConverter, "token": TokenConverter}

@@ -3,19 +3,22 @@ headers, and errors that never show a traceback (JSON under /api, HTML elsewhere
 
 from __future__ import annotations
 
+import io
 import logging
 
-from flask import Flask, g, render_template, request
+import flask
+from flask import Flask, abort, g, render_template, request
 from htmx_flask import Htmx
 from peewee import InternalError, OperationalError, PeeweeException
 from playhouse.pool import PooledDatabase
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.utils import cached_property
 
 from calmesh import faults
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
 from calmesh.logs import safe
-from calmesh.schema import Invalid
+from calmesh.schema import Invalid, unusable_text
 from calmesh.services.errors import ServiceError
 
 log = logging.getLogger("calmesh")
@@ -43,6 +46,40 @@ HTTP_CODES = {
 }
 
 
+class CappedStream(io.RawIOBase):
+    """A body of unknown length (``Transfer-Encoding: chunked``) read up to
+    ``limit`` bytes; one byte more raises 413.
+
+    werkzeug bounds such a stream at ``max_content_length`` too, but stops there
+    and hands on the truncated body (a JSON error, or a form cut short, instead
+    of 413), and reading on would have no limit at all.
+    """
+
+    def __init__(self, stream, limit: int) -> None:
+        super().__init__()
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        if len(data) > self._left:
+            raise RequestEntityTooLarge()
+        self._left -= len(data)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class Request(flask.Request):
+    @cached_property
+    def stream(self):
+        limit = self.max_content_length
+        if self.content_length is None and "wsgi.input_terminated" in self.environ and limit:
+            return io.BufferedReader(CappedStream(self.environ["wsgi.input"], limit))
+        return super().stream
+
+
 def allow_framing() -> None:
     """Called by the few views that may be shown in another site's iframe (the embed)."""
     g.allow_framing = True
@@ -54,6 +91,20 @@ def _is_api() -> bool:
 
 def init_app(app: Flask) -> None:
     Htmx(app)
+    app.request_class = Request
+
+    @app.before_request
+    def _refuse_unusable_input() -> None:
+        # Once for every route: a NUL in a path, query or form value would reach
+        # a query, and PostgreSQL refuses it with an error (SQLite stores it).
+        # JSON bodies are checked where they are parsed (api.framework.json_body).
+        if unusable_text(request.path):
+            abort(404)
+        for values in (request.args, request.form):
+            for key, value in values.items(multi=True):
+                problem = unusable_text(key) or unusable_text(value)
+                if problem:
+                    abort(400, description=f"The request was refused: {problem}.")
 
     @app.before_request
     def _connect() -> None:

@@ -22,6 +22,40 @@ MISSING: Any = object()
 SANE_YEARS = (1900, 2200)
 
 
+# A lone UTF-16 surrogate ("\ud800" in JSON, with no partner) is valid syntax but
+# no character: it cannot be encoded as UTF-8 to be stored, mailed or answered.
+# PostgreSQL cannot store NUL. (json decodes a surrogate pair into one character.)
+UNUSABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unusable_text(text: str) -> str:
+    """Why ``text`` cannot be used as input (a NUL or a lone surrogate), or ""."""
+    found = UNUSABLE.search(text)
+    if found is None:
+        return ""
+    if found.group() == "\x00":
+        return "text must not contain NUL (\\u0000)"
+    return "text must not contain a lone UTF-16 surrogate"
+
+
+def unusable_in(value: Any) -> str:
+    """The first problem of :func:`unusable_text` in any string (or key) of a
+    decoded JSON value, or "". Iterative: nesting depth costs no recursion."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            problem = unusable_text(item)
+            if problem:
+                return problem
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return ""
+
+
 class Invalid(ValueError):
     """Input that does not match its declaration; ``details`` lists each problem."""
 
@@ -485,3 +519,29 @@ class Map(Field):
             "additionalProperties": self.value.json_schema(),
             "maxProperties": self.max_items,
         }
+
+
+# --- limits shared by the REST API, the pages, the CLI and the MCP tools ------------------
+# Declared once here; everything else refers to these names.
+
+MAX_MINUTES = 1440  # a duration, or the shortest free range asked for: one day
+SLUG_MAX = 60  # a unified calendar's or booking page's slug
+SLUG_PATTERN = r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"
+MAX_SLOT_DAYS = 62  # how far one slots query reaches
+MAX_WINDOW_DAYS = 366  # one events, availability or conflicts window
+
+
+def slug_field(**kw: Any) -> String:
+    """A slug: lowercase letters, digits and inner hyphens, at most SLUG_MAX."""
+    return String(
+        min_length=1,
+        max_length=SLUG_MAX,
+        pattern=SLUG_PATTERN,
+        pattern_help="lowercase letters, digits and inner hyphens",
+        **kw,
+    )
+
+
+def minutes_field(minimum: int = 1, **kw: Any) -> Integer:
+    """Minutes, at most MAX_MINUTES (one day)."""
+    return Integer(minimum=minimum, maximum=MAX_MINUTES, **kw)

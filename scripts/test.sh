@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the tests need and runs them all: ruff, then the whole
-# suite on SQLite, then the whole suite again on a throwaway PostgreSQL.
+# suite on SQLite and, side by side, the whole suite on a throwaway PostgreSQL.
 # Chromium and PostgreSQL come from Debian packages when missing (as root).
 # Extra arguments go to pytest (e.g. -k booking -x).
 set -euo pipefail
@@ -41,17 +41,45 @@ echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 
-echo "== tests on SQLite"
-.venv/bin/python -m pytest -q "$@"
+# The two engines run side by side: most of a test's time is spent waiting on
+# real servers (serve, Radicale, Chromium, PostgreSQL), so two runs share two
+# cores well. Each run's output goes to its own log, printed when both ended.
+logs=$(mktemp -d /tmp/calmesh-tests.XXXXXX)
+run_suite() {  # NAME [ENV=VALUE ...]: the whole suite; output in $logs/NAME.log
+  local name=$1; shift
+  env "$@" .venv/bin/python -m pytest -q -p no:cacheprovider "${pytest_args[@]}" \
+    >"$logs/$name.log" 2>&1
+}
+pytest_args=("$@")
 
+pg=""
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-  echo "== tests on PostgreSQL"
   eval "$(bash scripts/pg-throwaway.sh start)"
   trap 'bash scripts/pg-throwaway.sh stop "$PGTMP"' EXIT
-  CALMESH_TEST_DATABASE_URL="$PG_URL" .venv/bin/python -m pytest -q "$@"
+  pg=yes
 elif [ "${CI:-}" = "true" ]; then
   echo "PostgreSQL is missing: CI must run the suite on it too." >&2
   exit 1
+fi
+
+started=$(date +%s)
+echo "== tests on SQLite${pg:+ and, at the same time, on PostgreSQL}"
+run_suite sqlite & sqlite_pid=$!
+if [ -n "$pg" ]; then
+  run_suite postgresql CALMESH_TEST_DATABASE_URL="$PG_URL" & pg_pid=$!
+fi
+status=0
+wait "$sqlite_pid" || status=1
+if [ -n "$pg" ]; then wait "$pg_pid" || status=1; fi
+
+echo "== tests on SQLite"
+cat "$logs/sqlite.log"
+if [ -n "$pg" ]; then
+  echo "== tests on PostgreSQL"
+  cat "$logs/postgresql.log"
 else
   echo "== PostgreSQL not installed: the second run is skipped on this machine"
 fi
+echo "== both runs took $(( $(date +%s) - started )) s"
+rm -rf "$logs"
+exit "$status"

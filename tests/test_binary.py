@@ -174,8 +174,9 @@ def test_first_start_serves_with_workers_and_the_scheduler(instance):
     log = instance.log()
     assert log.count("Booting worker") == 2, log
     assert "scheduler started in this worker" in log
-    assert "/setup?token=" in log  # first start: the way in is printed
-    setup = httpx.get(instance.url + "/setup")
+    token = re.search(r"/setup\?token=([0-9a-f]+)", log)
+    assert token, log  # first start: the way in is printed
+    setup = httpx.get(instance.url + "/setup", params={"token": token.group(1)})
     assert setup.status_code == 200 and "<form" in setup.text  # templates are in the binary
     css = httpx.get(instance.url + "/static/app.css")
     assert css.status_code == 200 and len(css.content) == len(

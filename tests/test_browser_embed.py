@@ -30,7 +30,7 @@ HOST_PAGE = """<!doctype html>
   <p>Or: <span id="popup" data-calmesh-handle="olivia" data-calmesh-slug="{slug}"
      data-mode="popup" data-color="#f97316" data-text="Book a call"></span></p>
   <iframe id="dashboard" title="the owner's dashboard" src="{app}/dashboard"></iframe>
-  <script src="{app}/static/embed.js" defer></script>
+  <script src="{app}/embed.js" defer></script>
 </body>
 </html>
 """

@@ -68,6 +68,21 @@ def test_ping_reports_a_reachable_database(app):
     assert db.ping() is None
 
 
+@pytest.mark.parametrize(
+    ("migration", "table", "column"),
+    [
+        ("m0030_idempotency_fingerprint", "booking", "idempotency_fingerprint"),
+        ("m0031_calendar_object_fault", "calendar_object", "fault"),
+    ],
+)
+def test_a_migration_adds_its_column_to_an_old_database(app, migration, table, column):
+    run_ops(db.migrator_for(db.db).drop_column(table, column, cascade=False))
+    assert column not in {c.name for c in db.db.get_columns(table)}
+    db.SchemaVersion.delete().where(db.SchemaVersion.name == migration).execute()
+    assert db.migrate() == [migration]
+    assert column in {c.name for c in db.db.get_columns(table)}
+
+
 def test_the_data_folder_database_and_secret_key_are_owner_only(tmp_path):
     import os
     import stat

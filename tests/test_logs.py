@@ -106,7 +106,7 @@ def test_serve_writes_no_capability_token_to_its_access_log(server):
     # Raw bytes a hostile client sends: control characters in a header and in the
     # request line (gunicorn refuses both; neither may reach the log raw).
     for request in (
-        b"GET /api/health HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\x1b[2Jagent\r\n",
+        b"GET /login HTTP/1.1\r\nHost: x\r\nUser-Agent: evil\x1b[2Jagent\r\n",
         b"GET /raw\xc2\x85line\xe2\x80\xa8sep HTTP/1.1\r\nHost: x\r\n",
     ):
         with socket.create_connection(server.url.removeprefix("http://").split(":")) as raw:
@@ -116,7 +116,7 @@ def test_serve_writes_no_capability_token_to_its_access_log(server):
         lambda: server.log() if "GET /raw" in server.log() else None, what="the access log lines"
     )
     access = [line for line in log.splitlines() if '"GET /' in line]
-    assert len(access) >= len(visits) + 1
+    assert len(access) >= len(visits), log  # answered health checks are not logged
     for secret in (FEED_TOKEN, MANAGE, VOTE, CODE, STATE):
         assert secret not in log
     # The setup token appears once: in the line that announces the link.

@@ -116,7 +116,7 @@ def test_a_poisoned_host_never_reaches_api_answers(app, alice, api_as):
     assert booked.get_json()["manage_url"].startswith(f"{TRUSTED}/b/")
     page = evil.get("/api/v1/booking-pages/intro").get_json()
     assert page["url"] == f"{TRUSTED}/alice/intro"
-    assert f'src="{TRUSTED}/static/embed.js"' in page["embed_snippet"]
+    assert f'src="{TRUSTED}/embed.js"' in page["embed_snippet"]
     calendar = evil.patch("/api/v1/calendars/work", json={"feed_mode": "busy"}).get_json()
     assert calendar["feed_url"].startswith(f"{TRUSTED}/feeds/")
     assert "evil.example" not in booked.get_data(as_text=True) + str(page) + str(calendar)

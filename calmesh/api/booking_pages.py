@@ -17,9 +17,9 @@ from calmesh.db import utcnow
 from calmesh.engine.slots import group_by_date
 from calmesh.models import BookingPage
 from calmesh.schema import (
+    MAX_SLOT_DAYS,
     Boolean,
     DateTime,
-    Email,
     Integer,
     List,
     Map,
@@ -27,21 +27,24 @@ from calmesh.schema import (
     String,
     TextOrFlag,
     TimeZone,
+    minutes_field,
 )
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings
+from calmesh.services.bookings import ATTENDEE
 from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
 TAG = "Booking pages"
-MAX_SLOT_RANGE = timedelta(days=62)
+MAX_SLOT_RANGE = timedelta(days=MAX_SLOT_DAYS)
 
 PAGE_OUT = Object(
     {
         "id": Integer(),
         "slug": String(),
         "url": String(description="The public page"),
-        "embed_snippet": String(),
+        "embed_snippet": String(description="Inline: the page inside your site"),
+        "embed_popup_snippet": String(description="Popup: a button that opens it in a dialog"),
         **{k: f for k, f in service.SETTINGS.items() if k not in {"duration"}},
         "created_at": DateTime(),
     },
@@ -51,15 +54,12 @@ PAGE_OUT = Object(
 
 def page_out(page: BookingPage) -> dict:
     url = external_url("public.booking_page", handle=page.user.handle, slug=page.slug)
-    script = external_url("static", filename="embed.js")
     return {
         "id": page.id,
         "slug": page.slug,
         "url": url,
-        "embed_snippet": (
-            f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
-            f'data-mode="inline"></div>\n<script src="{script}" defer></script>'
-        ),
+        "embed_snippet": embed_snippet(page, "inline"),
+        "embed_popup_snippet": embed_snippet(page, "popup"),
         "title": page.title,
         "description": page.description,
         "calendar": page.calendar.slug,
@@ -84,6 +84,16 @@ def page_out(page: BookingPage) -> dict:
         "active": page.active,
         "created_at": iso(page.created_at),
     }
+
+
+def embed_snippet(page: BookingPage, mode: str) -> str:
+    """The seed's embed markup: the script from the instance's root, /embed.js."""
+    script = external_url("public.embed_script")
+    colour = ' data-color="#f97316"' if mode == "popup" else ""
+    return (
+        f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
+        f'data-mode="{mode}"{colour}></div>\n<script src="{script}" defer></script>'
+    )
 
 
 def owned(slug: str) -> BookingPage:
@@ -177,6 +187,11 @@ SLOT_OUT = Object(
 SLOTS_OUT = Object(
     {
         "slug": String(),
+        "host": Object(
+            {"handle": String(), "name": String()},
+            description="The page's owner: its public address is /{handle}/{slug}",
+        ),
+        "url": String(description="The public page"),
         "timezone": String(description="The zone the dates and *_local times are in"),
         "duration": Integer(),
         "durations": List(Integer()),
@@ -190,18 +205,56 @@ SLOTS_QUERY = Object(
     {
         "start": DateTime(default=None, description="Default: now"),
         "end": DateTime(
-            default=None, description="Default: start + 7 days; at most 62 days after start"
+            default=None,
+            description=f"Default: start + 7 days; at most {MAX_SLOT_DAYS} days after start",
         ),
         "tz": TimeZone(default=None, description="The visitor's zone; default the page's"),
-        "duration": Integer(
-            minimum=1, maximum=1440, default=None, description="Minutes; default the page's first"
-        ),
+        "duration": minutes_field(default=None, description="Minutes; default the page's first"),
     }
 )
 
 
-def public(slug: str) -> BookingPage:
-    page = service.public_page(slug)
+def page_by_slug(slug: str) -> BookingPage:
+    """The page the seed's ``/booking-pages/:slug/...`` form names. With a key or a
+    session, it is one of the caller's own pages, never another owner's (their pages
+    are reachable explicitly under ``/public/{handle}/{slug}``). Without, it is the
+    one active page with that slug; several owners having one answers 409
+    ``ambiguous_slug`` with each owner's address in ``details``."""
+    principal = who()
+    if principal is not None:
+        page = service.get_for(principal.user, slug)
+        if page is None or not page.active:
+            raise ApiError(
+                404,
+                "not_found",
+                "you have no active booking page with that slug; another owner's page is "
+                "at /api/v1/public/{handle}/" + slug,
+            )
+        return page
+    found = service.public_pages_with(slug)
+    if not found:
+        raise not_found("booking page")
+    if len(found) > 1:
+        raise ApiError(
+            409,
+            "ambiguous_slug",
+            f"{len(found)} owners have a booking page {slug!r}: name the owner with "
+            f"/api/v1/public/{{handle}}/{slug}/slots (or /book)",
+            [
+                {
+                    "handle": page.user.handle,
+                    "slots": f"/api/v1/public/{page.user.handle}/{slug}/slots",
+                    "book": f"/api/v1/public/{page.user.handle}/{slug}/book",
+                    "url": external_url("public.booking_page", handle=page.user.handle, slug=slug),
+                }
+                for page in found
+            ],
+        )
+    return found[0]
+
+
+def page_by_address(handle: str, slug: str) -> BookingPage:
+    page = service.public_page(handle, slug)
     if page is None:
         raise not_found("booking page")
     return page
@@ -250,11 +303,22 @@ def _compute_slots(
     }
     return {
         "slug": page.slug,
+        "host": {"handle": page.user.handle, "name": page.user.name},
+        "url": external_url("public.booking_page", handle=page.user.handle, slug=page.slug),
         "timezone": tz,
         "duration": minutes,
         "durations": page.durations,
         "dates": dates,
     }
+
+
+SLOTS_SUMMARY = "Free slots of a booking page, grouped by date in the visitor's zone (public)"
+AMBIGUOUS = (
+    "With a key or a session, `slug` is one of your own pages. Without, it is the one "
+    "active page with that slug on the instance; when several owners have one, the "
+    "answer is 409 `ambiguous_slug` listing each owner's `/api/v1/public/{handle}/{slug}` "
+    "in `details`."
+)
 
 
 @endpoint(
@@ -263,19 +327,49 @@ def _compute_slots(
     auth="public",
     query=SLOTS_QUERY,
     response=SLOTS_OUT,
-    summary="Free slots of a booking page, grouped by date in the visitor's zone (public)",
+    errors=(409,),
+    summary=SLOTS_SUMMARY,
+    description=AMBIGUOUS,
     tag=TAG,
 )
 def booking_page_slots(slug, query):
-    page = public(slug)
+    _throttle_slots()
+    return _slots(page_by_slug(slug), query)
+
+
+@endpoint(
+    "/public/<slug:handle>/<slug:slug>/slots",
+    "GET",
+    auth="public",
+    query=SLOTS_QUERY,
+    response=SLOTS_OUT,
+    summary=SLOTS_SUMMARY + ", by its public address /{handle}/{slug}",
+    tag=TAG,
+)
+def public_page_slots(handle, slug, query):
+    _throttle_slots()
+    return _slots(page_by_address(handle, slug), query)
+
+
+def _throttle_slots() -> None:
+    if who() is None:  # keys and sessions have their own limit
+        throttle_public("slots", "api.public_slots_per_minute")
+
+
+def _slots(page: BookingPage, query: dict):
     start = query["start"] or utcnow().replace(second=0, microsecond=0)
     end = query["end"] or start + timedelta(days=7)
     if end <= start or end - start > MAX_SLOT_RANGE:
         raise ApiError(
             400,
             "validation_error",
-            "end must be after start and at most 62 days later",
-            [{"field": "end", "message": "must be after start, at most 62 days later"}],
+            f"end must be after start and at most {MAX_SLOT_DAYS} days later",
+            [
+                {
+                    "field": "end",
+                    "message": f"must be after start, at most {MAX_SLOT_DAYS} days later",
+                }
+            ],
         )
     return cached_json(
         _SLOTS_JSON,
@@ -283,24 +377,10 @@ def booking_page_slots(slug, query):
     )
 
 
-ATTENDEE = Object(
-    {
-        # One line: the name goes into e-mail subjects.
-        "name": String(
-            min_length=1,
-            max_length=200,
-            pattern=r"[^\x00-\x1f\x7f]+",
-            pattern_help="must be one line of text",
-        ),
-        "email": Email(),
-        "timezone": TimeZone(default="UTC"),
-    },
-    name="Attendee",
-)
 BOOK_BODY = Object(
     {
         "start": DateTime(description="ISO 8601 with an offset; naive times are refused"),
-        "duration": Integer(minimum=1, maximum=1440, default=None),
+        "duration": minutes_field(default=None),
         "attendee": ATTENDEE,
         "notes": String(max_length=5000, default=""),
         "answers": Map(
@@ -311,9 +391,10 @@ BOOK_BODY = Object(
 )
 
 
-def throttle_public(action: str) -> None:
-    """Bookings and votes from one address, counted across workers."""
-    limit = current_app.config["CALMESH"]["api.public_book_per_minute"]
+def throttle_public(action: str, limit_key: str = "api.public_book_per_minute") -> None:
+    """Requests from one address without a key (bookings, votes, slots), counted
+    across workers."""
+    limit = current_app.config["CALMESH"][limit_key]
     state = ratelimit.hit(f"public:{action}:{request.remote_addr}", limit, 60)
     if not state.allowed:
         raise ApiError(
@@ -324,6 +405,9 @@ def throttle_public(action: str) -> None:
         )
 
 
+BOOK_SUMMARY = "Book a slot (public). Send Idempotency-Key to make retries safe."
+
+
 @endpoint(
     "/booking-pages/<slug:slug>/book",
     "POST",
@@ -332,16 +416,38 @@ def throttle_public(action: str) -> None:
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),
-    summary="Book a slot (public). Send Idempotency-Key to make retries safe.",
+    summary=BOOK_SUMMARY,
+    description=AMBIGUOUS,
     tag=TAG,
 )
 def book_slot(slug, body):
     throttle_public("book")
-    page = public(slug)
+    return _book(page_by_slug(slug), body)
+
+
+@endpoint(
+    "/public/<slug:handle>/<slug:slug>/book",
+    "POST",
+    auth="public",
+    body=BOOK_BODY,
+    status=201,
+    response=BOOKING_OUT,
+    errors=(409, 422),
+    summary=BOOK_SUMMARY + " By the page's public address /{handle}/{slug}.",
+    tag=TAG,
+)
+def public_page_book(handle, slug, body):
+    throttle_public("book")
+    return _book(page_by_address(handle, slug), body)
+
+
+def _book(page: BookingPage, body: dict):
     key = request.headers.get("Idempotency-Key")
     if key is not None and not (1 <= len(key) <= 200):
         raise ApiError(400, "validation_error", "Idempotency-Key must be 1-200 characters")
     attendee = bookings.Attendee(**body["attendee"])
+    # The key is bound to who sends it: an owner's key (or session) or an anonymous visitor.
+    principal = who()
     booking, created = bookings.book(
         page,
         start=body["start"],
@@ -350,6 +456,7 @@ def book_slot(slug, body):
         notes=body["notes"],
         answers=body["answers"],
         idempotency_key=key,
+        caller=f"user:{principal.user.id}" if principal else "",
     )
     out = booking_out(booking, with_manage=True)
     response = current_app.json.response(out)

@@ -7,7 +7,7 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import apikeys, signing
 from calmesh.models import BOOKING_STATUSES, Booking
-from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
+from calmesh.schema import SLUG_MAX, Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
 
 TAG = "Bookings"
@@ -17,6 +17,10 @@ BOOKING_OUT = Object(
         "id": String(description="The booking's public uid"),
         "uid": String(),
         "booking_page": String(description="The page's slug"),
+        "host": Object(
+            {"handle": String(), "name": String()},
+            description="The page's owner: its public address is /{handle}/{booking_page}",
+        ),
         "title": String(),
         "status": Choice(*BOOKING_STATUSES),
         "start": DateTime(),
@@ -51,12 +55,27 @@ def owned(uid: str) -> Booking:
     return booking
 
 
+STATUS_LIST = "|".join(BOOKING_STATUSES)
 LIST_QUERY = Object(
     {
         **PAGE_QUERY,
-        "status": Choice(*BOOKING_STATUSES, default=None),
+        "status": String(
+            max_length=100,
+            pattern=rf"({STATUS_LIST})(,({STATUS_LIST}))*",
+            pattern_help="must be one or more of " + ", ".join(BOOKING_STATUSES) + ", by commas",
+            default=None,
+            description="One status, or several separated by commas (pending,accepted)",
+        ),
+        "when": Choice(
+            "upcoming",
+            "past",
+            "all",
+            default="all",
+            description="upcoming: not ended yet, soonest first; past: ended, latest first; "
+            "all: earliest first",
+        ),
         "booking_page": String(
-            max_length=60,
+            max_length=SLUG_MAX,
             pattern=r"[a-z0-9-]+",
             pattern_help="a booking page's slug",
             default=None,
@@ -74,16 +93,17 @@ LIST_QUERY = Object(
 @endpoint(
     "/bookings",
     "GET",
-    auth="read",
+    auth="book",
     query=LIST_QUERY,
     response=page_of(BOOKING_OUT, "BookingPage_"),
-    summary="List bookings (filter by status, page, attendee, start range)",
+    summary="List bookings (filter by status, upcoming or past, page, attendee, start range)",
     tag=TAG,
 )
 def list_bookings(query):
     found = service.search(
         who().user,
-        status=query["status"],
+        statuses=query["status"].split(",") if query["status"] else None,
+        when=query["when"],
         page_slug=query["booking_page"],
         attendee=query["attendee"],
         start_after=query["start_after"],
@@ -95,13 +115,14 @@ def list_bookings(query):
         serialize=booking_out,
         limit=query["limit"],
         cursor=query["cursor"],
+        descending=query["when"] == "past",
     )
 
 
 @endpoint(
     "/bookings/<token:uid>",
     "GET",
-    auth="read",
+    auth="book",
     response=BOOKING_OUT,
     summary="A booking by its uid",
     tag=TAG,
@@ -188,6 +209,7 @@ CANCEL = Object(
         409,
     ),
     summary="Cancel a booking: by the owner (auth, book scope) or the visitor (signed token)",
+    scope_label="book, or the visitor's signed token",
     tag=TAG,
 )
 def cancel_booking(uid, body):

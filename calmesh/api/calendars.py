@@ -9,11 +9,13 @@ from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
+from calmesh.auth import apikeys
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
-from calmesh.models import CalendarSource, UnifiedCalendar
+from calmesh.models import Booking, BookingPage, CalendarSource, UnifiedCalendar
 from calmesh.schema import (
+    MAX_WINDOW_DAYS,
     Boolean,
     Choice,
     Date,
@@ -23,6 +25,8 @@ from calmesh.schema import (
     Object,
     String,
     TimeZone,
+    minutes_field,
+    slug_field,
 )
 from calmesh.services import calendars as service
 from calmesh.services.calendars import SLUG
@@ -30,7 +34,7 @@ from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
 TAG = "Unified calendars"
-MAX_RANGE = timedelta(days=366)
+MAX_RANGE = timedelta(days=MAX_WINDOW_DAYS)
 
 SOURCE_OUT = Object(
     {
@@ -41,8 +45,13 @@ SOURCE_OUT = Object(
         "remote_calendar_id": Integer(
             nullable=True, description="null: all of the connection's calendars"
         ),
-        "sort_order": Integer(description="0 is the default write target"),
-        "read_only": Boolean(),
+        "sort_order": Integer(description="Position; read-only sources are skipped for writes"),
+        "read_only": Boolean(
+            description="An iCal URL, or no enabled writable calendar: never written to"
+        ),
+        "write_target": Boolean(
+            description="Where new events and bookings go: the first writable source in order"
+        ),
     },
     name="CalendarSource",
 )
@@ -66,7 +75,7 @@ CALENDAR_OUT = Object(
 )
 
 
-def source_out(source: CalendarSource) -> dict:
+def source_out(source: CalendarSource, target: CalendarSource | None) -> dict:
     return {
         "id": source.id,
         "connection_id": source.connection_id,
@@ -74,12 +83,15 @@ def source_out(source: CalendarSource) -> dict:
         "provider": source.connection.provider,
         "remote_calendar_id": source.remote_calendar_id,
         "sort_order": source.sort_order,
-        "read_only": source.connection.provider == "ics",
+        "read_only": service.writable_calendar(source) is None,
+        "write_target": target is not None and source.id == target.id,
     }
 
 
 def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> dict:
     """The calendar; ``feed_token`` only right after the feed was made or rotated."""
+    sources = service.sources(calendar)
+    target = service.default_write_target(calendar, sources)
     feed = external_url("web.calendar_feed", token=feed_token) if feed_token else None
     return {
         "id": calendar.id,
@@ -89,7 +101,7 @@ def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> di
         "tentative_busy": calendar.tentative_busy,
         "feed_mode": calendar.feed_mode if calendar.feed_token_hash else "off",
         "feed_url": feed,
-        "sources": [source_out(s) for s in service.sources(calendar)],
+        "sources": [source_out(s, target) for s in sources],
         "created_at": iso(calendar.created_at),
     }
 
@@ -159,13 +171,7 @@ def get_calendar(slug):
 
 CALENDAR_PATCH = Object(
     {
-        "slug": SLUG.__class__(
-            min_length=1,
-            max_length=60,
-            pattern=SLUG.pattern.pattern,
-            pattern_help=SLUG.pattern_help,
-            default=None,
-        ),
+        "slug": slug_field(default=None),
         "name": String(min_length=1, max_length=200, default=None),
         "timezone": TimeZone(default=None),
         "tentative_busy": Boolean(default=None, nullable=True),
@@ -249,14 +255,20 @@ def add_calendar_source(slug, body):
             "source_ids": List(
                 Integer(minimum=1),
                 min_items=1,
-                description="Every source id in the new order; the first is the write target",
+                description="Every source id in the new order",
             )
         },
         name="SourceOrder",
     ),
     response=CALENDAR_OUT,
     errors=(422,),
-    summary="Reorder sources (order 0 is the default write target)",
+    summary="Reorder sources (the first writable one is the default write target)",
+    description=(
+        "Read-only sources (iCal URLs, calendars without write access) are skipped for "
+        "writes wherever they stand: the write target is the first *writable* source in "
+        "the new order (`write_target` in the answer). A read-only source first is "
+        "accepted and never written to."
+    ),
     tag=TAG,
 )
 def reorder_calendar_sources(slug, body):
@@ -290,11 +302,16 @@ RANGE_QUERY = {
 
 EVENT_OUT = Object(
     {
-        "id": Integer(description="Stored occurrence id"),
+        "id": Integer(nullable=True, description="Stored occurrence id; null for a booking"),
         "uid": String(),
         "recurrence_id": String(nullable=True),
-        "source_id": Integer(),
-        "connection_id": Integer(),
+        "source_id": Integer(
+            nullable=True, description="null: a booking no source holds yet (pending ones)"
+        ),
+        "connection_id": Integer(nullable=True),
+        "booking_id": String(
+            nullable=True, description="The CalMesh booking this event is (written back or not)"
+        ),
         "summary": String(),
         "location": String(),
         "start": DateTime(description="UTC"),
@@ -324,21 +341,70 @@ def _window(query: dict) -> tuple[datetime, datetime, str]:
         raise ApiError(
             400,
             "validation_error",
-            "the window may span at most 366 days",
-            [{"field": "end", "message": "at most 366 days after start"}],
+            f"the window may span at most {MAX_WINDOW_DAYS} days",
+            [{"field": "end", "message": f"at most {MAX_WINDOW_DAYS} days after start"}],
         )
     return start, end, query["tz"]
 
 
-def event_out(event: service.Event, tz: str) -> dict:
+def booking_titles(found: list[service.Event]) -> dict[str, str] | None:
+    """For a key below 'book' (which must not see who booked): booking uid -> its
+    page's title, to show instead of the event's summary ("Intro call: <name>").
+    None when the caller may see the names."""
+    if apikeys.scope_allows(who().scope, "book"):
+        return None
+    uids = [e.booking_uid for e in found if e.booking_uid]
+    if not uids:
+        return {}
+    rows = (
+        Booking.select(Booking.uid, BookingPage.title)
+        .join(BookingPage)
+        .where(Booking.uid.in_(uids))
+        .tuples()
+    )
+    return dict(rows)
+
+
+def event_out(event: service.Event, tz: str, titles: dict[str, str] | None = None) -> dict:
+    """The event; with ``titles`` (see booking_titles) a booking's summary is its page's
+    title only."""
+    out = _event_out(event, tz)
+    if titles is not None and event.booking_uid:
+        out["summary"] = f"{titles.get(event.booking_uid, 'Booking')} (booking)"
+    return out
+
+
+def _event_out(event: service.Event, tz: str) -> dict:
     occ = event.occurrence
     zone = ZoneInfo(tz)
+    if occ is None:  # a booking that no source holds yet
+        booking, busy = event.booking, event.busy_event
+        return {
+            "id": None,
+            "uid": busy.uid,
+            "recurrence_id": None,
+            "source_id": None,
+            "connection_id": None,
+            "booking_id": booking.uid,
+            "summary": busy.summary,
+            "location": booking.page.location,
+            "start": iso(booking.start),
+            "end": iso(booking.end),
+            "start_local": booking.start.astimezone(zone).isoformat(),
+            "end_local": booking.end.astimezone(zone).isoformat(),
+            "all_day": False,
+            "start_date": None,
+            "end_date": None,
+            "busy": True,
+            "status": "tentative" if booking.status == "pending" else "confirmed",
+        }
     return {
         "id": occ.id,
         "uid": occ.uid,
         "recurrence_id": occ.recurrence_id,
         "source_id": event.source.id,
         "connection_id": event.source.connection_id,
+        "booking_id": event.booking_uid,
         "summary": occ.summary,
         "location": occ.location,
         "start": iso(occ.start),
@@ -372,10 +438,9 @@ def list_calendar_events(slug, query):
     calendar = owned(slug)
     start, end, tz = _window(query)
     tz = tz or calendar.timezone
-    return {
-        "data": [event_out(e, tz) for e in service.events(calendar, start, end)],
-        "timezone": tz,
-    }
+    found = service.events(calendar, start, end)
+    titles = booking_titles(found)
+    return {"data": [event_out(e, tz, titles) for e in found], "timezone": tz}
 
 
 NEW_EVENT = Object(
@@ -389,7 +454,7 @@ NEW_EVENT = Object(
             minimum=1,
             default=None,
             nullable=True,
-            description="Default: the source with sort_order 0",
+            description="Default: the write target (the first writable source)",
         ),
         "uid": String(
             min_length=1,
@@ -494,9 +559,7 @@ AVAILABILITY_QUERY = Object(
             default=None,
             description="Zone of the day and the *_local fields; default the calendar's",
         ),
-        "duration": Integer(
-            minimum=1,
-            maximum=1440,
+        "duration": minutes_field(
             default=None,
             description="Only free ranges at least this many minutes long",
         ),
@@ -538,7 +601,8 @@ def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[dateti
     auth="read",
     query=AVAILABILITY_QUERY,
     response=AVAILABILITY_OUT,
-    summary="Busy blocks and free ranges (in the asked zone and UTC)",
+    summary="Busy blocks and free ranges (in the asked zone and UTC); the calendar's "
+    "pending and accepted bookings count as busy, each once",
     tag=TAG,
 )
 def calendar_availability(slug, query):
@@ -585,22 +649,23 @@ CONFLICT_OUT = Object(
     response=Object(
         {"data": List(CONFLICT_OUT, max_items=100_000), "timezone": String()}, name="ConflictList"
     ),
-    summary="Overlapping busy events from different sources",
+    summary="Overlapping busy events from different sources (bookings count as one)",
     tag=TAG,
 )
 def calendar_conflicts(slug, query):
     calendar = owned(slug)
     start, end, tz = _window(query)
     tz = tz or calendar.timezone
-    found = service.events(calendar, start, end)
+    found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
     by_key = {id(e.busy_event): e for e in found}
     conflicts = service.conflicts_among(calendar, found)
+    titles = booking_titles(found)
     zone = ZoneInfo(tz)
     return {
         "data": [
             {
-                "a": event_out(by_key[id(c.a)], tz),
-                "b": event_out(by_key[id(c.b)], tz),
+                "a": event_out(by_key[id(c.a)], tz, titles),
+                "b": event_out(by_key[id(c.b)], tz, titles),
                 "overlap": block_out(c.overlap, zone),
             }
             for c in conflicts

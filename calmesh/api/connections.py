@@ -116,7 +116,7 @@ def refused(exc: Exception) -> ApiError:
 @endpoint(
     "/connections",
     "GET",
-    auth="read",
+    auth="full",
     query=Object(PAGE_QUERY),
     response=page_of(CONNECTION_OUT, "ConnectionPage"),
     summary="List calendar connections",
@@ -273,7 +273,7 @@ def create_microsoft_connection(body):
 @endpoint(
     "/connections/<int:connection_id>",
     "GET",
-    auth="read",
+    auth="full",
     response=CONNECTION_OUT,
     summary="A connection with its status, last sync, last error and calendars",
     tag=TAG,

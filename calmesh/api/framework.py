@@ -22,7 +22,7 @@ from flask_login import current_user
 
 from calmesh.auth import apikeys, csrf, ratelimit
 from calmesh.models import ApiKey, User
-from calmesh.schema import Field, Integer, Invalid, Object
+from calmesh.schema import Field, Invalid, Object, unusable_in
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 system = Blueprint("system", __name__, url_prefix="/api")
@@ -137,13 +137,18 @@ def _rate_limit(principal: Principal) -> None:
 
 
 def json_body() -> Any:
+    """The request's JSON; a string no field could store (see unusable_text) is refused."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from None
+    problem = unusable_in(value)
+    if problem:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {problem}")
+    return value
 
 
 def _refuse_constant(name: str) -> Any:
@@ -196,8 +201,10 @@ def endpoint(
     errors: tuple[int, ...] = (),
     description: str = "",
     blueprint: Blueprint = api,
+    scope_label: str = "",
 ) -> Callable:
-    """Declare a REST endpoint; see the module docstring."""
+    """Declare a REST endpoint; see the module docstring. ``scope_label`` says who may
+    call a ``public`` endpoint that checks more itself (the README's scope table)."""
     assert auth in AUTH_LEVELS, auth
 
     def decorate(view: Callable) -> Callable:
@@ -207,8 +214,6 @@ def endpoint(
             g.principal = principal
             if principal is not None:
                 _rate_limit(principal)
-            if any(isinstance(v, int) and v > Integer.LIMIT for v in path_args.values()):
-                raise ApiError(404, "not_found", "no such object: the id is out of range")
             kwargs: dict[str, Any] = dict(path_args)
             try:
                 if query is not None:
@@ -241,7 +246,7 @@ def endpoint(
                 status,
                 errors,
                 description or (view.__doc__ or "").strip(),
-                {"prefix": blueprint.url_prefix or ""},
+                {"prefix": blueprint.url_prefix or "", "scope_label": scope_label},
             )
         )
         return handler

@@ -15,24 +15,34 @@ Decisions that hold throughout:
   in any time zone, because the reader's zone is not known here.
 * Bad data raises `CalendarDataError` and nothing else. A broken series is
   skipped and the rest of the file still expands.
+* Expansion is bounded (see `Budget`): a rule is walked one instance at a
+  time, never as a list, and stops at a cap, so a 250-byte `FREQ=SECONDLY`
+  event costs a few thousand instances, not the worker's memory. What a cap
+  cut is reported, and the rest of the calendar still expands.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
+import time
 import warnings
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 import recurring_ical_events
+from dateutil.rrule import rrule
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+from recurring_ical_events.series import Series
+from recurring_ical_events.util import compare_greater, convert_to_datetime
 
 __all__ = [
+    "Budget",
     "CalendarDataError",
     "Occurrence",
     "expand",
@@ -340,6 +350,146 @@ class _Instance(recurring_ical_events.Occurrence):
         return self._adapter.component
 
 
+# Walking a rule to the window may cost this many steps per instance the
+# budget allows: enough for any real series that cannot skip ahead (a COUNT,
+# BYSETPOS, MONTHLY or YEARLY rule begun decades ago), not for a SECONDLY one.
+WALK_FACTOR = 10
+
+
+@dataclass
+class Budget:
+    """How much recurrence expansion may still produce.
+
+    One budget spans every `expand` call for one calendar, so its cap holds
+    across the calendar's objects. A series yields at most `per_series`
+    instances inside the window and all series together `per_calendar`;
+    walking the rules (from DTSTART, or from the last period before the window
+    where that is exact) costs at most `WALK_FACTOR` times as many steps.
+    Single events are not counted: each is one instance of one VEVENT
+    received. What was cut is described in `faults`, one line per series.
+
+    The defaults are far above what people schedule: a daily series over a
+    13-month horizon has about 400 instances, one every two hours around the
+    clock about 4,750; 50,000 is 125 daily series in one calendar.
+    """
+
+    per_series: int = 5_000
+    per_calendar: int = 50_000
+    # A rule whose filters never match (BYMONTH=2;BYMONTHDAY=30) yields nothing
+    # but makes dateutil walk to the year 9999 first, several seconds a series,
+    # out of reach of any step count: no series is begun after this (single
+    # events still are: they cost nothing).
+    seconds: float = 60.0
+    clock: Callable[[], float] = time.monotonic
+    instances: int = 0  # recurring instances produced so far (the sync adds what it keeps)
+    steps: int = 0  # rule instances walked so far
+    faults: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.started = self.clock()
+
+    def out_of_time(self) -> bool:
+        return self.clock() - self.started > self.seconds
+
+    def give_back(self, instances: int) -> None:
+        """Stored instances that are replaced no longer count."""
+        self.instances = max(0, self.instances - instances)
+
+    def step(self, walked: int) -> bool:
+        """Count one more step of a series that walked ``walked`` so far; False
+        once that series or the calendar has walked too far."""
+        self.steps += 1
+        return (
+            walked <= self.per_series * WALK_FACTOR
+            and self.steps <= self.per_calendar * WALK_FACTOR
+        )
+
+    def cut(self, uid: str, why: str) -> None:
+        # The UID comes from the feed: short enough for the connection's last_error.
+        self.faults.append(f"series {uid[:80]!r} {why}")
+
+
+# The step of each frequency whose instances repeat exactly when its DTSTART
+# moves by whole steps (MONTHLY and YEARLY steps have no fixed length).
+_STEP = {
+    "SECONDLY": timedelta(seconds=1),
+    "MINUTELY": timedelta(minutes=1),
+    "HOURLY": timedelta(hours=1),
+    "DAILY": timedelta(days=1),
+    "WEEKLY": timedelta(weeks=1),
+}
+
+
+class _WalkedRules(Series.RecurrenceRules):
+    """A series' rules walked lazily, within a budget.
+
+    The library asks dateutil for ``rule.between(...)``, a list of every
+    instance in the span, built by walking the rule from DTSTART with a cache
+    of all it walked: for ``FREQ=SECONDLY`` that is tens of millions of
+    datetimes. Here each rule is a generator without a cache, begun at its last
+    period before the span when that is exact, and stopped when the budget is
+    spent.
+    """
+
+    def __init__(self, core) -> None:
+        self.budget, self.uid = Budget(), ""  # `expand` hands each series its calendar's
+        super().__init__(core)
+
+    def rrulestr(self, rule_string: str) -> rrule:
+        rule = super().rrulestr(rule_string)
+        if not isinstance(rule, rrule):
+            return rule
+        uncached = rule.replace(cache=False)
+        uncached.string, uncached.until = rule.string, rule.until
+        return uncached
+
+    def rrule_between(self, span_start, span_stop) -> Iterator:
+        start = convert_to_datetime(span_start, self.tzinfo)
+        stop = convert_to_datetime(span_stop, self.tzinfo)
+        walked = 0
+        for rule in self.rrules:
+            for moment in self._from(rule, start):
+                if moment > stop:
+                    break
+                walked += 1
+                if not self.budget.step(walked):
+                    self.budget.cut(
+                        self.uid, "repeats too often to be walked through the horizon; cut there"
+                    )
+                    return
+                if moment >= start and (
+                    rule.until is None or not compare_greater(moment, rule.until)
+                ):
+                    yield moment
+
+    def _from(self, rule, start: datetime):
+        """``rule`` begun again at its last whole step more than one step before
+        ``start``, when that gives exactly the same instances from ``start`` on:
+        no COUNT (the skipped ones would count) and no BYSETPOS."""
+        if not isinstance(rule, rrule):
+            return rule  # the set of RDATEs and DTSTART: written out in the file
+        try:
+            recur = icalendar.vRecur.from_ical(rule.string)
+            step = _STEP[str(recur["FREQ"][0]).upper()] * max(1, int(recur.get("INTERVAL", [1])[0]))
+        except (ValueError, KeyError, TypeError, IndexError):
+            return rule
+        if "COUNT" in recur or "BYSETPOS" in recur:
+            return rule
+        begin = self.start
+        local = start.astimezone(begin.tzinfo) if begin.tzinfo and start.tzinfo else start
+        # Wall-clock arithmetic, as dateutil steps: a DST change moves nothing.
+        steps = (local.replace(tzinfo=None) - begin.replace(tzinfo=None)) // step - 1
+        if steps <= 0:
+            return rule
+        moved = rule.replace(dtstart=begin + step * steps)
+        moved.string, moved.until = rule.string, rule.until
+        return moved
+
+
+class _BoundedSeries(Series):
+    RecurrenceRules = _WalkedRules
+
+
 class _Query(recurring_ical_events.CalendarQuery):
     # The library skips a bad series only for the errors it anticipates. Real
     # files also break as a missing DTSTART (KeyError), naive mixed with aware
@@ -350,7 +500,9 @@ class _Query(recurring_ical_events.CalendarQuery):
 
 
 _ONLY_EVENTS = (
-    recurring_ical_events.ComponentsWithName("VEVENT", adapter=_EventAdapter, occurrence=_Instance),
+    recurring_ical_events.ComponentsWithName(
+        "VEVENT", adapter=_EventAdapter, series=_BoundedSeries, occurrence=_Instance
+    ),
 )
 
 # What bad data raises below us, beyond what a single series can contain.
@@ -362,14 +514,17 @@ def expand(
     window_start: datetime,
     window_end: datetime,
     default_tz: str = "UTC",
+    budget: Budget | None = None,
 ) -> list[Occurrence]:
-    """Every instance of every VEVENT overlapping [window_start, window_end).
+    """Every instance of every VEVENT overlapping [window_start, window_end),
+    within ``budget`` (a fresh `Budget` when None).
 
     A timed instance is kept when `start < window_end` and `end >
     window_start` (a zero-length one when `window_start <= start <
     window_end`); a whole-day one when its dates overlap the window in some
     time zone. Cancelled instances and events are left out. The list is
-    sorted by (start, uid, recurrence_id).
+    sorted by (start, uid, recurrence_id). A series over the budget keeps its
+    first instances; what was cut is added to ``budget.faults``.
 
     `data` is iCalendar text or a calendar from `parse_calendar`.
     `default_tz` (IANA or Windows name) places floating times when the
@@ -381,22 +536,18 @@ def expand(
     fallback = zone_from_name(default_tz)
     if fallback is None:
         raise ValueError(f"unknown time zone {default_tz!r}")
+    budget = Budget() if budget is None else budget
     calendar = data if isinstance(data, icalendar.Calendar) else parse_calendar(data)
-    window_start, window_end = window_start.astimezone(UTC), window_end.astimezone(UTC)
+    window = window_start.astimezone(UTC), window_end.astimezone(UTC)
+    occurrences: list[Occurrence] = []
     try:
         zone = zone_from_name(_text(calendar, "X-WR-TIMEZONE")) or fallback
         series = _Series.of(calendar)
-        # The library compares floating and whole-day values as if they were
-        # UTC; a day either side covers every real zone, and we filter below.
         query = recurring_ical_events.of(
             calendar, skip_bad_series=True, components=_ONLY_EVENTS, calendar_query=_Query
         )
-        instances = query.between(window_start - timedelta(days=1), window_end + timedelta(days=1))
-        occurrences = [
-            occurrence
-            for occurrence in _occurrences(instances, zone, series)
-            if _overlaps(occurrence, window_start, window_end)
-        ]
+        for one in query.series:
+            occurrences.extend(_expand_series(one, window, zone, series, budget))
     except _DATA_ERRORS as exc:
         # Only a ValueError's message is written for people; the others are
         # internals, and an OSError's names files on this server.
@@ -404,6 +555,53 @@ def expand(
         raise CalendarDataError(f"cannot expand this calendar: {detail}") from exc
     occurrences.sort(key=lambda o: (o.start, o.uid, o.recurrence_id or "", o.end))
     return occurrences
+
+
+def _expand_series(
+    one: Series, window: tuple[datetime, datetime], zone: tzinfo, series: _Series, budget: Budget
+) -> Iterator[Occurrence]:
+    """The instances of one series inside ``window``, until a cap of ``budget``."""
+    if one.uid in series.recurring and budget.out_of_time():
+        budget.cut(one.uid, f"is left out: expanding the calendar took over {budget.seconds:g} s")
+        return
+    rules = one.recurrence if isinstance(one.recurrence, _WalkedRules) else None
+    if rules is not None:
+        rules.budget, rules.uid = budget, one.uid
+    # The library compares floating and whole-day values as if they were
+    # UTC; a day either side covers every real zone, and _overlaps filters.
+    # A series in a zone needs no margin (for a SECONDLY one it would be a
+    # day of instances walked for nothing).
+    margin = timedelta(days=1) if rules is None or rules.tzinfo is None else timedelta(0)
+    instances = _instances(one, window[0] - margin, window[1] + margin)
+    kept = 0
+    for occurrence in _occurrences(instances, zone, series):
+        if not _overlaps(occurrence, *window):
+            continue
+        if occurrence.recurring:
+            if kept == budget.per_series:
+                budget.cut(
+                    one.uid,
+                    f"has more than {budget.per_series} instances inside the horizon; "
+                    f"the first {budget.per_series} are kept",
+                )
+                return
+            if budget.instances >= budget.per_calendar:
+                budget.cut(
+                    one.uid,
+                    f"is cut: the calendar has more than {budget.per_calendar} recurring "
+                    "instances inside the horizon",
+                )
+                return
+            kept += 1
+            budget.instances += 1
+        yield occurrence
+
+
+def _instances(one: Series, start: datetime, stop: datetime) -> Iterator[_Instance]:
+    # A series that breaks is skipped from there on, as the library's
+    # skip_bad_series does: what it gave before the error is kept.
+    with contextlib.suppress(*_Query.suppressed_errors):
+        yield from one.between(start, stop)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,17 @@
-"""Tools on booking pages and bookings: slots, list, get, book, cancel, reschedule, confirm."""
+"""Tools on bookings: slots, list, get, book, cancel, reschedule, confirm, decline.
+
+A booking page is named by its slug (one of the owner's own pages) or, for another
+owner's public page, explicitly: ``handle/slug`` or its public URL. Answers name
+the page's owner, give times in the owner's zone first and the attendee's zone as
+well, and mark what visitors wrote as untrusted.
+"""
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from mcp_types import CallToolResult
 from pydantic import Field
@@ -11,72 +19,130 @@ from pydantic import Field
 from calmesh.mcp.client import Api, ApiFailure
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
-    OFFSET_HELP,
     BookingId,
     Cursor,
-    Instant,
     Limit,
-    PageSlug,
+    Minutes,
     Registrar,
     Zone,
+    at,
+    bad_arguments,
+    like,
     local,
+    local_iso,
     more,
     result,
+    untrusted,
+    when,
 )
+from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, slug_field
+from calmesh.services.bookings import ATTENDEE
 
 Reason = Annotated[
     str,
     Field(max_length=2000, description="Why; shown to the attendee in the notification"),
 ]
+PageRef = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2000,
+        description="Which booking page: the slug of one of the owner's pages (as "
+        "calmesh_list_booking_pages shows it), or another owner's public page named "
+        "explicitly as handle/slug or by its public URL (https://host/handle/slug)",
+    ),
+]
+BOOKING_TEXT = ("attendee.name", "attendee.email", "notes", "answers", "reason")
+STATUSES = ("pending", "accepted", "declined", "cancelled")
+# Cal.com's names for the same things.
+ALIASES: dict[str, tuple[str | None, str | None]] = {
+    "unconfirmed": ("pending", None),
+    "upcoming": ("pending,accepted", "upcoming"),
+    "past": ("pending,accepted", "past"),
+    "canceled": ("cancelled", None),
+    "rejected": ("declined", None),
+}
+
+
+def page_path(booking_page: str, action: str) -> str:
+    """The REST path that ``action`` (slots, book) of the named page takes: the owner's
+    own page for a slug, the public address for ``handle/slug`` or a URL."""
+    text = booking_page.strip()
+    if "/" not in text:
+        return f"/booking-pages/{seg(text)}/{action}"
+    path = urlsplit(text).path if "://" in text else text
+    parts = [p for p in path.split("/") if p]
+    if len(parts) < 2 or not all(re.fullmatch(SLUG_PATTERN, p) for p in parts[-2:]):
+        raise bad_arguments(
+            "must be a slug, handle/slug, or a booking page's URL https://host/handle/slug",
+            "booking_page",
+        )
+    handle, slug = parts[-2:]
+    return f"/public/{seg(handle)}/{seg(slug)}/{action}"
+
+
+def whose(data: dict[str, Any]) -> str:
+    host = data.get("host") or {}
+    name = f" ({host['name']})" if host.get("name") else ""
+    return (
+        f"{host.get('handle', '?')}'s page {data.get('booking_page') or data.get('slug')!r}{name}"
+    )
+
+
+def with_times(booking: dict[str, Any], owner_zone: str) -> dict[str, Any]:
+    """The booking plus ``times``: start and end in the owner's zone, then the
+    attendee's, each labelled with its zone."""
+    attendee_zone = booking["attendee"].get("timezone") or "UTC"
+    return {
+        **booking,
+        "times": {
+            who: {
+                "timezone": zone,
+                "start": local_iso(booking["start"], zone),
+                "end": local_iso(booking["end"], zone),
+            }
+            for who, zone in (("owner", owner_zone), ("attendee", attendee_zone))
+        },
+    }
 
 
 def booking_line(booking: dict[str, Any]) -> str:
-    attendee = booking["attendee"]
-    zone = attendee.get("timezone") or None
+    attendee, times = booking["attendee"], booking["times"]
+    owner, guest = times["owner"], times["attendee"]
+    their = ""
+    if guest["timezone"] != owner["timezone"]:
+        their = f"; attendee's time {local(booking['start'], guest['timezone'])}"
     return (
-        f"- {booking['id']}: {booking['title']!r} with {attendee['name']} <{attendee['email']}>, "
-        f"{local(booking['start'], zone)}, {booking['duration']} min, {booking['status']} "
-        f"(page {booking['booking_page']})"
+        f"- {booking['id']}: {booking['title']!r} with {untrusted(attendee['name'])} "
+        f"<{untrusted(attendee['email'])}>, owner's time "
+        f"{local(booking['start'], owner['timezone'])}{their}, {booking['duration']} min, "
+        f"{booking['status']} (on {whose(booking)})"
     )
 
 
-def _page_line(page: dict[str, Any]) -> str:
-    minutes = "/".join(str(d) for d in page["durations"])
-    state = "" if page["active"] else ", inactive"
-    confirm = ", needs confirmation" if page["requires_confirmation"] else ""
-    return (
-        f"- {page['slug']}: {page['title']!r}, {minutes} min, calendar {page['calendar']}, "
-        f"{page['timezone']}{confirm}{state}; {page['url']}"
-    )
+def _fields(prefix: str) -> list[str]:
+    return [prefix + f for f in BOOKING_TEXT]
 
 
 def register(tool: Registrar, api: Api) -> None:
-    @tool("calmesh_list_booking_pages", "List booking pages", "read")
-    async def list_booking_pages(limit: Limit = 50, cursor: Cursor = None) -> CallToolResult:
-        """List the owner's booking pages (like Calendly event types): each has a `slug`,
-        `title`, allowed `durations` in minutes, the unified `calendar` it books into, its
-        IANA `timezone`, `weekly_hours`, buffers, notice and limits, whether bookings need
-        confirmation, custom `questions`, and the public `url`.
+    async def one(data: dict[str, Any]) -> dict[str, Any]:
+        return with_times(data, await api.zone())
 
-        Use it to find the slug that calmesh_get_slots and calmesh_create_booking need.
-        The result has `data`, `has_more` and `next_cursor`."""
-        page = await api.get("/booking-pages", limit=limit, cursor=cursor)
-        lines = [_page_line(p) for p in page["data"]]
-        summary = f"{len(lines)} booking page(s):\n" + "\n".join(lines) if lines else ""
-        return result((summary or "No booking pages yet.") + more(page), page)
-
-    @tool("calmesh_get_slots", "Get bookable slots", "read")
+    @tool(
+        "calmesh_get_slots",
+        "Get bookable slots",
+        "book",
+        calls=["GET /booking-pages/:slug/slots", "GET /public/:handle/:slug/slots"],
+        read_only=True,
+    )
     async def get_slots(
-        booking_page: PageSlug,
-        start: Annotated[
-            Instant | None, Field(description=f"From when; default now. {OFFSET_HELP}")
-        ] = None,
-        end: Annotated[
-            Instant | None,
-            Field(
-                description=f"Until when; default start + 7 days, at most 62 days. {OFFSET_HELP}"
-            ),
-        ] = None,
+        booking_page: PageRef,
+        start: when("From when; default now", optional=True) = None,
+        end: when(
+            f"Until when; default start + 7 days, at most {MAX_SLOT_DAYS} days (a date alone "
+            "includes that day)",
+            optional=True,
+        ) = None,
         timezone: Annotated[
             Zone | None,
             Field(
@@ -84,116 +150,167 @@ def register(tool: Registrar, api: Api) -> None:
                 "times are in it; default the page's zone"
             ),
         ] = None,
-        duration: Annotated[
-            int | None,
-            Field(ge=1, le=1440, description="Minutes; one of the page's durations"),
-        ] = None,
+        duration: Minutes = None,
     ) -> CallToolResult:
         """Get the free, bookable start times of a booking page, honouring everything the
         page sets (weekly hours, date overrides, buffers, minimum notice, booking window,
-        daily and weekly limits) and busy time from every source of its calendar.
+        daily and weekly limits), busy time from every source of its calendar, and the
+        owner's other bookings.
 
-        The result groups slots by date in `timezone`: `dates` maps YYYY-MM-DD to a list of
-        slots, each with `start`/`end` in UTC and `start_local`/`end_local`. Pass a slot's
-        `start` unchanged to calmesh_create_booking or calmesh_reschedule_booking."""
+        A slug means one of the owner's own pages; another owner's page must be named as
+        handle/slug or by its URL, and `host` in the answer says whose page it is. The
+        result groups slots by date in `timezone`: `dates` maps YYYY-MM-DD to slots, each
+        with `start`/`end` in UTC and `start_local`/`end_local`. Pass a slot's `start`
+        unchanged to calmesh_create_booking or calmesh_reschedule_booking."""
+        await api.require_scope("book")
+        zone = await api.zone()
         data = await api.get(
-            f"/booking-pages/{seg(booking_page)}/slots",
-            start=start,
-            end=end,
+            page_path(booking_page, "slots"),
+            start=await at(api, start),
+            end=await at(api, end, end=True),
             tz=timezone,
             duration=duration,
         )
         days = data["dates"]
         count = sum(len(slots) for slots in days.values())
+        shown = data["timezone"]
+
+        def label(slot: dict[str, Any]) -> str:
+            text = slot["start_local"][11:16]
+            if shown != zone:
+                text += f" (owner {local_iso(slot['start'], zone)[11:16]})"
+            return text
+
         lines = [
-            f"- {day}: " + ", ".join(s["start_local"][11:16] for s in slots)
+            f"- {day}: " + ", ".join(label(s) for s in slots)
             for day, slots in days.items()
             if slots
         ]
-        head = (
-            f"{count} free {data['duration']}-minute slot(s) on {booking_page!r} "
-            f"(times in {data['timezone']})"
-        )
+        head = f"{count} free {data['duration']}-minute slot(s) on {whose(data)} (times in {shown}"
+        head += f"; the owner's zone is {zone})" if shown != zone else ")"
         return result(head + (":\n" + "\n".join(lines) if lines else "."), data)
 
-    @tool("calmesh_list_bookings", "List bookings", "read")
+    @tool(
+        "calmesh_list_bookings",
+        "List bookings",
+        "book",
+        calls=["GET /bookings"],
+        read_only=True,
+    )
     async def list_bookings(
+        when: Annotated[
+            Literal["upcoming", "past", "all"],
+            Field(
+                description="upcoming (default): not ended yet, soonest first; past: ended, "
+                "latest first; all: earliest first",
+            ),
+        ] = "upcoming",
         status: Annotated[
-            Literal["pending", "accepted", "declined", "cancelled"] | None,
-            Field(description="Only bookings in this state; pending ones await confirmation"),
+            Literal[
+                "pending",
+                "accepted",
+                "declined",
+                "cancelled",
+                "unconfirmed",
+                "upcoming",
+                "past",
+                "canceled",
+                "rejected",
+            ]
+            | None,
+            Field(
+                description="Only bookings in this state: pending (= Cal.com's unconfirmed: "
+                "awaiting confirmation), accepted, declined (= rejected), cancelled; "
+                "Cal.com's upcoming and past mean pending or accepted ones, upcoming or past"
+            ),
         ] = None,
-        booking_page: Annotated[
-            str | None, Field(max_length=60, description="Only this booking page's (its slug)")
-        ] = None,
+        booking_page: like(
+            slug_field(), "Only this booking page's (its slug)", optional=True
+        ) = None,
         attendee: Annotated[
             str | None,
-            Field(max_length=254, description="Part of the attendee's name or e-mail"),
+            Field(max_length=100, description="Part of the attendee's name or e-mail"),
         ] = None,
-        start_after: Annotated[
-            Instant | None, Field(description=f"Only starting at or after. {OFFSET_HELP}")
-        ] = None,
-        start_before: Annotated[
-            Instant | None, Field(description=f"Only starting before. {OFFSET_HELP}")
-        ] = None,
+        start_after: when("Only starting at or after", optional=True) = None,
+        start_before: when(
+            "Only starting before (a date alone: up to that day's end)", optional=True
+        ) = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CallToolResult:
-        """List the owner's bookings, earliest start first, optionally filtered by status,
-        booking page, attendee and start range (for "upcoming": start_after = now).
+        """List the owner's bookings: by default the upcoming ones, soonest first.
+        Filter by `when` (upcoming, past, all), status (Cal.com's names work too),
+        booking page, attendee and start range.
 
         Each booking has its `id` (use it with the other booking tools), `title`,
-        `booking_page`, `status`, `start`/`end` in UTC, `duration`, the `attendee` (name,
+        `booking_page` and its `host`, `status`, `start`/`end` in UTC, `times` in the
+        owner's zone and the attendee's (labelled), `duration`, the `attendee` (name,
         e-mail, IANA zone), `notes` and `answers`. The result has `data`, `has_more` and
         `next_cursor`."""
+        statuses, period = status, when
+        if status in ALIASES:
+            statuses, implied = ALIASES[status]
+            if implied:
+                period = implied
         page = await api.get(
             "/bookings",
-            status=status,
+            when=period,
+            status=statuses,
             booking_page=booking_page,
             attendee=attendee,
-            start_after=start_after,
-            start_before=start_before,
+            start_after=await at(api, start_after),
+            start_before=await at(api, start_before, end=True),
             limit=limit,
             cursor=cursor,
         )
+        zone = await api.zone() if page["data"] else "UTC"
+        page = {**page, "data": [with_times(b, zone) for b in page["data"]]}
         lines = [booking_line(b) for b in page["data"]]
-        summary = f"{len(lines)} booking(s):\n" + "\n".join(lines) if lines else ""
-        return result((summary or "No bookings match.") + more(page), page)
+        summary = f"{len(lines)} {period} booking(s):\n" + "\n".join(lines) if lines else ""
+        return result(
+            (summary or f"No {period} bookings match.") + more(page), page, _fields("data[].")
+        )
 
-    @tool("calmesh_get_booking", "Get a booking", "read")
+    @tool(
+        "calmesh_get_booking",
+        "Get a booking",
+        "book",
+        calls=["GET /bookings/:uid"],
+        read_only=True,
+    )
     async def get_booking(booking_id: BookingId) -> CallToolResult:
         """Get one booking by its id: `status` (pending, accepted, declined, cancelled),
-        `start`/`end` in UTC, `duration`, `attendee` (name, e-mail, IANA zone), `notes`,
-        `answers` to the page's questions, `location`, and the `reason` of the last change.
-        Use it to check the details before rescheduling or cancelling."""
-        data = await api.get(f"/bookings/{seg(booking_id)}")
-        return result("Booking:\n" + booking_line(data), data)
+        `start`/`end` in UTC, `times` in the owner's and the attendee's zones, `duration`,
+        `attendee` (name, e-mail, IANA zone), `notes`, `answers` to the page's questions,
+        `location`, and the `reason` of the last change. Use it to check the details before
+        rescheduling or cancelling."""
+        data = await one(await api.get(f"/bookings/{seg(booking_id)}"))
+        return result("Booking:\n" + booking_line(data), data, BOOKING_TEXT)
 
-    @tool("calmesh_create_booking", "Book a slot", "book", open_world=True)
+    @tool(
+        "calmesh_create_booking",
+        "Book a slot",
+        "book",
+        calls=["POST /booking-pages/:slug/book", "POST /public/:handle/:slug/book"],
+        open_world=True,
+    )
     async def create_booking(
-        booking_page: PageSlug,
+        booking_page: PageRef,
         start: Annotated[
-            Instant,
-            Field(description=f"Start of the slot, as calmesh_get_slots gives it. {OFFSET_HELP}"),
-        ],
-        attendee_name: Annotated[
-            str, Field(min_length=1, max_length=200, description="Who is booking")
-        ],
-        attendee_email: Annotated[
             str,
             Field(
-                min_length=3,
-                max_length=254,
-                pattern=r"^[^@\s]+@[^@\s]+$",
-                description="Gets the confirmation with an .ics invitation",
+                description="Start of the slot, as calmesh_get_slots gives it; ISO 8601 with "
+                "a UTC offset or Z"
             ),
         ],
-        attendee_timezone: Annotated[
-            Zone, Field(description="The attendee's IANA zone, e.g. America/Chicago")
-        ] = "UTC",
-        duration: Annotated[
-            int | None,
-            Field(ge=1, le=1440, description="Minutes; one of the page's durations"),
-        ] = None,
+        attendee_name: like(ATTENDEE.fields["name"], "Who is booking (one line)"),
+        attendee_email: like(
+            ATTENDEE.fields["email"], "Gets the confirmation with an .ics invitation"
+        ),
+        attendee_timezone: like(
+            ATTENDEE.fields["timezone"], "The attendee's IANA zone, e.g. America/Chicago"
+        ) = "UTC",
+        duration: Minutes = None,
         notes: Annotated[str, Field(max_length=5000, description="Notes from the attendee")] = "",
         answers: Annotated[
             dict[str, str | bool],
@@ -209,19 +326,21 @@ def register(tool: Registrar, api: Api) -> None:
         ] = None,
     ) -> CallToolResult:
         """Book a slot on a booking page for an attendee. Find free slots first with
-        calmesh_get_slots. The instance checks the slot again atomically: a slot taken in
-        the meantime is refused (409) and nothing is booked.
+        calmesh_get_slots. A slug means one of the owner's own pages; another owner's page
+        must be named as handle/slug or by its URL (the booking is then theirs, and the
+        answer's `host` names them). The instance checks the slot again atomically: a slot
+        taken in the meantime is refused (409) and nothing is booked.
 
         The booking is `accepted`, or `pending` when the page requires confirmation; it is
         written to the page's calendar and the attendee is e-mailed an invitation. The
-        result is the booking with its `id`, `status`, `start`/`end` in UTC and the
-        attendee's `manage_url`."""
+        result is the booking with its `id`, `status`, `times` and the attendee's
+        `manage_url`."""
         await api.require_scope("book")
         key = idempotency_key or f"mcp-{secrets.token_urlsafe(16)}"
         try:
             data = await api.request(
                 "POST",
-                f"/booking-pages/{seg(booking_page)}/book",
+                page_path(booking_page, "book"),
                 body={
                     "start": start,
                     "duration": duration,
@@ -239,47 +358,78 @@ def register(tool: Registrar, api: Api) -> None:
             if failure.status is None:  # no answer: it may have been booked
                 failure.hint = f"Retry with idempotency_key={key!r} so it is booked only once."
             raise
-        return result(f"Booked ({data['status']}):\n" + booking_line(data), data)
+        data = await one(data)
+        return result(f"Booked ({data['status']}):\n" + booking_line(data), data, BOOKING_TEXT)
 
     @tool(
         "calmesh_cancel_booking",
         "Cancel a booking",
         "book",
+        calls=["PATCH /bookings/:uid/cancel"],
         destructive=True,
         idempotent=True,
         open_world=True,
     )
     async def cancel_booking(booking_id: BookingId, reason: Reason = "") -> CallToolResult:
-        """Cancel a booking: it is removed from the calendar and the attendee is e-mailed a
-        cancellation. Cannot be undone. The result is the booking, now `cancelled`."""
-        data = await api.patch(f"/bookings/{seg(booking_id)}/cancel", {"reason": reason})
-        return result("Cancelled:\n" + booking_line(data), data)
+        """Cancel a booking, optionally with a reason: it is removed from the calendar and
+        the attendee is e-mailed a cancellation. Cannot be undone. The result is the
+        booking, now `cancelled`."""
+        data = await one(await api.patch(f"/bookings/{seg(booking_id)}/cancel", {"reason": reason}))
+        return result("Cancelled:\n" + booking_line(data), data, BOOKING_TEXT)
 
-    @tool("calmesh_reschedule_booking", "Move a booking", "book", open_world=True)
+    @tool(
+        "calmesh_reschedule_booking",
+        "Move a booking",
+        "book",
+        calls=["POST /bookings/:uid/reschedule"],
+        open_world=True,
+    )
     async def reschedule_booking(
         booking_id: BookingId,
-        start: Annotated[Instant, Field(description=f"The new start (a free slot). {OFFSET_HELP}")],
+        start: Annotated[
+            str,
+            Field(description="The new start (a free slot); ISO 8601 with a UTC offset or Z"),
+        ],
         reason: Reason = "",
     ) -> CallToolResult:
         """Move a pending or accepted booking to a new start, keeping its id and duration.
         The new time must be free under the page's rules (check calmesh_get_slots first);
         otherwise it is refused and the booking stays as it was. The calendar event is
         updated and the attendee notified. The result is the booking with its new times."""
-        data = await api.post(
-            f"/bookings/{seg(booking_id)}/reschedule", {"start": start, "reason": reason}
+        data = await one(
+            await api.post(
+                f"/bookings/{seg(booking_id)}/reschedule", {"start": start, "reason": reason}
+            )
         )
-        return result("Rescheduled:\n" + booking_line(data), data)
+        return result("Rescheduled:\n" + booking_line(data), data, BOOKING_TEXT)
 
     @tool(
         "calmesh_confirm_booking",
         "Confirm a pending booking",
         "book",
+        calls=["POST /bookings/:uid/confirm"],
         idempotent=True,
         open_world=True,
     )
     async def confirm_booking(booking_id: BookingId) -> CallToolResult:
-        """Confirm a booking that awaits the owner's approval (status `pending`, on pages
-        that require confirmation): it becomes `accepted` and the attendee is told. Other
-        states are refused. The result is the booking."""
-        data = await api.post(f"/bookings/{seg(booking_id)}/confirm")
-        return result("Confirmed:\n" + booking_line(data), data)
+        """Confirm a booking that awaits the owner's approval (status `pending`, Cal.com's
+        unconfirmed, on pages that require confirmation): it becomes `accepted` and the
+        attendee is told. Other states are refused. The result is the booking."""
+        data = await one(await api.post(f"/bookings/{seg(booking_id)}/confirm"))
+        return result("Confirmed:\n" + booking_line(data), data, BOOKING_TEXT)
+
+    @tool(
+        "calmesh_decline_booking",
+        "Decline a pending booking",
+        "book",
+        calls=["POST /bookings/:uid/decline"],
+        destructive=True,
+        idempotent=True,
+        open_world=True,
+    )
+    async def decline_booking(booking_id: BookingId, reason: Reason = "") -> CallToolResult:
+        """Decline a booking that awaits the owner's approval (status `pending`): it
+        becomes `declined`, its time is free again and the attendee is told, with the
+        reason if given. Other states are refused. The result is the booking."""
+        data = await one(await api.post(f"/bookings/{seg(booking_id)}/decline", {"reason": reason}))
+        return result("Declined:\n" + booking_line(data), data, BOOKING_TEXT)

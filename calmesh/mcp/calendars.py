@@ -11,23 +11,29 @@ from pydantic import BaseModel, Field
 from calmesh.mcp.client import Api, ApiFailure
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
-    OFFSET_HELP,
     CalendarSlug,
     ConnectionId,
     Cursor,
-    Instant,
     Limit,
+    NewSlug,
     Registrar,
     Zone,
+    at,
     bad_arguments,
+    like,
     more,
     result,
+    untrusted,
+    when,
 )
+from calmesh.schema import MAX_WINDOW_DAYS, minutes_field, slug_field
 
-WindowStart = Annotated[Instant, Field(description=f"Start of the window. {OFFSET_HELP}")]
-WindowEnd = Annotated[
-    Instant, Field(description=f"End of the window (after start, at most 366 days). {OFFSET_HELP}")
-]
+WindowStart = when("Start of the window")
+WindowEnd = when(
+    f"End of the window (after start, at most {MAX_WINDOW_DAYS} days; a date alone "
+    "includes that whole day)"
+)
+EVENT_TEXT = ("data[].summary", "data[].location")
 ViewZone = Annotated[
     Zone | None,
     Field(
@@ -38,6 +44,9 @@ ViewZone = Annotated[
 
 
 class NewSource(BaseModel):
+    """One source: a whole connection, or one calendar of it. The same shape in
+    calmesh_create_calendar's `sources` and calmesh_manage_calendar's `add_sources`."""
+
     connection_id: ConnectionId
     remote_calendar_id: Annotated[
         int | None,
@@ -54,8 +63,8 @@ def _calendar_line(calendar: dict[str, Any]) -> str:
     names = ", ".join(
         f"{s['connection_name']} (source {s['id']}"
         + (f", calendar {s['remote_calendar_id']}" if s["remote_calendar_id"] else "")
-        + (", write target" if s["sort_order"] == 0 else "")
-        + (", read-only" if s["read_only"] else "")
+        + (", write target" if s.get("write_target") else "")
+        + (", read-only: skipped for writes" if s["read_only"] else "")
         + ")"
         for s in sources
     )
@@ -74,7 +83,10 @@ def _event_line(event: dict[str, Any]) -> str:
     if event["status"] != "confirmed":
         flags.append(event["status"])
     extra = f" [{', '.join(flags)}]" if flags else ""
-    return f"- {when}: {event['summary'] or '(no title)'}{extra} (source {event['source_id']})"
+    origin = f"source {event['source_id']}" if event["source_id"] else "not in a source yet"
+    if event.get("booking_id"):
+        origin += f", booking {event['booking_id']}"
+    return f"- {when}: {untrusted(event['summary'] or '(no title)')}{extra} ({origin})"
 
 
 def _range_line(block: dict[str, Any]) -> str:
@@ -82,11 +94,12 @@ def _range_line(block: dict[str, Any]) -> str:
 
 
 def register(tool: Registrar, api: Api) -> None:
-    @tool("calmesh_list_calendars", "List unified calendars", "read")
+    @tool("calmesh_list_calendars", "List unified calendars", "read", calls=["GET /calendars"])
     async def list_calendars(limit: Limit = 50, cursor: Cursor = None) -> CallToolResult:
         """List the owner's unified calendars: each merges one or more sources (calendar
-        connections) and has a slug, a name, an IANA time zone and its sources in order (the
-        first, sort_order 0, is where new events and bookings are written).
+        connections) and has a slug, a name, an IANA time zone and its sources in order
+        (`write_target` marks where new events and bookings are written: the first writable
+        source; read-only ones such as iCal URLs are skipped).
 
         Use it first to find the slug that calmesh_get_events, calmesh_check_availability,
         calmesh_find_conflicts and calmesh_manage_calendar need. The result has `data` (the
@@ -96,7 +109,7 @@ def register(tool: Registrar, api: Api) -> None:
         summary = f"{len(lines)} unified calendar(s):\n" + "\n".join(lines) if lines else ""
         return result((summary or "No unified calendars yet.") + more(page), page)
 
-    @tool("calmesh_get_events", "Get merged events", "read")
+    @tool("calmesh_get_events", "Get merged events", "read", calls=["GET /calendars/:slug/events"])
     async def get_events(
         calendar: CalendarSlug,
         start: WindowStart,
@@ -108,51 +121,56 @@ def register(tool: Registrar, api: Api) -> None:
 
         Each event has `uid`, `summary`, `location`, `start`/`end` in UTC, `start_local`/
         `end_local` in the answer's zone, `all_day` (then `start_date`/`end_date`, the end
-        exclusive), `busy` (false for events marked free), `status` and the `source_id` it
-        came from. Use calmesh_check_availability instead to learn when the owner is free."""
+        exclusive), `busy` (false for events marked free), `status`, the `source_id` it
+        came from, and `booking_id` when it is a CalMesh booking. Use
+        calmesh_check_availability instead to learn when the owner is free."""
         data = await api.get(
-            f"/calendars/{seg(calendar)}/events", start=start, end=end, tz=timezone
+            f"/calendars/{seg(calendar)}/events",
+            start=await at(api, start),
+            end=await at(api, end, end=True),
+            tz=timezone,
         )
         lines = [_event_line(e) for e in data["data"]]
         head = f"{len(lines)} event(s) in {calendar!r} (times in {data['timezone']})"
-        return result(head + (":\n" + "\n".join(lines) if lines else "."), data)
+        return result(head + (":\n" + "\n".join(lines) if lines else "."), data, EVENT_TEXT)
 
-    @tool("calmesh_check_availability", "Check free and busy time", "read")
+    @tool(
+        "calmesh_check_availability",
+        "Check free and busy time",
+        "read",
+        calls=["GET /calendars/:slug/availability"],
+    )
     async def check_availability(
         calendar: CalendarSlug,
         date: Annotated[
             date | None,
             Field(description="A whole day, YYYY-MM-DD, in `timezone`; or give start and end"),
         ] = None,
-        start: Annotated[
-            Instant | None, Field(description=f"Window start (instead of date). {OFFSET_HELP}")
-        ] = None,
-        end: Annotated[
-            Instant | None, Field(description=f"Window end (instead of date). {OFFSET_HELP}")
-        ] = None,
+        start: when("Window start (instead of date)", optional=True) = None,
+        end: when("Window end (instead of date)", optional=True) = None,
         timezone: ViewZone = None,
-        duration: Annotated[
-            int | None,
-            Field(ge=1, le=1440, description="Only list free ranges at least this many minutes"),
-        ] = None,
+        duration: like(
+            minutes_field(), "Only list free ranges at least this many minutes", int, optional=True
+        ) = None,
     ) -> CallToolResult:
         """Find when the owner is busy and free on a day or in a window, across every
-        source of a unified calendar. Events marked free and cancelled events do not block
-        time; all-day events block the whole day in the calendar's zone.
+        source of a unified calendar, and the calendar's own bookings (pending and accepted,
+        each once). Events marked free and cancelled events do not block time; all-day
+        events block the whole day in the calendar's zone.
 
         Give either `date` (a whole day in `timezone`) or both `start` and `end`. The result
         has `busy` and `free` lists of ranges, each with `start`/`end` in UTC and
         `start_local`/`end_local` in the answer's `timezone`. To offer bookable times of a
         booking page, use calmesh_get_slots instead: it also honours the page's rules."""
         if date is not None and (start or end):
-            raise bad_arguments("give either date, or start and end, not both")
+            raise bad_arguments("give either date, or start and end, not both", "date")
         if date is None and (start is None or end is None):
-            raise bad_arguments("give date (YYYY-MM-DD), or both start and end")
+            raise bad_arguments("is required without start and end", "date")
         data = await api.get(
             f"/calendars/{seg(calendar)}/availability",
             date=date,
-            start=start,
-            end=end,
+            start=await at(api, start),
+            end=await at(api, end, end=True),
             tz=timezone,
             duration=duration,
         )
@@ -165,7 +183,12 @@ def register(tool: Registrar, api: Api) -> None:
         )
         return result(summary, data)
 
-    @tool("calmesh_find_conflicts", "Find double-booked time", "read")
+    @tool(
+        "calmesh_find_conflicts",
+        "Find double-booked time",
+        "read",
+        calls=["GET /calendars/:slug/conflicts"],
+    )
     async def find_conflicts(
         calendar: CalendarSlug,
         start: WindowStart,
@@ -173,69 +196,71 @@ def register(tool: Registrar, api: Api) -> None:
         timezone: ViewZone = None,
     ) -> CallToolResult:
         """Find conflicts in a unified calendar: busy events from different sources that
-        overlap (say a work meeting over a family appointment) within a window.
+        overlap (say a work meeting over a family appointment) within a window. The
+        calendar's bookings count as one more source until they are written to one.
 
         Each conflict in `data` has the two events `a` and `b` (as calmesh_get_events shows
         events) and the `overlap` range. An empty list means no double-booking."""
         data = await api.get(
-            f"/calendars/{seg(calendar)}/conflicts", start=start, end=end, tz=timezone
+            f"/calendars/{seg(calendar)}/conflicts",
+            start=await at(api, start),
+            end=await at(api, end, end=True),
+            tz=timezone,
         )
         lines = [
-            f"- {c['a']['summary'] or '(no title)'} (source {c['a']['source_id']}) overlaps "
-            f"{c['b']['summary'] or '(no title)'} (source {c['b']['source_id']}) from "
+            f"- {untrusted(c['a']['summary'] or '(no title)')} ({_origin(c['a'])}) overlaps "
+            f"{untrusted(c['b']['summary'] or '(no title)')} ({_origin(c['b'])}) from "
             f"{c['overlap']['start_local']} to {c['overlap']['end_local']}"
             for c in data["data"]
         ]
         head = f"{len(lines)} conflict(s) in {calendar!r} (times in {data['timezone']})"
-        return result(head + (":\n" + "\n".join(lines) if lines else "."), data)
+        text = [f"data[].{side}.{f}" for side in ("a", "b") for f in ("summary", "location")]
+        return result(head + (":\n" + "\n".join(lines) if lines else "."), data, text)
 
-    @tool("calmesh_create_calendar", "Create a unified calendar", "full")
+    @tool(
+        "calmesh_create_calendar",
+        "Create a unified calendar",
+        "full",
+        calls=["POST /calendars", "POST /calendars/:slug/sources"],
+    )
     async def create_calendar(
-        slug: Annotated[
-            str,
-            Field(
-                min_length=1,
-                max_length=60,
-                description="Short id for URLs and tools: lowercase letters, digits, hyphens",
-            ),
-        ],
+        slug: NewSlug,
         name: Annotated[str, Field(min_length=1, max_length=200, description="Display name")],
         timezone: Annotated[
             Zone, Field(description="The calendar's IANA time zone, e.g. Europe/Berlin")
         ],
         sources: Annotated[
-            list[ConnectionId],
+            list[NewSource],
             Field(
                 max_length=50,
-                description="Connection ids to merge into it, in order (the first becomes the "
-                "write target); all calendars of each connection are added",
+                description="Connections (or single calendars of them) to merge into it, in "
+                "order; the same shape as calmesh_manage_calendar's add_sources",
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults; the schema shows []
     ) -> CallToolResult:
         """Create a unified calendar that merges calendar connections into one view, in one
         IANA time zone. Booking pages and polls are built on a unified calendar.
 
-        Add connections with `sources` now or later with calmesh_manage_calendar. The result
-        is the calendar with its `slug`, `name`, `timezone` and `sources` (each with its
-        source `id` and `sort_order`)."""
+        Add sources now with `sources` (each {connection_id} for all of a connection's
+        calendars, or {connection_id, remote_calendar_id} for one) or later with
+        calmesh_manage_calendar. If adding a source fails, the answer says which were
+        added and which not; the calendar itself stays. The result is the calendar with
+        its `slug`, `name`, `timezone` and `sources`."""
         data = await api.post("/calendars", {"slug": slug, "name": name, "timezone": timezone})
-        for connection_id in sources:
-            try:
-                data = await api.post(
-                    f"/calendars/{seg(data['slug'])}/sources", {"connection_id": connection_id}
-                )
-            except ApiFailure as failure:
-                failure.message = (
-                    f"created calendar {data['slug']!r}, but adding connection {connection_id} "
-                    f"failed: {failure.message}"
-                )
-                raise
+        steps = [(_source_step(new), "POST", "/sources", _source_body(new)) for new in sources]
+        data = await run_steps(api, data, steps, done=[f"create calendar {data['slug']!r}"])
         return result("Created unified calendar:\n" + _calendar_line(data), data)
 
     @tool(
         "calmesh_manage_calendar",
         "Change a unified calendar and its sources",
         "full",
+        calls=[
+            "PATCH /calendars/:slug",
+            "POST /calendars/:slug/sources",
+            "DELETE /calendars/:slug/sources/:sourceId",
+            "PATCH /calendars/:slug/sources/reorder",
+        ],
         destructive=True,
     )
     async def manage_calendar(
@@ -243,12 +268,9 @@ def register(tool: Registrar, api: Api) -> None:
         name: Annotated[
             str | None, Field(min_length=1, max_length=200, description="New display name")
         ] = None,
-        new_slug: Annotated[
-            str | None,
-            Field(
-                min_length=1, max_length=60, description="Rename the slug (old one stops working)"
-            ),
-        ] = None,
+        new_slug: like(
+            slug_field(), "Rename the slug (old one stops working)", optional=True
+        ) = None,
         timezone: Annotated[Zone | None, Field(description="New IANA time zone")] = None,
         feed_mode: Annotated[
             Literal["off", "busy", "full"] | None,
@@ -272,19 +294,19 @@ def register(tool: Registrar, api: Api) -> None:
             list[Annotated[int, Field(ge=1)]] | None,
             Field(
                 description="Every source id in the new order, after adds and removals; the "
-                "first becomes the write target"
+                "first writable one becomes the write target (read-only ones are skipped)"
             ),
         ] = None,
     ) -> CallToolResult:
         """Change a unified calendar: its name, slug, IANA time zone and private feed, and
         its sources: add connections (or one calendar of a connection), remove sources, and
-        reorder them (the first is where new events and bookings are written).
+        reorder them (the first writable source is where new events and bookings are written).
 
         Steps run in this order: settings, additions, removals, new order; the first that
-        fails stops the rest and says so. Removing a source hides its events from the
-        calendar (the connection itself stays). The result is the calendar as it is now;
-        when the feed was just turned on or given a new URL, it carries that URL
-        (``feed_url``) this once: CalMesh keeps only a hash of it."""
+        fails stops the rest, and the error says what was done and what was not. Removing a
+        source hides its events from the calendar (the connection itself stays). The result
+        is the calendar as it is now; when the feed was just turned on or given a new URL,
+        it carries that URL (``feed_url``) this once: CalMesh keeps only a hash of it."""
         settings = {
             "name": name,
             "slug": new_slug,
@@ -298,10 +320,7 @@ def register(tool: Registrar, api: Api) -> None:
         if settings:
             steps.append(("update the settings", "PATCH", "", settings))
         for new in add_sources:
-            what = f"add connection {new.connection_id}"
-            if new.remote_calendar_id:
-                what += f" (calendar {new.remote_calendar_id})"
-            steps.append((what, "POST", "/sources", new.model_dump(exclude_none=True)))
+            steps.append((_source_step(new), "POST", "/sources", _source_body(new)))
         for source_id in remove_sources:
             steps.append((f"remove source {source_id}", "DELETE", f"/sources/{source_id}", None))
         if source_order is not None:
@@ -310,18 +329,129 @@ def register(tool: Registrar, api: Api) -> None:
         if not steps:
             data = await api.get(f"/calendars/{seg(slug)}")
             return result("Nothing to change:\n" + _calendar_line(data), data)
-        done: list[str] = []
-        feed_url = None
-        for what, method, path, body in steps:
-            try:
-                data = await api.request(method, f"/calendars/{seg(slug)}{path}", body=body)
-            except ApiFailure as failure:
-                before = f" (done: {', '.join(done)})" if done else ""
-                failure.message = f"could not {what}{before}: {failure.message}"
-                raise
-            slug = data["slug"]
-            feed_url = data.get("feed_url") or feed_url  # answered once, by the settings step
-            done.append(what)
-        data["feed_url"] = feed_url
+        data = await run_steps(api, {"slug": slug}, steps, done=[])
+        feed_url = data.get("feed_url")
         shown = f"\nPrivate feed URL (shown only this once): {feed_url}" if feed_url else ""
-        return result(f"Done: {', '.join(done)}.\n" + _calendar_line(data) + shown, data)
+        return result(
+            f"Done: {', '.join(s[0] for s in steps)}.\n" + _calendar_line(data) + shown, data
+        )
+
+    @tool(
+        "calmesh_create_event",
+        "Create an event on a unified calendar",
+        "full",
+        calls=["POST /calendars/:slug/events"],
+        open_world=True,
+    )
+    async def create_event(
+        calendar: CalendarSlug,
+        summary: Annotated[str, Field(min_length=1, max_length=500, description="The title")],
+        start: when("Start (a date alone: that day's midnight in the owner's zone)"),
+        end: when("End, after start"),
+        description: Annotated[str, Field(max_length=10_000, description="Details")] = "",
+        location: Annotated[str, Field(max_length=500, description="Where")] = "",
+        source_id: Annotated[
+            int | None,
+            Field(ge=1, description="A source id to write to; default the write target"),
+        ] = None,
+        uid: Annotated[
+            str | None,
+            Field(
+                min_length=1,
+                max_length=255,
+                pattern=r"^[A-Za-z0-9@._:-]+$",
+                description="Your own UID makes a retry idempotent; default generated",
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Create an event in the owner's calendar account through a unified calendar:
+        it is written to the provider (the calendar's write target, or `source_id`) and
+        counts as busy at once. Read-only sources (iCal URLs) cannot be written.
+
+        The result has the event's `uid` (for calmesh_delete_event), the `source_id` it
+        went to, and its `href` at the provider."""
+        data = await api.post(
+            f"/calendars/{seg(calendar)}/events",
+            {
+                "summary": summary,
+                "start": await at(api, start),
+                "end": await at(api, end),
+                "description": description,
+                "location": location,
+                "source_id": source_id,
+                "uid": uid,
+            },
+        )
+        return result(
+            f"Created event {summary!r} ({data['uid']}) in source {data['source_id']}.", data
+        )
+
+    @tool(
+        "calmesh_delete_event",
+        "Delete an event from a unified calendar",
+        "full",
+        calls=["DELETE /calendars/:slug/events"],
+        destructive=True,
+        idempotent=True,
+        open_world=True,
+    )
+    async def delete_event(
+        calendar: CalendarSlug,
+        uid: Annotated[
+            str,
+            Field(min_length=1, max_length=300, description="The event's uid (calmesh_get_events)"),
+        ],
+        source_id: Annotated[
+            int | None, Field(ge=1, description="Only from this source; default any")
+        ] = None,
+    ) -> CallToolResult:
+        """Delete an event (every occurrence of it) at its provider and from CalMesh.
+        Cannot be undone. A CalMesh booking's event is better cancelled with
+        calmesh_cancel_booking, which also tells the attendee."""
+        path = f"/calendars/{seg(calendar)}/events"
+        data = await api.request("DELETE", path, params={"uid": uid, "source_id": source_id})
+        return result(f"Deleted event {uid} ({data['deleted']} object(s)).", data)
+
+
+def _source_step(new: NewSource) -> str:
+    what = f"add connection {new.connection_id}"
+    if new.remote_calendar_id:
+        what += f" (calendar {new.remote_calendar_id})"
+    return what
+
+
+def _source_body(new: NewSource) -> dict[str, Any]:
+    return new.model_dump(exclude_none=True)
+
+
+def _origin(event: dict[str, Any]) -> str:
+    if event["source_id"] is None:
+        return f"booking {event['booking_id']}, not in a source yet"
+    return f"source {event['source_id']}"
+
+
+async def run_steps(
+    api: Api,
+    data: dict[str, Any],
+    steps: list[tuple[str, str, str, dict[str, Any] | None]],
+    done: list[str],
+) -> dict[str, Any]:
+    """Run calendar changes in order; the first failure stops the rest, and its
+    message says what was done and what was not (nothing is rolled back). A feed URL
+    answered by any step (shown only once) is kept in the result."""
+    feed_url = data.get("feed_url")
+    for index, (what, method, path, body) in enumerate(steps):
+        try:
+            data = await api.request(method, f"/calendars/{seg(data['slug'])}{path}", body=body)
+        except ApiFailure as failure:
+            left = [s[0] for s in steps[index + 1 :]]
+            failure.message = (
+                f"could not {what}"
+                + (f" (done: {', '.join(done)})" if done else " (nothing was changed)")
+                + (f" (not done: {', '.join(left)})" if left else "")
+                + f": {failure.message}"
+            )
+            raise
+        feed_url = data.get("feed_url") or feed_url
+        done.append(what)
+    return {**data, "feed_url": feed_url} if feed_url else data

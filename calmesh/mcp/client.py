@@ -10,7 +10,7 @@ model can act on; nothing is raised past the tool.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -111,8 +111,14 @@ class ApiFailure(Exception):
     def text(self) -> str:
         refused = self.status is not None and self.status >= 400
         head = f"CalMesh refused (HTTP {self.status} {self.code}): " if refused else ""
-        lines = [head + self.message]
-        lines += [f"  - {line}" for line in _detail_lines(self.details)]
+        if self.status is None and self.code == "validation_error":
+            head = "Invalid arguments (validation_error, nothing was sent to CalMesh): "
+        details = _detail_lines(self.details)
+        if details and self.message == "; ".join(details):
+            lines = [head.rstrip(" :") + ":"]  # the details say it all, one per line
+        else:
+            lines = [head + self.message]
+        lines += [f"  - {line}" for line in details]
         if self.hint:
             lines.append(self.hint)
         return "\n".join(lines)
@@ -177,7 +183,7 @@ class Api:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self._scope: str | None = None  # learnt from /me when a tool needs it
+        self._me: dict[str, Any] | None = None  # learnt from /me when a tool needs it
 
     async def request(
         self,
@@ -187,14 +193,19 @@ class Api:
         params: Mapping[str, Any] | None = None,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        nulls: Iterable[str] = (),
     ) -> dict[str, Any]:
-        """``path`` is below ``/api/v1``; ``None`` values are left out of query and body."""
+        """``path`` is below ``/api/v1``; ``None`` values are left out of query and body,
+        except the body keys in ``nulls`` (sent as JSON null: "reset this")."""
         settings = self.settings
         timeout = httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout))
         query = {k: v for k, v in to_jsonable_python(params or {}).items() if v is not None}
         payload = None
         if body is not None:
-            payload = {k: v for k, v in to_jsonable_python(body).items() if v is not None}
+            keep = set(nulls)
+            payload = {
+                k: v for k, v in to_jsonable_python(body).items() if v is not None or k in keep
+            }
         where = f"{method} /api/v1{path}"
         try:
             async with httpx.AsyncClient(
@@ -250,18 +261,28 @@ class Api:
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
         return await self.request("POST", path, body=body or {})
 
-    async def patch(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        return await self.request("PATCH", path, body=body)
+    async def patch(
+        self, path: str, body: Mapping[str, Any], nulls: Iterable[str] = ()
+    ) -> dict[str, Any]:
+        return await self.request("PATCH", path, body=body, nulls=nulls)
 
     async def delete(self, path: str) -> dict[str, Any]:
         return await self.request("DELETE", path)
 
+    async def me(self) -> dict[str, Any]:
+        """The key's owner (handle, name, timezone) and the key's scope, asked once."""
+        if self._me is None:
+            self._me = await self.get("/me")
+        return self._me
+
+    async def zone(self) -> str:
+        """The owner's IANA zone: the first zone every answer gives times in."""
+        return str((await self.me()).get("timezone") or "UTC")
+
     async def require_scope(self, needed: str) -> None:
         """Refuse, as the API would, a tool that an endpoint open to the public serves
-        (booking a slot) when the key's scope is below ``needed``."""
-        if self._scope is None:
-            self._scope = str((await self.get("/me")).get("scope", ""))
-        have = self._scope
+        (slots, booking a slot) when the key's scope is below ``needed``."""
+        have = str((await self.me()).get("scope", ""))
         if have not in SCOPES or SCOPES.index(have) < SCOPES.index(needed):
             raise ApiFailure(
                 f"this needs the '{needed}' scope; the key has '{have}'",

@@ -42,7 +42,13 @@ def connection_line(connection: dict[str, Any]) -> str:
 
 
 def register(tool: Registrar, api: Api) -> None:
-    @tool("calmesh_list_connections", "List calendar connections", "read")
+    @tool(
+        "calmesh_list_connections",
+        "List calendar connections",
+        "full",
+        calls=["GET /connections"],
+        read_only=True,
+    )
     async def list_connections(limit: Limit = 50, cursor: Cursor = None) -> CallToolResult:
         """List the owner's calendar connections (CalDAV, iCloud, iCal URL, Google,
         Microsoft 365). Each has its `id`, `provider`, `name`, sync `status` (pending,
@@ -54,7 +60,13 @@ def register(tool: Registrar, api: Api) -> None:
         summary = f"{len(lines)} connection(s):\n" + "\n".join(lines) if lines else ""
         return result((summary or "No calendar connections yet.") + more(page), page)
 
-    @tool("calmesh_check_connection_status", "Check a connection's sync status", "read")
+    @tool(
+        "calmesh_check_connection_status",
+        "Check a connection's sync status",
+        "full",
+        calls=["GET /connections/:id"],
+        read_only=True,
+    )
     async def check_connection_status(connection_id: ConnectionId) -> CallToolResult:
         """Check one connection's sync state: `status` (pending: not synced yet; syncing;
         ok; error: the provider failed, retried with back-off; auth_required: new
@@ -67,6 +79,7 @@ def register(tool: Registrar, api: Api) -> None:
         "calmesh_start_oauth_connection",
         "Connect Google or Microsoft",
         "full",
+        calls=["POST /connections/google", "POST /connections/microsoft"],
         open_world=True,
     )
     async def start_oauth_connection(
@@ -93,6 +106,7 @@ def register(tool: Registrar, api: Api) -> None:
         "calmesh_start_credential_connection",
         "Connect CalDAV, iCloud or an iCal URL",
         "full",
+        calls=["POST /connections/caldav", "POST /connections/icloud", "POST /connections/ics"],
         open_world=True,
     )
     async def start_credential_connection(
@@ -134,7 +148,9 @@ def register(tool: Registrar, api: Api) -> None:
         given = {"url": url, "username": username, "password": password}
         missing = [k for k in needs.get(provider, ("url",)) if not given[k]]
         if missing:
-            raise bad_arguments(f"{provider} needs {', '.join(missing)}")
+            raise bad_arguments(
+                [{"field": k, "message": f"is required for {provider}"} for k in missing]
+            )
         body = {"name": name, **{k: v for k, v in given.items() if v}}
         data = await api.post(f"/connections/{provider}", body)
         return result("Connected:\n" + connection_line(data), data)
@@ -143,6 +159,7 @@ def register(tool: Registrar, api: Api) -> None:
         "calmesh_remove_connection",
         "Remove a connection",
         "full",
+        calls=["DELETE /connections/:id"],
         destructive=True,
         idempotent=True,
     )
@@ -152,3 +169,19 @@ def register(tool: Registrar, api: Api) -> None:
         undone (reconnect instead)."""
         data = await api.delete(f"/connections/{seg(connection_id)}")
         return result(f"Removed connection {connection_id}.", data)
+
+    @tool(
+        "calmesh_sync_connection",
+        "Sync a connection now",
+        "full",
+        calls=["POST /connections/:id/sync"],
+        idempotent=True,
+        open_world=True,
+    )
+    async def sync_connection(connection_id: ConnectionId) -> CallToolResult:
+        """Ask for a sync of one connection now instead of at its next interval: the
+        scheduler picks it up within seconds. Refused for a connection that needs new
+        credentials or consent first. Check the outcome with
+        calmesh_check_connection_status (`last_sync_at`, `status`)."""
+        data = await api.post(f"/connections/{seg(connection_id)}/sync")
+        return result("Sync requested:\n" + connection_line(data), data)

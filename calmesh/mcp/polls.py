@@ -18,10 +18,15 @@ from calmesh.mcp.common import (
     PollId,
     Registrar,
     Zone,
+    at,
+    like,
     local,
     more,
     result,
+    untrusted,
+    when,
 )
+from calmesh.schema import minutes_field, slug_field
 
 
 class PollOption(BaseModel):
@@ -66,7 +71,7 @@ def _overlap_line(option: dict[str, Any]) -> str:
     busy = {True: "; owner busy", False: "; owner free"}.get(option["busy"], "")
     best = " [best]" if option["best"] else ""
     who = "; ".join(
-        f"{value}: {', '.join(p['name'] for p in people)}"
+        f"{value}: {', '.join(untrusted(p['name']) for p in people)}"
         for value, people in option["answers"].items()
         if people
     )
@@ -77,7 +82,7 @@ def _overlap_line(option: dict[str, Any]) -> str:
 
 
 def register(tool: Registrar, api: Api) -> None:
-    @tool("calmesh_list_polls", "List scheduling polls", "read")
+    @tool("calmesh_list_polls", "List scheduling polls", "read", calls=["GET /polls"])
     async def list_polls(
         status: Annotated[
             Literal["open", "closed"] | None,
@@ -96,7 +101,12 @@ def register(tool: Registrar, api: Api) -> None:
         summary = f"{len(lines)} poll(s):\n" + "\n".join(lines) if lines else ""
         return result((summary or "No polls yet.") + more(page), page)
 
-    @tool("calmesh_get_poll_overlap", "See which poll option suits most", "read")
+    @tool(
+        "calmesh_get_poll_overlap",
+        "See which poll option suits most",
+        "read",
+        calls=["GET /polls/:id/overlap"],
+    )
     async def get_poll_overlap(poll_id: PollId) -> CallToolResult:
         """Get a poll's results per option, best first: how many answered `yes`,
         `ifneedbe` and `no`, a `score` (2 per yes, 1 per if-need-be), `best`, who answered
@@ -110,9 +120,10 @@ def register(tool: Registrar, api: Api) -> None:
             f"Poll {poll_id}: {data['participant_count']} participant(s); options best first "
             f"(times in {data['timezone']})"
         )
-        return result(head + (":\n" + "\n".join(lines) if lines else ": none."), data)
+        names = [f"options[].answers.{v}[].name" for v in ("yes", "ifneedbe", "no")]
+        return result(head + (":\n" + "\n".join(lines) if lines else ": none."), data, names)
 
-    @tool("calmesh_create_poll", "Create a scheduling poll", "book")
+    @tool("calmesh_create_poll", "Create a scheduling poll", "book", calls=["POST /polls"])
     async def create_poll(
         title: Annotated[
             str, Field(min_length=1, max_length=200, description="What the poll is about")
@@ -129,21 +140,21 @@ def register(tool: Registrar, api: Api) -> None:
         timezone: Annotated[
             Zone | None, Field(description="The poll's IANA zone; default the owner's")
         ] = None,
-        duration: Annotated[
-            int | None,
-            Field(ge=5, le=1440, description="Minutes; the length of slots given by start only"),
-        ] = None,
-        calendar: Annotated[
-            str | None,
-            Field(
-                max_length=60,
-                description="A unified calendar's slug: its busy time shows in the overlap "
-                "and the decided event is written to it",
-            ),
-        ] = None,
-        deadline: Annotated[
-            Instant | None, Field(description=f"Votes are refused after it. {OFFSET_HELP}")
-        ] = None,
+        duration: like(
+            minutes_field(minimum=5),
+            "Minutes; the length of slots given by start only",
+            int,
+            optional=True,
+        ) = None,
+        calendar: like(
+            slug_field(),
+            "A unified calendar's slug: its busy time shows in the overlap and the decided "
+            "event is written to it",
+            optional=True,
+        ) = None,
+        deadline: when(
+            "Votes are refused after it (a date alone: after that whole day)", optional=True
+        ) = None,
         description: Annotated[
             str | None, Field(max_length=5000, description="Shown on the poll's page")
         ] = None,
@@ -176,7 +187,7 @@ def register(tool: Registrar, api: Api) -> None:
             "timezone": timezone,
             "duration": duration,
             "calendar": calendar,
-            "deadline": deadline,
+            "deadline": await at(api, deadline, end=True),
             "description": description,
             "location": location,
             "zone_mode": zone_mode,
@@ -191,6 +202,7 @@ def register(tool: Registrar, api: Api) -> None:
         "calmesh_decide_poll",
         "Decide a poll",
         "book",
+        calls=["POST /polls/:id/decide"],
         destructive=True,
         open_world=True,
     )
@@ -206,3 +218,30 @@ def register(tool: Registrar, api: Api) -> None:
         `decided_option_id`."""
         data = await api.post(f"/polls/{seg(poll_id)}/decide", {"option_id": option_id})
         return result(f"Decided: option {option_id}.\n" + poll_line(data), data)
+
+    @tool(
+        "calmesh_close_poll",
+        "Close a poll",
+        "book",
+        calls=["POST /polls/:id/close"],
+        idempotent=True,
+    )
+    async def close_poll(poll_id: PollId) -> CallToolResult:
+        """Close a poll to further votes without deciding it (calmesh_reopen_poll opens it
+        again). The result is the poll, `closed`."""
+        data = await api.post(f"/polls/{seg(poll_id)}/close")
+        return result("Closed:\n" + poll_line(data), data)
+
+    @tool(
+        "calmesh_reopen_poll",
+        "Reopen a poll",
+        "book",
+        calls=["POST /polls/:id/reopen"],
+        destructive=True,
+        idempotent=True,
+    )
+    async def reopen_poll(poll_id: PollId) -> CallToolResult:
+        """Open a closed poll for votes again. A decided poll loses its decision (the
+        decided option is withdrawn). The result is the poll, `open`."""
+        data = await api.post(f"/polls/{seg(poll_id)}/reopen")
+        return result("Reopened:\n" + poll_line(data), data)

@@ -10,6 +10,7 @@ from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from calmesh.models.calendars import UnifiedCalendar
 from calmesh.models.connections import RemoteCalendar
 from calmesh.models.users import User
+from calmesh.schema import SLUG_MAX
 
 BOOKING_STATUSES = ("pending", "accepted", "cancelled", "declined")
 ACTIVE = ("pending", "accepted")  # these hold their time
@@ -21,8 +22,8 @@ def new_uid() -> str:
 
 class BookingPage(BaseModel):
     user = pw.ForeignKeyField(User, backref="booking_pages", on_delete="CASCADE")
-    # Unique across the instance: the public endpoints name only the slug.
-    slug = pw.CharField(max_length=60, unique=True)
+    # Unique per owner: the public address is /{handle}/{slug}.
+    slug = pw.CharField(max_length=SLUG_MAX)
     title = pw.CharField(max_length=200)
     description = pw.TextField(default="")
     calendar = pw.ForeignKeyField(UnifiedCalendar, on_delete="CASCADE")
@@ -45,6 +46,9 @@ class BookingPage(BaseModel):
     active = pw.BooleanField(default=True)
     created_at = UTCDateTimeField(default=utcnow)
 
+    class Meta:
+        indexes = ((("user", "slug"), True),)
+
     @classmethod
     def for_user(cls, user: User) -> pw.ModelSelect:
         return cls.select().where(cls.user == user)
@@ -65,6 +69,8 @@ class Booking(BaseModel):
     sequence = pw.IntegerField(default=0)  # the .ics SEQUENCE, raised on every change
     reason = pw.TextField(default="")  # why it was cancelled, declined or moved
     idempotency_key = pw.CharField(max_length=200, null=True)
+    # SHA-256 of the request the key was first sent with (services.bookings).
+    idempotency_fingerprint = pw.CharField(max_length=64, null=True)
     # Where the write-back put the event, once it did.
     remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     remote_href = pw.CharField(max_length=2000, null=True)

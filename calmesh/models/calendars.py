@@ -7,13 +7,14 @@ import peewee as pw
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 from calmesh.models.connections import Connection, RemoteCalendar
 from calmesh.models.users import User
+from calmesh.schema import SLUG_MAX
 
 FEED_MODES = ("busy", "full")
 
 
 class UnifiedCalendar(BaseModel):
     user = pw.ForeignKeyField(User, backref="unified_calendars", on_delete="CASCADE")
-    slug = pw.CharField(max_length=60)
+    slug = pw.CharField(max_length=SLUG_MAX)
     name = pw.CharField(max_length=200)
     timezone = pw.CharField(max_length=64)
     tentative_busy = pw.BooleanField(default=True)

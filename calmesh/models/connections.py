@@ -76,6 +76,8 @@ class CalendarObject(BaseModel):
     etag = pw.CharField(max_length=300, default="")
     uid = pw.CharField(max_length=1000, default="")
     ical = pw.TextField(null=True)
+    # Why its expansion was cut by a cap (see engine.recurrence.Budget); "" when whole.
+    fault = pw.TextField(default="")
 
     class Meta:
         indexes = ((("calendar", "href"), True),)

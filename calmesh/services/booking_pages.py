@@ -13,6 +13,7 @@ from calmesh.engine.intervals import Interval, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
 from calmesh.schema import (
+    SLUG_MAX,
     Boolean,
     Choice,
     Date,
@@ -37,7 +38,19 @@ TIME_RANGE = List(
 DAY_HOURS = List(
     TIME_RANGE, max_items=12, description="Several ranges a day are allowed; [] = closed"
 )
-WEEKLY_HOURS = Object({day: DAY_HOURS for day in DAYS}, name="WeeklyHours")
+WEEKLY_HOURS = Object(
+    {
+        day: List(
+            TIME_RANGE,
+            max_items=12,
+            default=list,
+            description="Several ranges a day are allowed; [] or left out = closed",
+        )
+        for day in DAYS
+    },
+    name="WeeklyHours",
+    description="Hours per weekday (mon..sun) in the page's zone; days left out are closed",
+)
 DEFAULT_WEEKLY = {day: ([["09:00", "17:00"]] if i < 5 else []) for i, day in enumerate(DAYS)}
 QUESTION_TYPES = ("short_text", "long_text", "select", "checkbox", "phone")
 QUESTION = Object(
@@ -59,7 +72,7 @@ SETTINGS: dict[str, Any] = {
     "title": String(min_length=1, max_length=200),
     "description": String(max_length=5000),
     "calendar": String(
-        min_length=1, max_length=60, description="Slug of one of your unified calendars"
+        min_length=1, max_length=SLUG_MAX, description="Slug of one of your unified calendars"
     ),
     "timezone": TimeZone(),
     "duration": MINUTES,
@@ -134,13 +147,24 @@ def get_for(user: User, slug: str) -> BookingPage | None:
     return BookingPage.get_or_none((BookingPage.user == user) & (BookingPage.slug == slug))
 
 
-def public_page(slug: str) -> BookingPage | None:
-    """An active page by its instance-wide slug (the public endpoints)."""
+def public_page(handle: str, slug: str) -> BookingPage | None:
+    """An active page by its public address, /{handle}/{slug}."""
     return (
         BookingPage.select(BookingPage, User)
         .join(User)
-        .where((BookingPage.slug == slug) & BookingPage.active)
+        .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
         .first()
+    )
+
+
+def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:
+    """Active pages of any owner with this slug (slugs are unique per owner only)."""
+    return list(
+        BookingPage.select(BookingPage, User)
+        .join(User)
+        .where((BookingPage.slug == slug) & BookingPage.active)
+        .order_by(User.handle)
+        .limit(limit)
     )
 
 
@@ -199,7 +223,10 @@ def create(user: User, data: dict[str, Any]) -> BookingPage:
             return BookingPage.create(user=user, **columns)
     except pw.IntegrityError:
         raise PageError(
-            f"the slug {data['slug']!r} is taken on this instance", 409, "conflict", "slug"
+            f"you already have a booking page with the slug {data['slug']!r}",
+            409,
+            "conflict",
+            "slug",
         ) from None
 
 
@@ -214,7 +241,10 @@ def update(page: BookingPage, data: dict[str, Any]) -> BookingPage:
             page.save()
     except pw.IntegrityError:
         raise PageError(
-            f"the slug {page.slug!r} is taken on this instance", 409, "conflict", "slug"
+            f"you already have a booking page with the slug {page.slug!r}",
+            409,
+            "conflict",
+            "slug",
         ) from None
     return page
 
@@ -314,21 +344,14 @@ def inputs_key(
     page: BookingPage, start: datetime, end: datetime, minutes: int, now: datetime
 ) -> tuple:
     """Everything ``slots`` depends on, cheaply: the page's settings, the version
-    stamps of its calendar's busy time, the owner's bookings (how many, and the
-    newest change), the range, and the minute of ``now``. Equal keys, equal slots."""
-    stamp = (
-        Booking.select(pw.fn.COUNT(Booking.id), pw.fn.MAX(Booking.updated_at))
-        .where(Booking.user == page.user_id)
-        .tuples()
-        .get()
-    )
+    stamps of its calendar's busy time (the owner's bookings included: how many, and
+    the newest change), the range, and the minute of ``now``. Equal keys, equal slots."""
     settings = json.dumps(
         {k: v for k, v in page.__data__.items() if k != "created_at"}, default=str, sort_keys=True
     )
     return (
         settings,
         busy_key(page.calendar),
-        tuple(map(str, stamp)),
         start,
         end,
         minutes,

@@ -9,6 +9,8 @@ e-mails) goes to the outbox in that same transaction.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +23,7 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
+from calmesh.schema import Email, Object, String, TimeZone
 from calmesh.services import booking_pages, events, mail, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
@@ -30,6 +33,23 @@ from calmesh.urls import external_url
 # domain also lets busy-time readers skip these events: bookings block through
 # their own rows, and must not block themselves when rescheduled.
 UID_DOMAIN = BOOKING_UID_DOMAIN
+
+
+# Who books, declared once: the public endpoint, the booking form and the MCP tool.
+ATTENDEE = Object(
+    {
+        # One line: the name goes into e-mail subjects.
+        "name": String(
+            min_length=1,
+            max_length=200,
+            pattern=r"[^\x00-\x1f\x7f]+",
+            pattern_help="must be one line of text",
+        ),
+        "email": Email(),
+        "timezone": TimeZone(default="UTC"),
+    },
+    name="Attendee",
+)
 
 
 class BookingError(ServiceError):
@@ -148,6 +168,7 @@ def booking_data(booking: Booking) -> dict[str, Any]:
         "id": booking.uid,
         "uid": booking.uid,
         "booking_page": booking.page.slug,
+        "host": {"handle": booking.page.user.handle, "name": booking.page.user.name},
         "title": booking.page.title,
         "status": booking.status,
         "start": _iso(booking.start),
@@ -269,11 +290,24 @@ def book(
     notes: str = "",
     answers: dict[str, Any] | None = None,
     idempotency_key: str | None = None,
+    caller: str = "",
 ) -> tuple[Booking, bool]:
-    """Book ``start`` on ``page``; returns (booking, created). A retry with the same
-    idempotency key returns the first booking instead of booking twice."""
+    """Book ``start`` on ``page``; returns (booking, created).
+
+    A retry with the same idempotency key and the same request (see
+    :func:`request_fingerprint`; ``caller`` names who sends it, "" for an
+    anonymous visitor) returns the first booking instead of booking twice. The
+    same key with any other request is refused with 422
+    ``idempotency_key_reused`` and learns nothing of the first booking: a key
+    is not a way to read someone else's booking or its manage link.
+    """
     minutes = booking_pages.duration_for(page, duration)
     clean_answers = booking_pages.check_answers(page, answers or {})
+    fingerprint = None
+    if idempotency_key:
+        fingerprint = request_fingerprint(
+            page, caller, start, minutes, attendee, notes, clean_answers
+        )
     now = utcnow()
     booking = Booking(
         page=page,
@@ -287,6 +321,7 @@ def book(
         notes=notes,
         answers=clean_answers,
         idempotency_key=idempotency_key,
+        idempotency_fingerprint=fingerprint,
         created_at=now,
         updated_at=now,
     )
@@ -300,6 +335,14 @@ def book(
                 (Booking.page == page) & (Booking.idempotency_key == idempotency_key)
             )
             if existing is not None:
+                # A row from before fingerprints (None) cannot prove it is the same request.
+                if existing.idempotency_fingerprint != fingerprint:
+                    raise BookingError(
+                        "this Idempotency-Key was already used for a different request; "
+                        "send a new key for a new booking",
+                        422,
+                        "idempotency_key_reused",
+                    )
                 return existing, False
         reason = booking_pages.why_not_bookable(page, start, minutes)
         if reason:
@@ -307,6 +350,34 @@ def book(
         booking.save(force_insert=True)
         _queue(booking, items, what, created=True)
     return booking, True
+
+
+def request_fingerprint(
+    page: BookingPage,
+    caller: str,
+    start: datetime,
+    minutes: int,
+    attendee: Attendee,
+    notes: str,
+    answers: dict[str, Any],
+) -> str:
+    """What an idempotency key is bound to: the SHA-256 of the request as
+    canonical JSON (sorted keys, the instant in UTC, the resolved duration), so
+    that only a true retry of the same booking by the same caller matches."""
+    canonical = json.dumps(
+        {
+            "page": page.id,
+            "caller": caller,
+            "start": _iso(start),
+            "minutes": minutes,
+            "attendee": [attendee.name, attendee.email, attendee.timezone],
+            "notes": notes,
+            "answers": answers,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _status_for(reason: str) -> tuple[int, str]:
@@ -438,15 +509,22 @@ def write_back(payload: dict[str, Any]) -> None:
 def search(
     user: User,
     *,
-    status: str | None = None,
+    statuses: list[str] | None = None,
+    when: str = "all",
     page_slug: str | None = None,
     attendee: str | None = None,
     start_after: datetime | None = None,
     start_before: datetime | None = None,
+    now: datetime | None = None,
 ):
+    """The owner's bookings by filter; ``when`` is upcoming (not ended yet), past
+    (ended) or all."""
     query = Booking.select(Booking, BookingPage).join(BookingPage).where(Booking.user == user)
-    if status:
-        query = query.where(Booking.status == status)
+    if statuses:
+        query = query.where(Booking.status.in_(statuses))
+    if when != "all":
+        moment = now or utcnow()
+        query = query.where(Booking.end > moment if when == "upcoming" else Booking.end <= moment)
     if page_slug:
         query = query.where(BookingPage.slug == page_slug)
     if attendee:

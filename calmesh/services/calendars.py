@@ -25,9 +25,12 @@ from calmesh.engine.availability import (
 )
 from calmesh.engine.conflicts import Conflict, find_conflicts
 from calmesh.engine.ical import EventDraft, build_calendar
-from calmesh.engine.intervals import Interval
+from calmesh.engine.intervals import Interval, merge, near
 from calmesh.engine.recurrence import expand
 from calmesh.models import (
+    ACTIVE,
+    Booking,
+    BookingPage,
     CalendarObject,
     CalendarSource,
     Connection,
@@ -37,18 +40,13 @@ from calmesh.models import (
     User,
 )
 from calmesh.providers.base import ProviderError
-from calmesh.schema import String
+from calmesh.schema import slug_field
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
 
 BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
 
-SLUG = String(
-    min_length=1,
-    max_length=60,
-    pattern=r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?",
-    pattern_help="lowercase letters, digits and inner hyphens",
-)
+SLUG = slug_field()
 
 
 class CalendarError(ServiceError):
@@ -215,11 +213,15 @@ def remote_calendars(calendar: UnifiedCalendar) -> dict[int, CalendarSource]:
 
 @dataclass(frozen=True)
 class Event:
-    """A stored occurrence as the merged view shows it."""
+    """A stored occurrence as the merged view shows it, or (``occurrence`` None) one
+    of the calendar's bookings that is not in a source yet. ``booking_uid`` names the
+    booking either way."""
 
-    occurrence: Occurrence
-    source: CalendarSource
+    occurrence: Occurrence | None
+    source: CalendarSource | None
     busy_event: BusyEvent
+    booking_uid: str | None = None
+    booking: Booking | None = None
 
 
 def events(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Event]:
@@ -252,7 +254,44 @@ def events(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Ev
         elif not span.overlaps(window):
             continue
         found.append(Event(occ, mapping[occ.calendar_id], busy))
-    return found
+    own = own_booking_events(calendar.user_id, {e.busy_event.uid for e in found})
+    return [
+        Event(e.occurrence, e.source, e.busy_event, e.busy_event.uid[: -len(BOOKING_UID_DOMAIN)])
+        if e.busy_event.uid in own
+        else e
+        for e in found
+    ]
+
+
+BOOKINGS_SOURCE = "bookings"  # the source_id of bookings not written to a source yet
+
+
+def with_bookings(
+    calendar: UnifiedCalendar, found: list[Event], start: datetime, end: datetime
+) -> list[Event]:
+    """``found`` plus the calendar's pending and accepted bookings that no source holds
+    yet (pending ones, or accepted ones before the write-back ran), each once: a booking
+    already written back is its event in ``found``, matched by the event's UID."""
+    seen = {e.booking_uid for e in found if e.booking_uid}
+    extra = [
+        Event(
+            None,
+            None,
+            BusyEvent(
+                start=b.start,
+                end=b.end,
+                status="confirmed",  # pending bookings hold their time too
+                source_id=BOOKINGS_SOURCE,
+                summary=f"{b.page.title}: {b.attendee_name}",
+                uid=b.uid + BOOKING_UID_DOMAIN,
+            ),
+            b.uid,
+            b,
+        )
+        for b in bookings_on(calendar, start, end)
+        if b.uid not in seen
+    ]
+    return sorted([*found, *extra], key=lambda e: e.busy_event.start)
 
 
 # Per worker process: calendar id -> (key, merged blocked time over everything
@@ -263,28 +302,44 @@ _BLOCKED = Memo(size=64)
 
 
 def busy_key(calendar: UnifiedCalendar) -> tuple:
-    """Everything the calendar's blocked time depends on (one query): its zone and
-    tentative rule, and each source calendar with its version."""
+    """Everything the calendar's blocked time depends on (two small queries): its zone
+    and tentative rule, each source calendar with its version, and the owner's
+    bookings (how many, the newest change), whose written events it leaves out."""
     rows = _source_rows(calendar)
     return (
         calendar.id,
         calendar.timezone,
         calendar.tentative_busy,
         tuple((r, v) for r, v, _ in rows),
+        booking_stamp(calendar.user_id),
     )
 
 
+def booking_stamp(user_id: int) -> tuple[str, str]:
+    """(count, newest change) of an owner's bookings: changes when any is made,
+    changed or deleted."""
+    count, newest = (
+        Booking.select(pw.fn.COUNT(Booking.id), pw.fn.MAX(Booking.updated_at))
+        .where(Booking.user == user_id)
+        .tuples()
+        .get()
+    )
+    return str(count), str(newest)
+
+
 def blocked_time(calendar: UnifiedCalendar, key: tuple | None = None) -> list[Interval]:
-    """Merged time that blocks bookings, from the stored occurrences of every source."""
+    """Merged time that blocks bookings, from the stored occurrences of every source,
+    without the events CalMesh wrote for the owner's own bookings (those count
+    through their booking rows: see :func:`busy_time`)."""
     key = key or busy_key(calendar)
     return _BLOCKED.get(key, lambda: _read_blocked(calendar, [r for r, _ in key[3]]))
 
 
 def _read_blocked(calendar: UnifiedCalendar, remote_ids: list[int]) -> list[Interval]:
     remote_ids = list(dict.fromkeys(remote_ids))
-    events = []
+    rows = []
     if remote_ids:
-        query = (
+        rows = list(
             Occurrence.select(
                 Occurrence.start,
                 Occurrence.end,
@@ -292,22 +347,67 @@ def _read_blocked(calendar: UnifiedCalendar, remote_ids: list[int]) -> list[Inte
                 Occurrence.start_date,
                 Occurrence.end_date,
                 Occurrence.status,
+                Occurrence.uid,
             )
             .where(
                 Occurrence.calendar.in_(remote_ids)
                 & Occurrence.busy
                 & (Occurrence.status != "cancelled")
-                # A booking's own event blocks through the booking row instead,
-                # so that moving a booking is not blocked by its old self.
-                & ~Occurrence.uid.endswith(BOOKING_UID_DOMAIN)
             )
             .tuples()
         )
-        events = [
-            BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
-            for s, e, a, sd, ed, st in query
-        ]
+    own = own_booking_events(calendar.user_id, {row[6] for row in rows})
+    events = [
+        BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
+        for s, e, a, sd, ed, st, uid in rows
+        if uid not in own
+    ]
     return blocking_intervals(events, calendar.timezone, calendar.tentative_busy)
+
+
+def own_booking_events(user_id: int, uids: set[str]) -> set[str]:
+    """Those of ``uids`` that are the written events of the owner's bookings (any
+    state), matched by the event UID: such an event is the booking itself, never a
+    second busy block, and a moved booking is not blocked by its old self. Events of
+    other CalMesh instances (same UID domain, unknown booking) still count."""
+    candidates = {u[: -len(BOOKING_UID_DOMAIN)] for u in uids if u.endswith(BOOKING_UID_DOMAIN)}
+    if not candidates:
+        return set()
+    found = Booking.select(Booking.uid).where(
+        (Booking.user == user_id) & Booking.uid.in_(list(candidates))
+    )
+    return {uid + BOOKING_UID_DOMAIN for (uid,) in found.tuples()}
+
+
+def bookings_on(calendar: UnifiedCalendar, start: datetime, end: datetime) -> pw.ModelSelect:
+    """The owner's pending and accepted bookings in [start, end) that belong to this
+    calendar: made on one of its booking pages, or written to one of its sources."""
+    remote_ids = [r for r, _, _ in _source_rows(calendar)]
+    here = BookingPage.calendar == calendar.id
+    if remote_ids:
+        here |= Booking.remote_calendar.in_(remote_ids)
+    return (
+        Booking.select(Booking, BookingPage)
+        .join(BookingPage)
+        .where(
+            (Booking.user == calendar.user_id)
+            & Booking.status.in_(ACTIVE)
+            & (Booking.start < end)
+            & (Booking.end > start)
+            & here
+        )
+        .order_by(Booking.start, Booking.id)
+    )
+
+
+def busy_time(
+    calendar: UnifiedCalendar, start: datetime, end: datetime, key: tuple | None = None
+) -> list[Interval]:
+    """What makes the owner busy around [start, end): the sources' events and the
+    calendar's own bookings, each once."""
+    window = Interval(start, end)
+    held = [Interval(b.start, b.end) for b in bookings_on(calendar, start, end)]
+    return merge([*near(blocked_time(calendar, key), window), *held])
 
 
 def availability_of(
@@ -317,7 +417,11 @@ def availability_of(
     min_duration: timedelta | None = None,
     key: tuple | None = None,
 ) -> Availability:
-    return free_time(blocked_time(calendar, key), Interval(start, end), min_duration=min_duration)
+    """Busy and free time in [start, end): events of every source and the calendar's
+    bookings (pending and accepted), each counted once."""
+    return free_time(
+        busy_time(calendar, start, end, key), Interval(start, end), min_duration=min_duration
+    )
 
 
 def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Conflict]:
@@ -331,15 +435,47 @@ def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Confl
 # --- writing events to a provider ----------------------------------------------------------
 
 
+def writable_calendar(source: CalendarSource) -> RemoteCalendar | None:
+    """The remote calendar that writes through ``source`` go to, or None when the
+    source is read-only (an iCal URL, or no enabled writable calendar)."""
+    if source.connection.provider == "ics":
+        return None
+    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
+    if source.remote_calendar_id is not None:
+        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
+    return (
+        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
+        .order_by(RemoteCalendar.id)
+        .first()
+    )
+
+
+def default_write_target(
+    calendar: UnifiedCalendar, all_sources: list[CalendarSource] | None = None
+) -> CalendarSource | None:
+    """The first writable source in order: read-only sources are skipped for writes,
+    wherever they are ordered, so reordering never makes writing fail."""
+    for source in sources(calendar) if all_sources is None else all_sources:
+        if writable_calendar(source) is not None:
+            return source
+    return None
+
+
 def write_target(
     calendar: UnifiedCalendar, source_id: int | None = None
 ) -> tuple[CalendarSource, RemoteCalendar]:
-    """The source to write to (a chosen one, or order 0) and its writable remote calendar."""
+    """The source to write to (a chosen one, or the first writable one) and its
+    writable remote calendar."""
     all_sources = sources(calendar)
     if not all_sources:
         raise CalendarError("the calendar has no sources to write to; add one first")
     if source_id is None:
-        source = all_sources[0]
+        source = default_write_target(calendar, all_sources)
+        if source is None:
+            raise CalendarError(
+                "the calendar has only read-only sources (iCal URLs or read-only calendars); "
+                "add a CalDAV, iCloud, Google or Microsoft calendar to write to"
+            )
     else:
         source = next((s for s in all_sources if s.id == source_id), None)
         if source is None:
@@ -349,14 +485,7 @@ def write_target(
             f"source {source.id} ({source.connection.name}) is an iCal URL, which is read-only; "
             "choose a CalDAV, iCloud, Google or Microsoft source"
         )
-    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
-    if source.remote_calendar_id is not None:
-        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
-    remote = (
-        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
-        .order_by(RemoteCalendar.id)
-        .first()
-    )
+    remote = writable_calendar(source)
     if remote is None:
         raise CalendarError(
             f"source {source.id} ({source.connection.name}) has no writable calendar"

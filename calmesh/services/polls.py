@@ -31,6 +31,7 @@ from calmesh.models import (
 )
 from calmesh.models.polls import VOTE_VALUES, ZONE_MODES
 from calmesh.schema import (
+    SLUG_MAX,
     Boolean,
     Choice,
     Date,
@@ -40,6 +41,7 @@ from calmesh.schema import (
     Object,
     String,
     TimeZone,
+    minutes_field,
 )
 from calmesh.services import calendars, events, outbox
 from calmesh.services.errors import ServiceError
@@ -84,9 +86,8 @@ SETTINGS: dict[str, Any] = {
         description="participant: times shown in each participant's zone; locked: everyone "
         "sees the poll's clock; floating: whole days, the same dates everywhere",
     ),
-    "duration": Integer(
+    "duration": minutes_field(
         minimum=5,
-        maximum=1440,
         nullable=True,
         description="Minutes; the length of options given by their start only",
     ),
@@ -97,7 +98,7 @@ SETTINGS: dict[str, Any] = {
     "notify_owner": Boolean(description="E-mail the owner about every vote"),
     "calendar": String(
         min_length=1,
-        max_length=60,
+        max_length=SLUG_MAX,
         nullable=True,
         description="Slug of one of your unified calendars: its busy time shows in the "
         "overlap, and the decided event is written to it",

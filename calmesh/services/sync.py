@@ -18,7 +18,7 @@ from flask import current_app
 
 from calmesh.auth import crypto
 from calmesh.db import utcnow, write_transaction
-from calmesh.engine.recurrence import CalendarDataError, expand, parse_calendar
+from calmesh.engine.recurrence import Budget, CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
 from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
@@ -175,11 +175,61 @@ def upsert_calendars(
 
 
 def _occurrences(
-    obj: RemoteObject, window: tuple[datetime, datetime], default_tz: str
-) -> list[Occ]:
+    obj: RemoteObject, window: tuple[datetime, datetime], default_tz: str, budget: Budget
+) -> tuple[list[Occ], str]:
+    """An object's occurrences and why a cap cut them ("" when none did)."""
     if obj.occurrences is not None:
-        return list(obj.occurrences)
-    return expand(obj.ical or "", window[0], window[1], default_tz=default_tz)
+        return list(obj.occurrences), ""
+    return _expand(obj.ical or "", window, default_tz, budget)
+
+
+def _expand(
+    ical: str, window: tuple[datetime, datetime], default_tz: str, budget: Budget
+) -> tuple[list[Occ], str]:
+    before = len(budget.faults)
+    occurrences = expand(ical, window[0], window[1], default_tz=default_tz, budget=budget)
+    return occurrences, "; ".join(budget.faults[before:])[:2000]
+
+
+def expansion_budget(calendar: RemoteCalendar) -> Budget:
+    """The caps for expanding ``calendar``, less the recurring instances it keeps."""
+    settings = current_app.config["CALMESH"]
+    stored = (
+        Occurrence.select()
+        .where((Occurrence.calendar == calendar) & Occurrence.recurrence_id.is_null(False))
+        .count()
+    )
+    return Budget(
+        per_series=settings["sync.max_instances_per_series"],
+        per_calendar=settings["sync.max_instances_per_calendar"],
+        instances=stored,
+    )
+
+
+def _forget_occurrences(object_id: int, budget: Budget) -> None:
+    """Delete an object's occurrences before it is expanded again."""
+    budget.give_back(
+        Occurrence.delete()
+        .where((Occurrence.object == object_id) & Occurrence.recurrence_id.is_null(False))
+        .execute()
+    )
+    Occurrence.delete().where(Occurrence.object == object_id).execute()
+
+
+def cut_summary(connection_id: int) -> str:
+    """What the expansion caps cut in a connection's calendars, as stored per object."""
+    cut = (
+        CalendarObject.select(CalendarObject.fault)
+        .join(RemoteCalendar)
+        .where((RemoteCalendar.connection == connection_id) & (CalendarObject.fault != ""))
+    )
+    count = cut.count()
+    if not count:
+        return ""
+    return (
+        f"{count} event(s) repeat beyond the limits (sync.max_instances_per_series, "
+        f"sync.max_instances_per_calendar) and were cut; first: {cut.first().fault}"
+    )
 
 
 def occurrence_rows(object_id: int, calendar_id: int, occurrences: list[Occ]) -> list[dict]:
@@ -236,14 +286,18 @@ def apply_changes(
         if changes.full:
             gone |= set(stored) - {o.href for o in changes.changed}
         report.deleted = _delete_objects(calendar, gone & set(stored))
+        budget = expansion_budget(calendar)
         pending: list[dict] = []
         for obj in changes.changed:
             known = stored.get(obj.href)
             # A full resync re-sends everything: unchanged objects keep their rows.
             if changes.full and known is not None and obj.etag and known.etag == obj.etag:
                 continue
+            if known is not None:
+                _forget_occurrences(known.id, budget)
+            fault = ""
             try:
-                occurrences = _occurrences(obj, window, default_tz)
+                occurrences, fault = _occurrences(obj, window, default_tz, budget)
             except CalendarDataError as exc:
                 report.unreadable.append(f"{obj.href}: {exc}")
                 occurrences = []
@@ -254,12 +308,12 @@ def apply_changes(
                     etag=obj.etag,
                     uid=_uid(obj, occurrences),
                     ical=obj.ical,
+                    fault=fault,
                 )
             else:
                 CalendarObject.update(
-                    etag=obj.etag, uid=_uid(obj, occurrences), ical=obj.ical
+                    etag=obj.etag, uid=_uid(obj, occurrences), ical=obj.ical, fault=fault
                 ).where(CalendarObject.id == known.id).execute()
-                Occurrence.delete().where(Occurrence.object == known.id).execute()
             pending.extend(occurrence_rows(known.id, calendar.id, occurrences))
             report.changed += 1
             if len(pending) >= CHUNK:
@@ -312,14 +366,17 @@ def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], defaul
                 )
             )
         ).execute()
+        budget = expansion_budget(calendar)
         pending: list[dict] = []
         for obj in CalendarObject.select().where(
             (CalendarObject.calendar == calendar) & CalendarObject.ical.is_null(False)
         ):
             try:
-                occurrences = expand(obj.ical, window[0], window[1], default_tz=default_tz)
+                occurrences, fault = _expand(obj.ical, window, default_tz, budget)
             except CalendarDataError:
                 continue
+            if fault != obj.fault:
+                CalendarObject.update(fault=fault).where(CalendarObject.id == obj.id).execute()
             pending.extend(occurrence_rows(obj.id, calendar.id, occurrences))
             if len(pending) >= CHUNK:
                 count += insert_occurrences(pending)
@@ -402,6 +459,8 @@ def sync_connection(
         message = (
             f"{len(total.unreadable)} event(s) could not be read; first: {total.unreadable[0]}"
         )
+    # The rest of the calendar is stored; the cut stays visible while it is.
+    message = "; ".join(part for part in (message, cut_summary(connection_id)) if part)
     release(
         connection_id,
         status="ok",

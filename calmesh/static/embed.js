@@ -3,7 +3,7 @@
 //   <div data-calmesh-handle="you" data-calmesh-slug="intro" data-mode="inline"></div>
 //   <div data-calmesh-handle="you" data-calmesh-slug="intro" data-mode="popup"
 //        data-color="#f97316" data-text="Book a call"></div>
-//   <script src="https://calmesh.example.org/static/embed.js" defer></script>
+//   <script src="https://calmesh.example.org/embed.js" defer></script>
 //
 // Inline: an iframe of the booking page (?embed=1) that takes the height the
 // page reports. Popup: a button that opens the page in a modal dialog (Escape,

@@ -17,7 +17,7 @@ from flask_login import current_user, login_required
 from calmesh.api.bookings import REASON, RESCHEDULE
 from calmesh.engine.hours import day_bounds, local_to_utc
 from calmesh.models import BOOKING_STATUSES, Booking, BookingPage
-from calmesh.schema import Choice, Date, Integer, Invalid, Object, String
+from calmesh.schema import SLUG_MAX, Choice, Date, Integer, Invalid, Object, String
 from calmesh.services import bookings as service
 from calmesh.urls import local_path
 from calmesh.web import render, web
@@ -29,7 +29,7 @@ DAYS = (date.min + timedelta(days=2), date.max - timedelta(days=2))
 FILTERS = Object(
     {
         "status": Choice(*BOOKING_STATUSES, default=None),
-        "page": String(max_length=60, default=None),
+        "page": String(max_length=SLUG_MAX, default=None),
         "attendee": String(max_length=254, default=None),
         "from": Date(default=None),
         "to": Date(default=None),
@@ -72,7 +72,7 @@ def _found(filters: dict):
     last: date | None = filters["to"]
     return service.search(
         current_user,
-        status=filters["status"],
+        statuses=[filters["status"]] if filters["status"] else None,
         page_slug=filters["page"],
         attendee=filters["attendee"],
         start_after=day_bounds(first, zone).start if first else None,

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from calmesh.api.calendars import NEW_CALENDAR
 from calmesh.engine.hours import day_bounds
 from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
-from calmesh.schema import iana_zones
+from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
 from calmesh.urls import external_url
 from calmesh.web import render, web
@@ -55,11 +55,18 @@ def calendars():
 
 
 def _week_start(text: str | None, zone: ZoneInfo) -> date:
-    try:
-        day = date.fromisoformat(text) if text else datetime.now(zone).date()
-    except ValueError:
-        day = datetime.now(zone).date()
+    day = _day(text, zone)
     return day - timedelta(days=day.weekday())
+
+
+def _day(text: str | None, zone: ZoneInfo) -> date:
+    """The date ``text`` names, or today for none, a bad one or one beyond
+    SANE_YEARS (``?week=9999-12-31`` would overflow the week's arithmetic)."""
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError:
+        return datetime.now(zone).date()
+    return day if SANE_YEARS[0] <= day.year <= SANE_YEARS[1] else datetime.now(zone).date()
 
 
 def _week(calendar: UnifiedCalendar, monday: date) -> dict:
@@ -99,17 +106,14 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
     """The calendar's page; ``feed_url`` only right after the feed was made or rotated."""
     zone = ZoneInfo(calendar.timezone)
     monday = _week_start(request.args.get("week"), zone)
-    day = request.args.get("day") or datetime.now(zone).date().isoformat()
-    try:
-        chosen = date.fromisoformat(day)
-    except ValueError:
-        chosen = datetime.now(zone).date()
+    chosen = _day(request.args.get("day"), zone)
     bounds = day_bounds(chosen, zone)
     sources = service.sources(calendar)
     return render(
         "calendars/detail.html",
         calendar=calendar,
         sources=sources,
+        target=service.default_write_target(calendar, sources),
         colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
         week=_week(calendar, monday),
         monday=monday,
@@ -161,6 +165,7 @@ def calendar_move_source(slug: str, source_id: int):
             "calendars/_sources.html",
             calendar=calendar,
             sources=sources,
+            target=service.default_write_target(calendar, sources),
             colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
         )
     return _back(calendar)

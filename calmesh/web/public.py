@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from flask import (
     Blueprint,
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -31,7 +32,7 @@ from flask import (
     url_for,
 )
 
-from calmesh.api.booking_pages import ATTENDEE, BOOK_BODY, slots_payload, throttle_public
+from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
 from calmesh.api.framework import ApiError
 from calmesh.auth import signing
 from calmesh.db import utcnow
@@ -39,6 +40,7 @@ from calmesh.http import allow_framing
 from calmesh.models import ACTIVE, Booking, BookingPage
 from calmesh.schema import Invalid, Object, iana_zones
 from calmesh.services import booking_pages, bookings
+from calmesh.services.bookings import ATTENDEE
 
 public = Blueprint("public", __name__)
 
@@ -365,12 +367,22 @@ def _owner(page: BookingPage) -> str:
     return page.user.name or page.user.handle
 
 
+# --- the embed script -----------------------------------------------------------------
+
+
+@public.route("/embed.js")
+def embed_script():
+    """The embed script at the instance's root, where the documented snippet loads it
+    (also served as /static/embed.js)."""
+    return current_app.send_static_file("embed.js")
+
+
 # --- the booking page -----------------------------------------------------------------
 
 
 def _page_or_404(handle: str, slug: str) -> BookingPage:
-    page = booking_pages.public_page(slug)
-    if page is None or page.user.handle != handle:
+    page = booking_pages.public_page(handle, slug)
+    if page is None:
         abort(404)
     return page
 
@@ -458,6 +470,8 @@ def _book(booker: Booker):
             idempotency_key=f"web:{attempt}:{booker.start.isoformat()}" if attempt else None,
         )
     except bookings.BookingError as exc:
+        if exc.code == "idempotency_key_reused":
+            form["values"].pop("attempt", None)  # the page gives the next send a new key
         form["message"], form["alternatives"] = _refusal(exc), _alternatives(booker)
         return _show_page(booker, form, exc.status)
     params = {"embed": "1"} if booker.embed else {}
@@ -484,6 +498,8 @@ def _friendly(field_: str, message: str) -> str:
 
 
 def _refusal(exc: bookings.BookingError) -> str:
+    if exc.code == "idempotency_key_reused":
+        return "This form was already sent with other details. Check them and send it again."
     if exc.status == 409:
         return "Sorry, someone booked this time a moment ago."
     return f"Sorry, this time cannot be booked any more ({str(exc).split(': ', 1)[-1]})."

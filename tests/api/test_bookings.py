@@ -9,6 +9,7 @@ import pytest
 
 from calmesh.models import Booking, OutboxItem
 from calmesh.services import outbox
+from tests.conftest import Api
 from tests.factories import add_event, make_connection
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -98,14 +99,14 @@ def test_page_defaults_and_settings_round_trip(page, full):
     assert got["durations"] == [30, 60] and got["buffer_before"] == 10 and got["daily_limit"] == 3
 
 
-def test_page_slugs_are_unique_across_the_instance(page, api_as, bob):
+def test_page_slugs_are_unique_per_owner_only(page, api_as, bob):
     other = api_as(bob, "full")
     other.post("/api/v1/calendars", json={"slug": "work", "name": "W", "timezone": "UTC"})
     response = other.post(
         "/api/v1/booking-pages",
         json={"slug": "intro", "title": "Mine", "calendar": "work", "timezone": "UTC"},
     )
-    assert response.status_code == 409
+    assert response.status_code == 201  # more in tests/api/test_page_owners.py
 
 
 @pytest.mark.parametrize(
@@ -224,18 +225,85 @@ def test_the_same_slot_twice_is_a_conflict(page, stranger):
 def test_idempotency_key_makes_a_retry_return_the_same_booking(page, stranger):
     start = next_weekday_at(15)
     first = book(stranger, start, headers={"Idempotency-Key": "abc-123"})
+    # The same request again, written differently: the same instant in another
+    # offset, the default duration spelled out, keys in another order.
     again = stranger.post(
         "/api/v1/booking-pages/intro/book",
         json={
-            "start": start.isoformat(),
-            "attendee": {"name": "Vera Visitor", "email": "vera@example.net"},
             "answers": {"topic": "Pricing"},
+            "duration": 30,
+            "attendee": {
+                "timezone": "America/New_York",
+                "email": "vera@example.net",
+                "name": "Vera Visitor",
+            },
+            "start": start.astimezone(UTC).isoformat(),
         },
         headers={"Idempotency-Key": "abc-123"},
     )
     assert first.status_code == 201 and again.status_code == 200
     assert first.get_json()["uid"] == again.get_json()["uid"]
     assert Booking.select().count() == 1
+
+
+def test_a_reused_idempotency_key_with_another_body_reveals_nothing(app, page, stranger):
+    """The attack: visitor B learns visitor A's key (a shared script, a log) and
+    sends it with B's own details, hoping to get A's booking and manage link."""
+    start = next_weekday_at(14)
+    victim = book(stranger, start, headers={"Idempotency-Key": "key-of-a"})
+    assert victim.status_code == 201
+    mine = victim.get_json()
+    attacker = Api(app.test_client())
+    tries = [
+        {"attendee": {"name": "Mallory", "email": "mallory@example.net"}},
+        {"notes": "hello"},
+        {"answers": {"topic": "Other"}},
+        {"attendee": {"name": "Vera Visitor", "email": "vera@example.net"}},  # zone UTC
+        {"start": (start + timedelta(minutes=30)).isoformat()},
+    ]
+    for extra in tries:
+        body = {
+            "start": start.isoformat(),
+            "attendee": {
+                "name": "Vera Visitor",
+                "email": "vera@example.net",
+                "timezone": "America/New_York",
+            },
+            "answers": {"topic": "Pricing"},
+            **extra,
+        }
+        response = attacker.post(
+            "/api/v1/booking-pages/intro/book", json=body, headers={"Idempotency-Key": "key-of-a"}
+        )
+        assert response.status_code == 422, extra
+        assert response.get_json()["error"]["code"] == "idempotency_key_reused"
+        text = response.get_data(as_text=True)
+        assert mine["uid"] not in text and "manage" not in text and "vera@" not in text
+    assert Booking.select().count() == 1
+    assert Booking.get().attendee_name == "Vera Visitor"
+
+
+def test_an_idempotency_key_is_bound_to_its_caller(page, api_as, alice, bob, stranger):
+    """The same body under the same key from another caller is another request:
+    an owner's key is not answered to a visitor, nor to another owner."""
+    start = next_weekday_at(13)
+    as_alice = api_as(alice, "book")
+    first = book(as_alice, start, headers={"Idempotency-Key": "owner-key"})
+    assert first.status_code == 201
+    assert book(as_alice, start, headers={"Idempotency-Key": "owner-key"}).status_code == 200
+    for other in (stranger, api_as(bob, "book")):
+        response = book(other, start, headers={"Idempotency-Key": "owner-key"})
+        assert response.status_code == 422
+        assert first.get_json()["uid"] not in response.get_data(as_text=True)
+
+
+def test_a_key_stored_before_fingerprints_is_not_trusted(page, stranger):
+    start = next_weekday_at(12)
+    assert book(stranger, start, headers={"Idempotency-Key": "old"}).status_code == 201
+    Booking.update(idempotency_fingerprint=None).execute()  # as the migration leaves old rows
+    response = book(stranger, start, headers={"Idempotency-Key": "old"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "idempotency_key_reused"
 
 
 def test_lifecycle_confirm_reschedule_cancel(page, full, stranger):
@@ -307,7 +375,14 @@ def test_list_filters_and_scopes(page, full, api_as, alice, bob, stranger):
         stranger, next_weekday_at(11), attendee={"name": "Otto", "email": "otto@example.net"}
     ).get_json()["uid"]
     full.patch(f"/api/v1/bookings/{b}/cancel", json={})
-    reader = api_as(alice, "read")
+    # A read key sees calendars, not who booked: listing bookings needs 'book'.
+    nosy = api_as(alice, "read")
+    for path in ("/api/v1/bookings", f"/api/v1/bookings/{a}"):
+        refused = nosy.get(path)
+        assert refused.status_code == 403, path
+        assert "this needs the 'book' scope; the key has 'read'" in str(refused.get_json())
+        assert "vera@example.net" not in refused.get_data(as_text=True)
+    reader = api_as(alice, "book")
     assert [
         x["uid"] for x in reader.get("/api/v1/bookings?status=accepted").get_json()["data"]
     ] == [a]
@@ -317,8 +392,8 @@ def test_list_filters_and_scopes(page, full, api_as, alice, bob, stranger):
     assert [
         x["uid"] for x in reader.get("/api/v1/bookings?booking_page=intro").get_json()["data"]
     ] == [a, b]
-    assert reader.post(f"/api/v1/bookings/{a}/confirm").status_code == 403
-    assert reader.patch(f"/api/v1/bookings/{a}/cancel", json={}).status_code == 403
+    assert nosy.post(f"/api/v1/bookings/{a}/confirm").status_code == 403
+    assert nosy.patch(f"/api/v1/bookings/{a}/cancel", json={}).status_code == 403
     assert api_as(bob, "full").get(f"/api/v1/bookings/{a}").status_code == 404
     assert all(x["manage_url"] is None for x in reader.get("/api/v1/bookings").get_json()["data"])
 

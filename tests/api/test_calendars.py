@@ -119,6 +119,7 @@ def test_sources_reorder_and_remove(full, work):
         "/api/v1/calendars/work/sources/reorder", json={"source_ids": ids[::-1]}
     ).get_json()
     assert [s["connection_name"] for s in reordered["sources"]] == ["Home", "Work"]
+    assert [s["write_target"] for s in reordered["sources"]] == [True, False]
     assert (
         full.patch(
             "/api/v1/calendars/work/sources/reorder", json={"source_ids": ids[:1]}
@@ -255,6 +256,50 @@ def test_writing_to_a_read_only_source_is_refused_clearly(full, alice):
     )
     assert response.status_code == 422
     assert "read-only" in response.get_json()["error"]["message"]
+
+
+def test_read_only_sources_are_skipped_for_writes_wherever_they_stand(full, alice):
+    """Reordering an iCal URL first is accepted; writes go to the first writable source."""
+    from calmesh.services import calendars
+
+    feed = make_connection(alice, provider="ics", name="Holidays")
+    dav = make_connection(alice, name="Work")
+    locked = make_connection(alice, name="Shared", writable=False)
+    full.post("/api/v1/calendars", json={"slug": "mix", "name": "Mix", "timezone": "UTC"})
+    for conn in (dav, feed, locked):
+        full.post("/api/v1/calendars/mix/sources", json={"connection_id": conn.id})
+    ids = {
+        s["connection_name"]: s["id"]
+        for s in full.get("/api/v1/calendars/mix").get_json()["sources"]
+    }
+
+    moved = full.patch(
+        "/api/v1/calendars/mix/sources/reorder",
+        json={"source_ids": [ids["Holidays"], ids["Shared"], ids["Work"]]},
+    )
+    assert moved.status_code == 200, moved.get_json()
+    flags = {
+        s["connection_name"]: (s["sort_order"], s["read_only"], s["write_target"])
+        for s in moved.get_json()["sources"]
+    }
+    assert flags == {
+        "Holidays": (0, True, False),
+        "Shared": (1, True, False),
+        "Work": (2, False, True),
+    }
+    calendar = calendars.get_for(alice, "mix")
+    source, remote = calendars.write_target(calendar)
+    assert source.id == ids["Work"] and remote.connection_id == dav.id
+
+    full.delete(f"/api/v1/calendars/mix/sources/{ids['Work']}")
+    left = full.get("/api/v1/calendars/mix").get_json()["sources"]
+    assert not any(s["write_target"] for s in left)
+    written = full.post(
+        "/api/v1/calendars/mix/events",
+        json={"start": "2026-03-02T09:00:00Z", "end": "2026-03-02T10:00:00Z", "summary": "x"},
+    )
+    assert written.status_code == 422
+    assert "only read-only sources" in written.get_json()["error"]["message"]
 
 
 def test_private_feed_busy_only_then_full_then_revoked(full, work, stranger):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from calmesh.api.framework import ROUTES
@@ -193,3 +195,40 @@ def test_openapi_document_matches_the_validation_that_runs(stranger):
 
     doc = stranger.get("/api/v1/openapi.json").get_json()
     assert doc["components"]["schemas"]["NewApiKeyRequest"] == NEW_KEY.json_schema()
+
+
+BODY_ROUTES = [route for route in ROUTES if route.body is not None]
+
+
+@pytest.mark.parametrize("route", BODY_ROUTES, ids=[f"{r.method} {r.path}" for r in BODY_ROUTES])
+def test_no_body_may_carry_a_lone_surrogate_or_nul(api_as, alice, alice_session, route):
+    """Refused as the body is read, before any field: a lone surrogate cannot
+    be encoded to be stored or answered, and PostgreSQL refuses NUL."""
+    path = re.sub(
+        r"<(\w+:)?\w+>",
+        lambda m: "1" if m[1] == "int:" else "x",
+        route.extra["prefix"] + route.rule,
+    )
+    client = alice_session if route.auth == "session" else api_as(alice, "full")
+    bodies = [
+        body
+        for text in ('"\\ud800"', '"a\\udfffb"', '"a\\u0000b"')
+        for body in (
+            '{"name": ' + text + "}",
+            '{"k": [1, {"deep": ' + text + "}]}",
+            "{" + text + ": 1}",
+        )
+    ]
+    for raw in bodies:
+        response = client.request(route.method, path, data=raw, content_type="application/json")
+        assert response.status_code == 400, (route.path, raw, response.get_json())
+        assert error_of(response)["code"] == "invalid_json"
+
+
+def test_a_surrogate_pair_is_one_character_and_welcome(api_as, alice):
+    response = api_as(alice, "full").post(
+        "/api/v1/calendars",
+        data='{"slug": "fun", "name": "Fun \\ud83d\\ude00", "timezone": "UTC"}',
+        content_type="application/json",
+    )
+    assert response.status_code == 201 and response.get_json()["name"] == "Fun \U0001f600"

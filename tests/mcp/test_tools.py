@@ -44,36 +44,57 @@ TOOLS = {
         "calmesh_get_events",
         "calmesh_check_availability",
         "calmesh_find_conflicts",
+        "calmesh_list_booking_pages",
+        "calmesh_get_booking_page",
+        "calmesh_list_polls",
+        "calmesh_get_poll_overlap",
+    },
+    "book": {
         "calmesh_get_slots",
         "calmesh_list_bookings",
         "calmesh_get_booking",
-        "calmesh_list_booking_pages",
-        "calmesh_list_polls",
-        "calmesh_get_poll_overlap",
-        "calmesh_check_connection_status",
-        "calmesh_list_connections",
-    },
-    "book": {
         "calmesh_create_booking",
         "calmesh_cancel_booking",
         "calmesh_reschedule_booking",
         "calmesh_confirm_booking",
+        "calmesh_decline_booking",
         "calmesh_create_poll",
         "calmesh_decide_poll",
+        "calmesh_close_poll",
+        "calmesh_reopen_poll",
     },
     "full": {
+        "calmesh_list_connections",
+        "calmesh_check_connection_status",
         "calmesh_start_oauth_connection",
         "calmesh_start_credential_connection",
+        "calmesh_sync_connection",
         "calmesh_remove_connection",
         "calmesh_create_calendar",
         "calmesh_manage_calendar",
+        "calmesh_create_event",
+        "calmesh_delete_event",
+        "calmesh_create_booking_page",
+        "calmesh_update_booking_page",
+        "calmesh_delete_booking_page",
     },
+}
+READ_ONLY = TOOLS["read"] | {
+    "calmesh_get_slots",
+    "calmesh_list_bookings",
+    "calmesh_get_booking",
+    "calmesh_list_connections",
+    "calmesh_check_connection_status",
 }
 DESTRUCTIVE = {
     "calmesh_cancel_booking",
+    "calmesh_decline_booking",
     "calmesh_remove_connection",
     "calmesh_decide_poll",
+    "calmesh_reopen_poll",
     "calmesh_manage_calendar",
+    "calmesh_delete_event",
+    "calmesh_delete_booking_page",
 }
 
 
@@ -320,19 +341,21 @@ async def world(agent, instance) -> World:
 # --- the tool list ---------------------------------------------------------------------
 
 
-async def test_lists_exactly_the_23_tools_with_scopes_and_annotations(agent):
+async def test_lists_exactly_the_33_tools_with_scopes_and_annotations(agent):
     tools = {t.name: t for t in (await agent.session.list_tools()).tools}
 
     assert set(tools) == set().union(*TOOLS.values())
-    assert len(tools) == 23
+    assert len(tools) == 33
     for scope, names in TOOLS.items():
         for name in names:
             tool = tools[name]
             hints = tool.annotations
             assert hints is not None and hints.title, name
-            assert hints.read_only_hint is (scope == "read"), name
+            assert hints.read_only_hint is (name in READ_ONLY), name
             assert hints.destructive_hint is (name in DESTRUCTIVE), name
-            assert f"with the '{scope}' scope" in tool.description, name
+            assert f"Scope: {scope}. Needs an API key with the '{scope}' scope" in (
+                tool.description
+            ), name
             assert tool.input_schema["type"] == "object"
             for param, prop in tool.input_schema["properties"].items():
                 assert prop.get("description"), (name, param)
@@ -340,8 +363,8 @@ async def test_lists_exactly_the_23_tools_with_scopes_and_annotations(agent):
     assert tools["calmesh_create_booking"].annotations.idempotent_hint is False
     events = tools["calmesh_get_events"]
     assert events.input_schema["required"] == ["calendar", "start", "end"]
-    assert events.input_schema["properties"]["start"]["format"] == "date-time"
     assert "offset" in events.input_schema["properties"]["start"]["description"]
+    assert "a date alone" in events.input_schema["properties"]["start"]["description"]
     assert "IANA" in events.input_schema["properties"]["timezone"]["description"]
 
 
@@ -407,7 +430,7 @@ async def test_creates_a_calendar_from_a_connection_and_manages_its_sources(agen
         slug=slug,
         name="Side",
         timezone="America/New_York",
-        sources=[world.connection["id"]],
+        sources=[{"connection_id": world.connection["id"]}],  # add_sources' shape
     )
     (whole,) = made["sources"]
     assert whole["connection_id"] == world.connection["id"]
@@ -498,7 +521,8 @@ async def test_books_a_slot_then_confirms_reschedules_and_cancels(agent, world):
     assert starts[0] == world.at(8)
     assert world.at(10) not in starts and world.at(11) not in starts  # the busy hour and a half
     assert world.at(11, 30) in starts
-    assert "(times in America/New_York)" in text(slots)
+    assert "(times in America/New_York; the owner's zone is Europe/Berlin)" in text(slots)
+    assert f"alice's page {slug!r}" in text(slots)
 
     first = slots.structured_content["dates"][day][0]["start"]
     booked = await agent.ok(
@@ -589,7 +613,8 @@ async def test_creates_a_poll_reads_the_overlap_and_decides(agent, world, instan
     assert [row["id"] for row in rows] == [second, first]  # best first: 3 points against 2
     assert (rows[0]["yes"], rows[0]["ifneedbe"], rows[0]["busy"]) == (1, 1, False)
     assert (rows[1]["yes"], rows[1]["no"], rows[1]["busy"]) == (1, 1, True)
-    assert "owner busy" in text(overlap) and "yes: Bob" in text(overlap)
+    assert "owner busy" in text(overlap) and 'yes: ⟦untrusted: "Bob"⟧' in text(overlap)
+    assert "options[].answers.yes[].name" in overlap.structured_content["untrusted_fields"]
 
     decided = await agent.ok("calmesh_decide_poll", poll_id=poll["id"], option_id=second)
     assert decided["status"] == "closed"
@@ -602,14 +627,17 @@ BAD = [
     pytest.param(
         "calmesh_get_events",
         {"calendar": "x", "start": "2026-03-16T09:00:00", "end": "2026-03-17T09:00:00+01:00"},
-        "timezone info",
+        "start: needs a UTC offset or Z (e.g. 2026-03-15T09:00:00+01:00); naive times are "
+        "ambiguous",
         id="naive-datetime",
     ),
-    pytest.param("calmesh_list_bookings", {"limit": "many"}, "valid integer", id="wrong-type"),
+    pytest.param(
+        "calmesh_list_bookings", {"limit": "many"}, "limit: must be an integer", id="wrong-type"
+    ),
     pytest.param(
         "calmesh_get_events",
         {"start": "2026-03-16T09:00:00Z", "end": "2026-03-17T09:00:00Z"},
-        "Field required",
+        "calendar: is required",
         id="missing-required",
     ),
     pytest.param(
@@ -621,19 +649,19 @@ BAD = [
     pytest.param(
         "calmesh_check_availability",
         {"calendar": "x", "date": "2026-03-16", "start": "2026-03-16T09:00:00Z"},
-        "either date, or start and end",
+        "date: give either date, or start and end, not both",
         id="date-and-start",
     ),
     pytest.param(
         "calmesh_start_credential_connection",
         {"provider": "caldav", "name": "x", "url": "https://dav.example.org/"},
-        "caldav needs username, password",
+        "username: is required for caldav",
         id="caldav-without-credentials",
     ),
     pytest.param(
         "calmesh_start_credential_connection",
         {"provider": "exchange", "name": "x"},
-        "'caldav', 'icloud' or 'ics'",
+        "provider: must be one of caldav, icloud, ics",
         id="unknown-provider",
     ),
     pytest.param(
@@ -653,15 +681,40 @@ BAD = [
         "attendee_email",
         id="bad-email",
     ),
+    pytest.param(
+        "calmesh_check_availability",
+        {"calendar": "x", "date": "2026-03-16", "duration": 1441},
+        "duration: must be at most 1440",  # the REST declaration's limit and words
+        id="shared-limit",
+    ),
+    pytest.param(
+        "calmesh_get_events",
+        {"calendar": "Not A Slug", "start": "now", "end": "2026-03-17"},
+        "calendar: lowercase letters, digits and inner hyphens",
+        id="slug-pattern",
+    ),
+    pytest.param(
+        "calmesh_create_booking_page",
+        {"slug": "x", "title": "x", "calendar": "x", "timezone": "UTC", "durations": [1]},
+        "durations[0]: must be at least 5",
+        id="page-setting",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("tool", "arguments", "says"), BAD)
 async def test_bad_arguments_are_a_tool_error(agent, tool, arguments, says):
+    """In the REST API's shape and words: never pydantic's text or its URLs."""
     answer = await agent.call(tool, **arguments)
 
     assert answer.is_error
     assert says in text(answer)
+    assert text(answer).startswith("Invalid arguments (validation_error")
+    error = answer.structured_content["error"]
+    assert error["code"] == "validation_error"
+    assert all({"field", "message"} == d.keys() for d in error["details"])
+    assert "pydantic" not in text(answer) and "http" not in text(answer).lower()
+    assert "Field required" not in text(answer) and "Input should" not in text(answer)
 
 
 async def test_api_errors_come_back_with_code_message_and_details(agent, world):
@@ -704,7 +757,7 @@ async def test_the_key_scope_decides_what_the_agent_may_do(sessions, instance, s
     agent = sessions["stdio", scope]
     tag = f"{scope}-{secrets.token_hex(3)}"
     calls = {
-        "read": ("calmesh_list_connections", {}),
+        "read": ("calmesh_list_calendars", {}),
         "book": (
             "calmesh_create_poll",
             {"title": f"Scope {tag}", "options": [{"date": "2030-01-02"}], "timezone": "UTC"},
@@ -741,6 +794,11 @@ async def test_a_read_key_cannot_book_cancel_or_change_anything(sessions):
         "calmesh_confirm_booking": {"booking_id": "any"},
         "calmesh_decide_poll": {"poll_id": "any", "option_id": 1},
         "calmesh_remove_connection": {"connection_id": 1},
+        # Slots and bookings name attendees: 'book', as the seed documents.
+        "calmesh_get_slots": {"booking_page": "any"},
+        "calmesh_list_bookings": {},
+        "calmesh_get_booking": {"booking_id": "any"},
+        "calmesh_list_connections": {},
     }
     for tool, arguments in refused.items():
         answer = await agent.call(tool, **arguments)
@@ -760,6 +818,14 @@ async def test_a_book_key_cannot_touch_connections_or_calendars(sessions):
         "calmesh_start_oauth_connection": {"provider": "google", "name": "x"},
         "calmesh_remove_connection": {"connection_id": 1},
         "calmesh_manage_calendar": {"calendar": "any", "name": "x"},
+        "calmesh_list_connections": {},
+        "calmesh_check_connection_status": {"connection_id": 1},
+        "calmesh_create_booking_page": {
+            "slug": "x",
+            "title": "x",
+            "calendar": "any",
+            "timezone": "UTC",
+        },
     }
     for tool, arguments in refused.items():
         answer = await agent.call(tool, **arguments)

@@ -88,8 +88,50 @@ def test_http_transport_refuses_requests_without_the_secret(http_mcp, authorizat
     answer = httpx.post(http_mcp, json=INITIALIZE, headers=headers)
 
     assert answer.status_code == 401
-    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
-    assert answer.json()["error"] == "invalid_token"
+    # A plain bearer challenge: no OAuth metadata pointing at a server that is not there.
+    assert answer.headers["WWW-Authenticate"] == 'Bearer realm="calmesh-mcp"'
+    assert "wrong or missing CALMESH_HTTP_SECRET" in answer.json()["error"]["message"]
+
+
+@pytest.mark.slow
+def test_http_transport_advertises_no_oauth_discovery(http_mcp):
+    base = http_mcp.removesuffix("/mcp")
+    for path in (
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-authorization-server",
+    ):
+        answer = httpx.get(base + path, headers={"Authorization": f"Bearer {SECRET}"})
+        assert answer.status_code == 404, path
+    refused = httpx.post(http_mcp, json=INITIALIZE, headers=MCP_HEADERS)
+    assert "resource_metadata" not in refused.headers["WWW-Authenticate"]
+
+
+@pytest.mark.slow
+@pytest.mark.anyio
+@pytest.mark.parametrize("secret", [None, "not-the-secret-at-all"], ids=["missing", "wrong"])
+async def test_the_sdk_client_says_the_secret_is_wrong_or_missing(http_mcp, secret):
+    import httpx2
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamable_http_client
+
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    client = httpx2.AsyncClient(headers=headers, timeout=30)
+    with pytest.raises(Exception) as caught:
+        async with (
+            client,
+            streamable_http_client(http_mcp, http_client=client) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+    (error,) = leaves(caught.value)  # the SDK's task groups wrap it
+    assert type(error).__name__ == "MCPError"
+    assert "wrong or missing CALMESH_HTTP_SECRET" in str(error)
+
+
+def leaves(error: BaseException) -> list[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        return [leaf for inner in error.exceptions for leaf in leaves(inner)]
+    return [error]
 
 
 @pytest.mark.slow

@@ -22,7 +22,6 @@ certificate for 127.0.0.1, localhost and ``TLS_NAME``; point clients at
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import ssl
 import tempfile
@@ -30,12 +29,14 @@ import threading
 from base64 import b64encode
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, unquote, urlsplit
+
+from tests import tls
 
 # With `drip`, the body goes out in pieces of this size, a pause before each.
 # A host name the TLS certificate is also made for (tests resolve it to 127.0.0.1).
@@ -101,7 +102,9 @@ class FeedServer:
         httpd.feeds = self
         if self._tls:
             self._tmp = tempfile.TemporaryDirectory()
-            cert, key = _self_signed(Path(self._tmp.name))
+            cert, key = tls.self_signed(
+                Path(self._tmp.name), ["localhost", TLS_NAME], ["127.0.0.1"]
+            )
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(cert, key)
             context.sni_callback = lambda _sock, name, _context: self.server_names.append(name)
@@ -331,46 +334,3 @@ def _not_modified(feed: Feed, headers: dict[str, str]) -> bool:
             return False
         return modified <= since
     return False
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 (and TLS_NAME) that is its own authority, and its key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CalMesh test feed server")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                    x509.DNSName("localhost"),
-                    x509.DNSName(TLS_NAME),
-                ]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path

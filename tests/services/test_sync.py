@@ -13,6 +13,7 @@ import contextlib
 import math
 import threading
 import time
+import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urljoin, urlsplit
@@ -408,6 +409,111 @@ def test_two_concurrent_syncs_of_one_connection_run_once(app, alice, feeds):
     assert feeds.requests["team.ics"] == requests + 1
     assert len(stored(connection)) == 2
     assert fresh(connection).status == "ok"
+
+
+# --- hostile recurrence ---------------------------------------------------------------------
+
+
+def flood(uid: str, rule: str, start: datetime) -> str:
+    """A series a real calendar never has: 250 bytes that repeat without end."""
+    return vevent(uid, start, 1, extra=f"RRULE:{rule}\r\n")
+
+
+def synced_within_memory(connection: Connection) -> tuple[sync.SyncReport, int]:
+    """Sync, and the peak of memory allocated meanwhile (bytes)."""
+    tracemalloc.start()
+    try:
+        report = sync.sync_connection(connection.id)
+        return report, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def per_uid(connection: Connection) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for occurrence in stored(connection):
+        counts[occurrence.uid] = counts.get(occurrence.uid, 0) + 1
+    return counts
+
+
+def test_minutely_secondly_and_huge_count_series_are_cut_and_the_rest_is_stored(
+    app, alice, feeds, alice_session, monkeypatch
+):
+    configure(monkeypatch, app, {"sync.max_instances_per_series": 1000})  # fewer rows to write
+    year_ago = soon(-365, 0)
+    body = vcalendar(
+        flood("every-minute", "FREQ=MINUTELY", year_ago),
+        flood("every-second", "FREQ=SECONDLY", year_ago),
+        flood("count-from-2020", "FREQ=MINUTELY;COUNT=999999999", datetime(2020, 1, 1, tzinfo=UTC)),
+        vevent("standup", soon(3, 9), 15, extra="RRULE:FREQ=DAILY;COUNT=10\r\n"),
+        vevent("review", soon(4, 14), 60),
+        name="Team",
+    )
+    connection = subscribe(alice, feeds, "team.ics", body)
+
+    report, peak = synced_within_memory(connection)
+
+    counts = per_uid(connection)
+    cap = app.config["CALMESH"]["sync.max_instances_per_series"]
+    assert counts == {"every-minute": cap, "every-second": cap, "standup": 10, "review": 1}
+    assert report.status == "ok" and report.occurrences == 2 * cap + 11
+    assert peak < 64 * 2**20, f"{peak / 2**20:.0f} MiB"
+    row = fresh(connection)
+    assert row.status == "ok"
+    assert row.last_error.startswith("3 event(s) repeat beyond the limits")
+    assert "sync.max_instances_per_series" in row.last_error
+    # The fault is readable where the owner looks: the API and the connections page.
+    api = alice_session.get(f"/api/v1/connections/{connection.id}").get_json()
+    assert api["last_error"] == row.last_error and api["status"] == "ok"
+    page = alice_session.get("/connections").get_data(as_text=True)
+    assert "repeat beyond the limits" in page
+
+
+def test_many_series_stop_at_the_calendar_cap(app, alice, feeds, monkeypatch):
+    configure(
+        monkeypatch,
+        app,
+        {"sync.max_instances_per_series": 400, "sync.max_instances_per_calendar": 3000},
+    )
+    series = [flood(f"s{i:02}", "FREQ=MINUTELY", soon(1, 0, i)) for i in range(60)]
+    body = vcalendar(*series, vevent("review", soon(4, 14), 60))
+    connection = subscribe(alice, feeds, "team.ics", body)
+
+    report, peak = synced_within_memory(connection)
+
+    counts = per_uid(connection)
+    assert sum(n for uid, n in counts.items() if uid != "review") == 3000
+    assert counts["review"] == 1, "a single event is not an expansion: it is kept"
+    assert report.status == "ok" and peak < 64 * 2**20
+    assert fresh(connection).last_error.startswith("60 event(s) repeat beyond the limits")
+    last = CalendarObject.get(CalendarObject.uid == "s59")
+    assert "the calendar has more than 3000 recurring instances" in last.fault
+
+
+def test_the_cut_stays_visible_until_the_feed_is_fixed(app, alice, feeds):
+    body = vcalendar(flood("every-second", "FREQ=SECONDLY", soon(0, 0)), vevent("x", soon(2), 30))
+    connection = subscribe(alice, feeds, "team.ics", body)
+    sync.sync_connection(connection.id)
+    fault = fresh(connection).last_error
+    assert "every-second" in fault
+
+    Connection.update(next_sync_at=utcnow()).where(Connection.id == connection.id).execute()
+    sync.sync_connection(connection.id)  # unchanged: nothing is expanded again
+    assert fresh(connection).last_error == fault
+
+    feeds.set("team.ics", vcalendar(vevent("x", soon(2), 30)), etag=True)
+    sync.sync_connection(connection.id)
+    assert fresh(connection).last_error == ""
+    assert per_uid(connection) == {"x": 1}
+
+
+def test_rolling_the_horizon_keeps_the_caps(app, alice, feeds, monkeypatch):
+    configure(monkeypatch, app, {"sync.max_instances_per_series": 100})
+    connection = subscribe(alice, feeds, "team.ics", vcalendar(flood("f", "FREQ=HOURLY", soon(0))))
+    sync.sync_connection(connection.id)
+    assert roll_horizon(app) == 100
+    assert per_uid(connection) == {"f": 100}
+    assert "'f' has more than 100 instances" in CalendarObject.get().fault
 
 
 # --- the horizon --------------------------------------------------------------------------------

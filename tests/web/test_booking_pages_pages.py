@@ -325,14 +325,19 @@ def test_rules_of_the_service_are_shown_on_the_form(client, changes, key, messag
     assert BookingPage.select().count() == 0
 
 
-def test_a_slug_taken_by_another_owner_is_an_error_at_the_slug(client, app, bob):
+def test_a_slug_of_another_owner_is_free_for_mine(client, app, bob):
     calendars.create(bob, "b", "B", "UTC")
     bobs = signed_in_client(app, bob)
     assert bobs.post("/booking-pages/new", data=settings_form(calendar="b")).status_code == 302
+    assert client.post("/booking-pages/new", data=settings_form()).status_code == 302
+    assert BookingPage.select().count() == 2
+    again = client.post("/booking-pages/new", data=settings_form(slug="other"))
+    assert again.status_code == 302
     response = client.post("/booking-pages/new", data=settings_form())
     assert response.status_code == 400
-    assert "is taken on this instance" in response.get_data(as_text=True)
-    assert BookingPage.select().count() == 1
+    assert "You already have a booking page with the slug &#39;intro&#39;" in response.get_data(
+        as_text=True
+    )
 
 
 def test_a_taken_slug_on_edit_keeps_the_form_on_the_stored_page(client):
@@ -382,6 +387,17 @@ def test_list_preview_copy_and_embed(client):
     )
     assert 'data-copy="#page-url"' in page and 'data-copy="#embed-snippet"' in page
     assert "&lt;div data-calmesh-handle=&#34;alice&#34; data-calmesh-slug=&#34;intro&#34;" in page
+    # Both of the seed's snippets, loading the script from the instance's root.
+    assert 'data-copy="#embed-popup-snippet"' in page
+    assert "data-mode=&#34;inline&#34;" in page and "data-mode=&#34;popup&#34;" in page
+    assert re.search(r"src=&#34;https?://[^/&]+/embed\.js&#34;", page)
+
+
+def test_the_embed_script_is_served_at_the_root_and_under_static(client):
+    with client.get("/embed.js") as root, client.get("/static/embed.js") as static:
+        assert root.status_code == static.status_code == 200
+        assert root.mimetype == "text/javascript" and root.data == static.data
+        assert b"data-calmesh-handle" in root.data
 
 
 def test_active_toggle(client):

@@ -268,6 +268,25 @@ def test_booking_through_the_form_stores_it_and_confirms_in_the_visitors_zone(vi
     assert Booking.select().count() == 1
 
 
+def test_a_forms_attempt_sent_again_with_other_details_reveals_nothing(app, visitor, page):
+    """Someone who got hold of a visitor's form (its hidden attempt key) and sends
+    it with other details gets a refusal, not that visitor's confirmation link."""
+    start = berlin(10)
+    form = booking_form(visitor, start)
+    first = visitor.post("/alice/intro", data=form)
+    assert first.status_code == 303
+    other = app.test_client()
+    response = other.post(
+        "/alice/intro",
+        data={**form, "name": "Mallory", "email": "mallory@example.org"},
+    )
+    html = text_of(response)
+    assert response.status_code == 422 and "already sent with other details" in html
+    assert Booking.get().uid not in html and "Vera" not in html
+    assert form["attempt"] not in html  # the next send carries a new key
+    assert Booking.select().count() == 1
+
+
 def test_a_page_that_needs_confirmation_says_the_request_was_sent(visitor, alice):
     make_page(alice, requires_confirmation=True)
     response = post_booking(visitor, berlin(11))
