@@ -156,6 +156,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync", "timeout_seconds", 60, "Timeout of one request to a calendar provider."),
     Key("sync", "max_feed_bytes", 20_971_520, "Largest calendar answer accepted (bytes)."),
     Key("sync", "max_backoff_seconds", 3600, "Longest wait before retrying a failing connection."),
+    Key("sync", "concurrency", 4, "Connections synced at once by one scheduler."),
     Key(
         "sync",
         "max_instances_per_series",
@@ -190,16 +191,22 @@ SCHEMA: tuple[Key, ...] = (
     Key("microsoft", "api_base", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL."),
     Key(
         "outbox",
-        "max_attempts",
-        12,
-        "Tries of an e-mail, write-back or webhook before it is marked failed.",
+        "retry_hours",
+        24,
+        "Hours an e-mail, write-back or webhook delivery is retried after its first failure "
+        "(with exponential back-off) before it is marked failed.",
     ),
     Key(
-        "webhooks",
-        "max_attempts",
-        8,
-        "Tries of one webhook delivery (with exponential back-off) before it is marked failed "
-        "and the webhook failing. At most outbox.max_attempts.",
+        "outbox",
+        "max_backoff_seconds",
+        3600,
+        "Longest wait between two tries of one outbox item.",
+    ),
+    Key(
+        "outbox",
+        "concurrency",
+        4,
+        "Items delivered at once in each lane (mail, calendar write-back, webhooks).",
     ),
     Key("webhooks", "timeout_seconds", 10, "Seconds a webhook receiver has to answer."),
     Key("logging", "level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
@@ -352,6 +359,10 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         "server.port",
         "server.workers",
         "api.rate_limit_per_minute",
+        "outbox.retry_hours",
+        "outbox.max_backoff_seconds",
+        "outbox.concurrency",
+        "sync.concurrency",
         "security.login_max_failures",
         "security.login_max_failures_per_address",
     ):
