@@ -10,6 +10,7 @@ the two in step (``calmesh config-example`` prints the file anew).
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
@@ -232,6 +233,7 @@ SCHEMA: tuple[Key, ...] = (
 )
 
 _BY_DOTTED = {k.dotted: k for k in SCHEMA}
+log = logging.getLogger("calmesh")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -299,6 +301,15 @@ class Config:
         return self._values["database_url"] or f"sqlite:///{self.data_dir / 'calmesh.db'}"
 
 
+# Keys an older release read: a configuration that still sets one starts, with a
+# warning that says what took its place, instead of failing as an unknown key.
+RETIRED = {
+    "security.setup_token": "the first-run token is made at first start: calmesh setup-url",
+    "outbox.max_attempts": "side effects are retried for outbox.retry_hours",
+    "webhooks.max_attempts": "deliveries are retried for outbox.retry_hours",
+}
+
+
 def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in doc.items():
@@ -307,6 +318,9 @@ def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
                 flat[f"{name}.{sub}"] = subvalue
         else:
             flat[name] = value
+    for dotted in sorted(set(flat) & set(RETIRED)):
+        log.warning("%s: %s is no longer used (%s); remove it", origin, dotted, RETIRED[dotted])
+        del flat[dotted]
     unknown = sorted(set(flat) - set(_BY_DOTTED))
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
