@@ -2,6 +2,7 @@
 # Runs every benchmark (bench/bench_*.py) against a real `serve`; prints ratios.
 #   bash bench/run.sh            all
 #   bash bench/run.sh api        only bench_api.py
+#   bash bench/run.sh outbox     only bench_outbox.py (drain rate, no wrk needed)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then

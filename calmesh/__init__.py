@@ -11,7 +11,27 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from calmesh.config import ConfigError
+
 __version__ = "0.1.0"
+
+
+def _prepare_data_dir(config) -> None:
+    """Create the data folder before anything uses it (the key, the scheduler
+    lock, SQLite), and prove that this user can write there: a read-only one
+    stops the start with one line naming it."""
+    path = config.data_dir
+    try:
+        # Owner-only from the start (it will hold the key and the database).
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        probe = path / f".write-test.{os.getpid()}.{secrets.token_hex(4)}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError(
+            f"data_dir {path} is not writable ({exc.strerror or exc}); make it writable for "
+            "this user or point CALMESH_DATA_DIR elsewhere"
+        ) from None
 
 
 def _secret_key(config) -> str:
@@ -37,8 +57,6 @@ def _secret_key(config) -> str:
         return key
     path = config.data_dir / "secret_key"
     if not path.exists():
-        # Owner-only from the start (a folder it makes, and the file), not chmod-ed after.
-        config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
         with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
             out.write(secrets.token_hex(32))
@@ -69,6 +87,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     from calmesh import db
 
     config = config_module.load(overrides)
+    _prepare_data_dir(config)
     logging.basicConfig(
         level=config["logging.level"].upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",

@@ -10,6 +10,7 @@ the two in step (``calmesh config-example`` prints the file anew).
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from dataclasses import dataclass
@@ -156,6 +157,7 @@ SCHEMA: tuple[Key, ...] = (
     Key("sync", "timeout_seconds", 60, "Timeout of one request to a calendar provider."),
     Key("sync", "max_feed_bytes", 20_971_520, "Largest calendar answer accepted (bytes)."),
     Key("sync", "max_backoff_seconds", 3600, "Longest wait before retrying a failing connection."),
+    Key("sync", "concurrency", 4, "Connections synced at once by one scheduler."),
     Key(
         "sync",
         "max_instances_per_series",
@@ -190,16 +192,22 @@ SCHEMA: tuple[Key, ...] = (
     Key("microsoft", "api_base", "https://graph.microsoft.com/v1.0", "Microsoft Graph base URL."),
     Key(
         "outbox",
-        "max_attempts",
-        12,
-        "Tries of an e-mail, write-back or webhook before it is marked failed.",
+        "retry_hours",
+        24,
+        "Hours an e-mail, write-back or webhook delivery is retried after its first failure "
+        "(with exponential back-off) before it is marked failed.",
     ),
     Key(
-        "webhooks",
-        "max_attempts",
-        8,
-        "Tries of one webhook delivery (with exponential back-off) before it is marked failed "
-        "and the webhook failing. At most outbox.max_attempts.",
+        "outbox",
+        "max_backoff_seconds",
+        3600,
+        "Longest wait between two tries of one outbox item.",
+    ),
+    Key(
+        "outbox",
+        "concurrency",
+        4,
+        "Items delivered at once in each lane (mail, calendar write-back, webhooks).",
     ),
     Key("webhooks", "timeout_seconds", 10, "Seconds a webhook receiver has to answer."),
     Key("logging", "level", "INFO", "DEBUG, INFO, WARNING or ERROR."),
@@ -225,6 +233,7 @@ SCHEMA: tuple[Key, ...] = (
 )
 
 _BY_DOTTED = {k.dotted: k for k in SCHEMA}
+log = logging.getLogger("calmesh")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -292,6 +301,15 @@ class Config:
         return self._values["database_url"] or f"sqlite:///{self.data_dir / 'calmesh.db'}"
 
 
+# Keys an older release read: a configuration that still sets one starts, with a
+# warning that says what took its place, instead of failing as an unknown key.
+RETIRED = {
+    "security.setup_token": "the first-run token is made at first start: calmesh setup-url",
+    "outbox.max_attempts": "side effects are retried for outbox.retry_hours",
+    "webhooks.max_attempts": "deliveries are retried for outbox.retry_hours",
+}
+
+
 def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for name, value in doc.items():
@@ -300,6 +318,9 @@ def _flatten(doc: dict[str, Any], origin: str) -> dict[str, Any]:
                 flat[f"{name}.{sub}"] = subvalue
         else:
             flat[name] = value
+    for dotted in sorted(set(flat) & set(RETIRED)):
+        log.warning("%s: %s is no longer used (%s); remove it", origin, dotted, RETIRED[dotted])
+        del flat[dotted]
     unknown = sorted(set(flat) - set(_BY_DOTTED))
     if unknown:
         raise ConfigError(f"{origin}: unknown key(s) {', '.join(unknown)}")
@@ -352,6 +373,10 @@ def load(overrides: dict[str, Any] | None = None, environ: dict[str, str] | None
         "server.port",
         "server.workers",
         "api.rate_limit_per_minute",
+        "outbox.retry_hours",
+        "outbox.max_backoff_seconds",
+        "outbox.concurrency",
+        "sync.concurrency",
         "security.login_max_failures",
         "security.login_max_failures_per_address",
     ):

@@ -105,7 +105,9 @@ def make_database(url: str) -> pw.Database:
     if scheme in {"postgres", "postgresql"}:
         return connect(
             "postgresql+pool" + url[len(scheme) :],
-            max_connections=20,
+            # A request needs one; the scheduler's worker up to ~25 at once (its
+            # jobs, three outbox lanes and the sync pool). Opened only when used.
+            max_connections=40,
             stale_timeout=300,
             timeout=10,
         )

@@ -9,11 +9,12 @@ import logging
 import flask
 from flask import Flask, abort, g, render_template, request
 from htmx_flask import Htmx
-from peewee import PeeweeException
+from peewee import InternalError, OperationalError, PeeweeException
 from playhouse.pool import PooledDatabase
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.utils import cached_property
 
+from calmesh import faults
 from calmesh.api.framework import ApiError, error_response
 from calmesh.db import db
 from calmesh.logs import safe
@@ -28,6 +29,8 @@ CSP = (
     "frame-ancestors {ancestors}"
 )
 
+RETRY_AFTER_SECONDS = 30
+
 HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -36,6 +39,7 @@ HTTP_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     422: "unprocessable",
     429: "rate_limited",
@@ -185,8 +189,15 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(PeeweeException)
     def _database_error(exc: PeeweeException):
-        log.exception("database error on %s %s", request.method, safe(request.path))
-        return _failure(503, "unavailable", "the database is unavailable; try again shortly")
+        if not isinstance(exc, OperationalError | InternalError):
+            log.exception("database error on %s %s", request.method, safe(request.path))
+        # A full disk, a read-only file, a lost connection: one log line per
+        # condition (see calmesh.faults), and an answer that says when to retry.
+        faults.report(faults.DATABASE, faults.describe_database_error(exc))
+        response = _failure(503, "unavailable", "the database is unavailable; try again shortly")
+        response = app.make_response(response)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):

@@ -2,15 +2,77 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
+import time
 from typing import Any
 
+from gunicorn import util
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
+from gunicorn.http.errors import LimitRequestLine
+from gunicorn.workers.sync import SyncWorker
 
 from calmesh import logs
 
 log = logging.getLogger("calmesh")
+
+
+class Worker(SyncWorker):
+    """gunicorn's sync worker, with two changes.
+
+    * A request line over ``limit_request_line`` (gunicorn refuses it before the
+      app sees it) is answered as the API's documented JSON error, 414
+      ``uri_too_long``, not as gunicorn's HTML page.
+    * On SIGTERM it stops taking part only after serving the connections
+      already waiting on the listening socket, within the graceful timeout:
+      without this, they would be reset when the last worker closes it.
+    """
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        if not isinstance(exc, LimitRequestLine):
+            super().handle_error(req, client, addr, exc)
+            return
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        body = json.dumps(
+            {
+                "error": {
+                    "code": "uri_too_long",
+                    "message": f"the request line is longer than {self.cfg.limit_request_line} "
+                    "bytes; send long input in a JSON body",
+                    "details": None,
+                }
+            }
+        ).encode()
+        head = (
+            "HTTP/1.1 414 URI Too Long\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        util.write_nonblock(client, head.encode("latin1") + body)
+
+    def run(self) -> None:
+        super().run()
+        self._drain()
+
+    def _drain(self) -> None:
+        """Serve what was accepted by the kernel before the stop, then return."""
+        deadline = time.monotonic() + max(1.0, self.cfg.graceful_timeout - 1)
+        served = 0
+        for listener in self.sockets:
+            while time.monotonic() < deadline:
+                self.notify()
+                try:
+                    self.accept(listener)
+                except OSError as exc:
+                    if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EBADF, errno.EINVAL):
+                        break  # nothing waits any more (or the socket is gone)
+                    if exc.errno != errno.ECONNABORTED:
+                        raise
+                else:
+                    served += 1
+        if served:
+            self.log.info("served %s waiting connection(s) before stopping", served)
 
 
 def _header_of(atom: str) -> str | None:
@@ -81,6 +143,9 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
         "loglevel": settings["logging.level"].lower(),
         "forwarded_allow_ips": "*" if settings["server.trusted_proxies"] else "127.0.0.1",
         "proc_name": "calmesh",
+        "worker_class": "calmesh.server.Worker",
+        # SIGTERM: workers finish what they were given, then what waits (Worker).
+        "graceful_timeout": settings["server.timeout"],
         # gunicorn's default control socket is one per user: two instances on a
         # machine would take it from each other. Keep it with the instance's data.
         "control_socket": str(settings.data_dir / "gunicorn.ctl"),

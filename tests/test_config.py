@@ -86,6 +86,16 @@ def test_unknown_keys_in_the_file_are_refused(tmp_path):
         config.load(environ={"CALMESH_CONFIG": str(path)})
 
 
+def test_keys_of_an_older_release_start_with_a_warning_saying_what_replaced_them(tmp_path, caplog):
+    path = tmp_path / "c.toml"
+    path.write_text("[outbox]\nmax_attempts = 8\n[security]\nsetup_token = 'x'\n")
+    loaded = config.load(environ={"CALMESH_CONFIG": str(path)})
+    assert "outbox.max_attempts" not in loaded.as_dict()
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("outbox.max_attempts is no longer used" in w and "retry_hours" in w for w in warned)
+    assert any("security.setup_token is no longer used" in w for w in warned)
+
+
 def test_broken_toml_is_refused_clearly(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text("[server\nport = ")

@@ -31,7 +31,7 @@ BOOKING_OUT = Object(
         "answers": Map(TextOrFlag()),
         "location": String(),
         "sequence": Integer(),
-        "reason": String(),
+        "reason": String(max_length=2000),  # as long as the inputs allow
         "manage_url": String(
             nullable=True, description="The visitor's signed link (only to the visitor)"
         ),

@@ -5,12 +5,14 @@ from __future__ import annotations
 from flask import current_app
 
 from calmesh import db as database
+from calmesh import faults
 from calmesh.api.framework import current_principal as who
 from calmesh.api.framework import endpoint, error_response, system
 from calmesh.api.serializers import USER_OUT, iso, user_out
 from calmesh.db import utcnow
 from calmesh.jobs.heartbeat import latest_heartbeat
-from calmesh.schema import Boolean, Choice, DateTime, Integer, Object, String
+from calmesh.jobs.heartbeat import recent as recent_heartbeats
+from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String
 
 ME_OUT = Object(
     {
@@ -32,16 +34,42 @@ def get_me():
     }
 
 
+SCHEDULER_HOST_OUT = Object(
+    {
+        "holder": String(description="host:pid of the scheduler process"),
+        "ok": Boolean(),
+        "last_heartbeat": DateTime(),
+        "age_seconds": Integer(),
+    },
+    name="SchedulerHost",
+)
 HEALTH_OUT = Object(
     {
         "status": Choice("ok", "degraded", "down"),
-        "database": Object({"ok": Boolean(), "error": String(nullable=True)}),
+        "database": Object(
+            {
+                "ok": Boolean(),
+                "error": String(nullable=True),
+                "write_error": String(
+                    nullable=True,
+                    description="Why writes failed lately (a full disk ...), if they did",
+                ),
+            }
+        ),
         "scheduler": Object(
             {
                 "ok": Boolean(),
                 "last_heartbeat": DateTime(nullable=True),
                 "age_seconds": Integer(nullable=True),
-                "holder": String(nullable=True),
+                "holder": String(
+                    nullable=True,
+                    description="host:pid of this host's scheduler (signed-in callers only)",
+                ),
+                "hosts": List(
+                    SCHEDULER_HOST_OUT,
+                    required=False,
+                    description="Every scheduler seen in the last hour (signed-in callers only)",
+                ),
             }
         ),
         "version": String(),
@@ -56,34 +84,58 @@ HEALTH_OUT = Object(
     auth="public",
     response=HEALTH_OUT,
     blueprint=system,
-    summary="Database reachability and the scheduler's last heartbeat (no auth; the "
-    "scheduler's host and process and the database's error only to a signed-in caller)",
+    summary="Database reachability and this host's scheduler (no auth; host names, pids "
+    "and the database's error only to a signed-in caller)",
     tag="System",
     errors=(503,),
 )
 def health():
-    """200 while the database answers; ``status`` is ``degraded`` when no
-    scheduler has beaten within three heartbeat intervals. The scheduler's
-    ``holder`` (host name and pid) and the database's own error message tell
-    an attacker about the machine: only a key or a session sees them."""
+    """200 while the database answers; ``status`` is ``degraded`` when this
+    host's scheduler has not beaten within three heartbeat intervals (with
+    ``scheduler.embedded = false``: any host's), or writes failed lately. The
+    scheduler's ``holder`` (host name and pid), every host's scheduler and the
+    database's own error message tell an attacker about the machine: only a
+    key or a session sees them."""
     from calmesh import __version__
 
+    settings = current_app.config["CALMESH"]
     insider = who() is not None
     error = database.ping()
     shown_error = error if insider or not error else "unreachable"
-    beat = None if error else latest_heartbeat()
-    interval = current_app.config["CALMESH"]["scheduler.heartbeat_seconds"]
-    age = int((utcnow() - beat.beat_at).total_seconds()) if beat else None
-    scheduler_ok = age is not None and age <= 3 * interval + 5
+    interval = settings["scheduler.heartbeat_seconds"]
+    now = utcnow()
+
+    def age(beat) -> int:
+        return int((now - beat.beat_at).total_seconds())
+
+    def alive(beat) -> bool:
+        return age(beat) <= 3 * interval + 5
+
+    beat = None if error else latest_heartbeat(this_host=settings["scheduler.embedded"])
+    scheduler_ok = beat is not None and alive(beat)
+    write_error = faults.database_failure()
+    scheduler = {
+        "ok": scheduler_ok,
+        "last_heartbeat": iso(beat.beat_at) if beat else None,
+        "age_seconds": age(beat) if beat else None,
+        "holder": beat.holder if beat and insider else None,
+    }
+    if not error and insider:
+        scheduler["hosts"] = [
+            {
+                "holder": b.holder,
+                "ok": alive(b),
+                "last_heartbeat": iso(b.beat_at),
+                "age_seconds": age(b),
+            }
+            for b in recent_heartbeats()
+        ]
     body = {
-        "status": "down" if error else ("ok" if scheduler_ok else "degraded"),
-        "database": {"ok": error is None, "error": shown_error},
-        "scheduler": {
-            "ok": scheduler_ok,
-            "last_heartbeat": iso(beat.beat_at) if beat else None,
-            "age_seconds": age,
-            "holder": beat.holder if beat and insider else None,
-        },
+        "status": "down"
+        if error
+        else ("ok" if scheduler_ok and write_error is None else "degraded"),
+        "database": {"ok": error is None, "error": shown_error, "write_error": write_error},
+        "scheduler": scheduler,
         "version": __version__,
     }
     if error:

@@ -31,7 +31,9 @@ STANDARD_ERRORS = {
     409: "Conflict",
     413: "Body too large",
     422: "Cannot be processed",
+    414: "Request line too long (uri_too_long): send long input in a body",
     429: "Rate limited; see Retry-After",
+    503: "The database is unavailable (a full disk, ...); see Retry-After",
 }
 SECURITY = {
     "public": [{}],
@@ -87,7 +89,9 @@ def _operation(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {"description": "Success"}
     if route.response is not None:
         ok["content"] = {"application/json": {"schema": _ref(route.response)}}
-    codes = set(route.errors) | {429}
+    # Any request may be refused by the server in front (414) or meet a
+    # database that cannot write (503).
+    codes = set(route.errors) | {414, 429, 503}
     if route.auth != "public":
         codes |= {401, 403}
     if route.query or route.body or route.path_params:

@@ -230,6 +230,26 @@ def redeliver(webhook_id, delivery_id):
     return delivery_out(service.redeliver(delivery))
 
 
+REDELIVERED_OUT = Object(
+    {"queued": Integer(description="How many failed deliveries were queued again")},
+    name="Redelivered",
+)
+
+
+@endpoint(
+    "/webhooks/<int:webhook_id>/redeliver-failed",
+    "POST",
+    auth="full",
+    response=REDELIVERED_OUT,
+    status=202,
+    errors=(409,),
+    summary="Send every failed delivery again, oldest first (in order per booking)",
+    tag=TAG,
+)
+def redeliver_failed(webhook_id):
+    return {"queued": service.redeliver_failed(owned(webhook_id))}
+
+
 @endpoint(
     "/webhooks/<int:webhook_id>/ping",
     "POST",

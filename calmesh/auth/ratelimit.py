@@ -6,6 +6,8 @@ import ipaddress
 import time
 from dataclasses import dataclass
 
+import peewee as pw
+
 from calmesh.models import RateCounter
 
 
@@ -53,17 +55,21 @@ def hit(key: str, limit: int, window_seconds: int = 60, now: float | None = None
     One atomic upsert: concurrent workers each get their own, distinct count.
     """
     window = _window(window_seconds, now)
-    cursor = (
-        RateCounter.insert(key=key, window=window, hits=1)
-        .on_conflict(
-            conflict_target=[RateCounter.key, RateCounter.window],
-            update={RateCounter.hits: RateCounter.hits + 1},
+    # The row is read inside the database's error translation: SQLite reports a
+    # full disk only when the statement completes, which is while it is read.
+    with pw.__exception_wrapper__:
+        cursor = (
+            RateCounter.insert(key=key, window=window, hits=1)
+            .on_conflict(
+                conflict_target=[RateCounter.key, RateCounter.window],
+                update={RateCounter.hits: RateCounter.hits + 1},
+            )
+            .returning(RateCounter.hits)
+            .tuples()
+            .execute()
         )
-        .returning(RateCounter.hits)
-        .tuples()
-        .execute()
-    )
-    hits = next(iter(cursor))[0]
+        (hits,) = next(iter(cursor))
+        list(cursor)  # to its end: that is when SQLite finishes the statement
     return RateState(hits <= limit, limit, max(0, limit - hits), window + window_seconds)
 
 

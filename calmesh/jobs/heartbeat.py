@@ -1,6 +1,14 @@
-"""The scheduler's sign of life, read by ``GET /api/health``."""
+"""The scheduler's sign of life, read by ``GET /api/health``.
+
+One row per scheduler process (``host:pid``); health judges this host's
+newest one, because another host's scheduler does not deliver this host's
+work when this one has none.
+"""
 
 from __future__ import annotations
+
+import socket
+from datetime import timedelta
 
 from calmesh.db import utcnow
 from calmesh.jobs.leases import holder
@@ -14,12 +22,22 @@ def beat() -> None:
     ).execute()
 
 
-def latest_heartbeat() -> Heartbeat | None:
-    return Heartbeat.select().order_by(Heartbeat.beat_at.desc()).first()
+def latest_heartbeat(this_host: bool = False) -> Heartbeat | None:
+    """The newest heartbeat of any scheduler, or of this host's only."""
+    query = Heartbeat.select()
+    if this_host:
+        query = query.where(Heartbeat.holder.startswith(socket.gethostname() + ":"))
+    return query.order_by(Heartbeat.beat_at.desc()).first()
+
+
+def recent(within: timedelta = timedelta(hours=1)) -> list[Heartbeat]:
+    """Every scheduler seen lately, newest first (health, for a signed-in caller)."""
+    cutoff = utcnow() - within
+    return list(
+        Heartbeat.select().where(Heartbeat.beat_at >= cutoff).order_by(Heartbeat.beat_at.desc())
+    )
 
 
 def prune(keep_seconds: int = 86_400) -> int:
-    from datetime import timedelta
-
     cutoff = utcnow() - timedelta(seconds=keep_seconds)
     return Heartbeat.delete().where(Heartbeat.beat_at < cutoff).execute()

@@ -1,13 +1,46 @@
-"""Delivering the outbox: every few seconds, by any scheduler (items are leased)."""
+"""Delivering the outbox: three lanes (mail, calendar write-back, webhooks),
+each with its own job and its own threads, so a slow webhook receiver never
+delays a confirmation mail. Within a lane, items of different ordering keys go
+out at once; one key's items stay in order (see :func:`outbox.due`)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Flask
 
+from calmesh.jobs.drain import drain
 from calmesh.jobs.scheduler import job
 from calmesh.services import outbox
 
+LANE_POLL_SECONDS = 2
 
-@job("outbox", 5, exclusive=False)
-def deliver_outbox(app: Flask) -> int:
-    return outbox.process_due()
+
+def deliver_lane(app: Flask, lane: str, workers: int | None = None) -> int:
+    """Deliver what is due in ``lane`` until nothing is left; how many were tried."""
+    workers = workers or app.config["CALMESH"]["outbox.concurrency"]
+    kinds = outbox.kinds_of(lane)
+    return drain(
+        app,
+        fetch=lambda running, limit: [
+            (item_id, _group(key) or f"item:{item_id}")
+            for item_id, key in outbox.due(limit, kinds=kinds, exclude=running)
+        ],
+        claim=outbox.claim,
+        work=outbox.run,
+        renew=outbox.renew,
+        renew_every=outbox.LEASE.total_seconds() / 3,
+        workers=workers,
+        per_group=max(1, workers // 2),
+        name=f"outbox-{lane}",
+    )
+
+
+def _group(ordering_key: str) -> str:
+    # "webhook:12:<booking>" -> "webhook:12": one receiver may hold at most half
+    # of a lane's threads.
+    return ":".join(ordering_key.split(":")[:2]) if ordering_key else ""
+
+
+for _lane in outbox.LANES:
+    job(f"outbox-{_lane}", LANE_POLL_SECONDS, exclusive=False)(partial(deliver_lane, lane=_lane))

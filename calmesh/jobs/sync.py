@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from calmesh.jobs.drain import drain
 from calmesh.jobs.scheduler import job
 from calmesh.models import Connection, RemoteCalendar
 from calmesh.services import sync
@@ -12,14 +13,22 @@ SYNC_POLL_SECONDS = 10
 
 
 # Not exclusive: several schedulers may sync different connections at once; each
-# connection is claimed by its own lease inside sync_connection.
+# connection is claimed by its own lease. Up to sync.concurrency run at once, and
+# a free thread takes the next due connection, so hung feeds (each bounded by
+# sync.timeout_seconds) hold their own threads, never a healthy feed's turn.
 @job("sync-due", SYNC_POLL_SECONDS, exclusive=False)
 def sync_due(app: Flask) -> int:
-    done = 0
-    for connection_id in sync.due_connections():
-        if sync.sync_connection(connection_id).status != "busy":
-            done += 1
-    return done
+    return drain(
+        app,
+        fetch=lambda running, limit: [
+            (connection_id, str(connection_id))
+            for connection_id in sync.due_connections(limit, exclude=running)
+        ],
+        claim=sync.claim,
+        work=lambda connection_id: sync.sync_connection(connection_id, claimed=True),
+        workers=app.config["CALMESH"]["sync.concurrency"],
+        name="sync",
+    )
 
 
 @job("roll-horizon", 6 * 3600)

@@ -22,7 +22,13 @@ class OutboxItem(BaseModel):
     status = pw.CharField(max_length=10, default="pending", index=True)
     attempts = pw.IntegerField(default=0)
     next_attempt_at = UTCDateTimeField(default=utcnow, index=True)
+    # A short lease, renewed while the item is worked on (calmesh.jobs.drain):
+    # a crashed worker's item is free again within seconds, a slow one is
+    # never taken twice.
     leased_until = UTCDateTimeField(null=True)
+    lease_holder = pw.CharField(max_length=200, default="")
+    # Set at the first failure: retries stop (status failed) once it has passed.
+    retry_until = UTCDateTimeField(null=True)
     last_error = pw.TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
     done_at = UTCDateTimeField(null=True)

@@ -7,6 +7,7 @@ import secrets
 import peewee as pw
 
 from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
+from calmesh.models.outbox import OutboxItem
 from calmesh.models.users import User
 
 EVENTS = (
@@ -49,10 +50,17 @@ class WebhookDelivery(BaseModel):
     event = pw.CharField(max_length=40)
     body = pw.TextField()  # the raw JSON that is signed and sent, the same on every attempt
     status = pw.CharField(max_length=10, default="pending")  # pending | delivered | failed
-    attempts = pw.IntegerField(default=0)
+    # The outbox item that sends it (the newest, after a redelivery): its
+    # attempts and retry schedule are the delivery's; there is no second count.
+    outbox_item = pw.ForeignKeyField(OutboxItem, null=True, on_delete="SET NULL")
     last_status_code = pw.IntegerField(null=True)
     response_excerpt = pw.TextField(default="")
     last_error = pw.TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
     last_attempt_at = UTCDateTimeField(null=True)
     delivered_at = UTCDateTimeField(null=True)
+
+    @property
+    def attempts(self) -> int:
+        """Attempts of the current sending (the outbox item's count)."""
+        return self.outbox_item.attempts if self.outbox_item_id else 0

@@ -230,7 +230,7 @@ class CalDavProvider(Provider):
     def _too_large(self, limit: int) -> ProviderError:
         return ProviderError(
             f"{self._host} sent more than {limit / (1024 * 1024):g} MiB in one answer; refusing it",
-            permanent=True,
+            permanent=False,  # the source's fault, not the credentials': retried with back-off
         )
 
     @property

@@ -323,7 +323,9 @@ def fetch(
             if size > settings.max_bytes:
                 raise ProviderError(
                     f"the answer is larger than {_size(settings.max_bytes)}; refusing it",
-                    permanent=True,
+                    # A fault of the source (it may shrink), not of the credentials:
+                    # the connection stays `error` and is retried with back-off.
+                    permanent=False,
                 )
             chunks.append(chunk)
     # iter_bytes() has already undone any Content-Encoding; left in the

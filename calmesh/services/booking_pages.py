@@ -8,7 +8,7 @@ from typing import Any
 
 import peewee as pw
 
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.engine.intervals import Interval, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
@@ -219,7 +219,7 @@ def create(user: User, data: dict[str, Any]) -> BookingPage:
     columns = _columns(user, values)
     _check_window(columns)
     try:
-        with db.atomic():
+        with write_transaction():
             return BookingPage.create(user=user, **columns)
     except pw.IntegrityError:
         raise PageError(
@@ -237,7 +237,7 @@ def update(page: BookingPage, data: dict[str, Any]) -> BookingPage:
         setattr(page, key, value)
     _check_window(page.__data__)
     try:
-        with db.atomic():
+        with write_transaction():
             page.save()
     except pw.IntegrityError:
         raise PageError(

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from peewee import fn
 
 from calmesh.auth import signing
@@ -23,7 +24,7 @@ from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
 from calmesh.schema import Email, Object, String, TimeZone
-from calmesh.services import booking_pages, events, outbox
+from calmesh.services import booking_pages, events, mail, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
 from calmesh.urls import external_url
@@ -156,6 +157,7 @@ def _mail(to: str, subject: str, body: str, booking: Booking, method: str | None
         "ics": ics,
         "ics_method": method or "",
         "user_id": booking.user_id,
+        "message_id": mail.message_id(current_app.config["CALMESH"]),
     }
     return outbox.Item("mail", payload, booking.user_id, f"booking:{booking.uid}:mail:{to}")
 
@@ -454,7 +456,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
 # --- the write-back, run by the outbox ---------------------------------------------------
 
 
-@outbox.handler("booking.writeback")
+@outbox.handler("booking.writeback", lane="writeback")
 def write_back(payload: dict[str, Any]) -> None:
     """Make the provider match the booking as it is now (retries see the latest state)."""
     from calmesh.providers.base import ProviderError

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import peewee as pw
 
 from calmesh.auth.apikeys import hash_key
-from calmesh.db import db
+from calmesh.db import db, write_transaction
 from calmesh.engine.availability import (
     Availability,
     BusyEvent,
@@ -66,7 +66,7 @@ def create(
     user: User, slug: str, name: str, timezone: str, tentative_busy: bool = True
 ) -> UnifiedCalendar:
     try:
-        with db.atomic():
+        with write_transaction():
             return UnifiedCalendar.create(
                 user=user, slug=slug, name=name, timezone=timezone, tentative_busy=tentative_busy
             )
@@ -95,7 +95,7 @@ def update(calendar: UnifiedCalendar, **fields) -> tuple[UnifiedCalendar, str | 
         if value is not None:
             setattr(calendar, key, value)
     try:
-        with db.atomic():
+        with write_transaction():
             calendar.save()
     except pw.IntegrityError:
         raise CalendarError(
@@ -140,7 +140,7 @@ def add_source(
             remote.id if remote else None
         ):
             raise CalendarError("this source is already in the calendar", 409, "conflict")
-    with db.atomic():
+    with write_transaction():
         last = (
             CalendarSource.select(pw.fn.MAX(CalendarSource.sort_order))
             .where(CalendarSource.calendar == calendar)
@@ -158,14 +158,14 @@ def reorder(calendar: UnifiedCalendar, source_ids: list[int]) -> list[CalendarSo
     current = sources(calendar)
     if sorted(source_ids) != sorted(s.id for s in current):
         raise CalendarError("source_ids must list every source of the calendar exactly once")
-    with db.atomic():
+    with write_transaction():
         for order, source_id in enumerate(source_ids):
             CalendarSource.update(sort_order=order).where(CalendarSource.id == source_id).execute()
     return sources(calendar)
 
 
 def remove_source(calendar: UnifiedCalendar, source_id: int) -> bool:
-    with db.atomic():
+    with write_transaction():
         removed = (
             CalendarSource.delete()
             .where((CalendarSource.id == source_id) & (CalendarSource.calendar == calendar))
@@ -512,7 +512,7 @@ def store_written(
     from calmesh.services.sync import horizon, insert_occurrences, occurrence_rows
 
     ical = build_calendar(draft)
-    with db.atomic():
+    with write_transaction():
         obj = CalendarObject.get_or_none(
             (CalendarObject.calendar == remote) & (CalendarObject.href == href)
         )
@@ -535,7 +535,7 @@ def store_written(
 
 def forget_written(remote: RemoteCalendar, href: str) -> None:
     """Drop an event we deleted at the provider from the cache, at once."""
-    with db.atomic():
+    with write_transaction():
         for obj in CalendarObject.select().where(
             (CalendarObject.calendar == remote) & (CalendarObject.href == href)
         ):

@@ -10,7 +10,7 @@ from datetime import timedelta
 from flask import current_app
 
 from calmesh.auth import crypto, signing
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.models import Connection, OAuthAttempt, RemoteCalendar, User
 from calmesh.models.connections import new_version
 from calmesh.providers import net
@@ -72,7 +72,7 @@ def create_with_credentials(
         calendars = sync.provider_for(connection, timeout=_check_timeout()).list_calendars()
     except ProviderError as exc:
         raise ConnectionRefused(str(exc)) from None
-    with db.atomic():
+    with write_transaction():
         connection.next_sync_at = connection.calendars_listed_at = utcnow()
         connection.save()
         sync.upsert_calendars(connection, calendars)
@@ -128,7 +128,7 @@ def start_oauth(
             f"{kind}.client_secret (see README, 'Google and Microsoft')"
         )
     nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-    with db.atomic():
+    with write_transaction():
         if connection is None:
             connection = Connection.create(
                 user=user,
@@ -300,7 +300,7 @@ def set_calendar_enabled(
     )
     if calendar is None:
         return None
-    with db.atomic():
+    with write_transaction():
         calendar.enabled = enabled
         calendar.version = new_version()
         if not enabled:

@@ -29,11 +29,18 @@ def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> i
         if event not in webhook.events:
             continue
         delivery = WebhookDelivery.create(webhook=webhook, event=event, body=body)
-        outbox.enqueue(
-            "webhook.deliver",
-            {"delivery": delivery.id},
-            user_id=user_id,
-            ordering_key=f"webhook:{webhook.id}:{subject or delivery.delivery_id}",
-        )
+        queue_delivery(delivery, f"webhook:{webhook.id}:{subject or delivery.delivery_id}")
         count += 1
     return count
+
+
+def queue_delivery(delivery: WebhookDelivery, ordering_key: str) -> None:
+    """Queue the outbox item that sends ``delivery`` (inside the caller's transaction)."""
+    item = outbox.enqueue(
+        "webhook.deliver",
+        {"delivery": delivery.id},
+        user_id=delivery.webhook.user_id,
+        ordering_key=ordering_key,
+    )
+    WebhookDelivery.update(outbox_item=item).where(WebhookDelivery.id == delivery.id).execute()
+    delivery.outbox_item = item

@@ -12,7 +12,7 @@ from calmesh.services import bookings, outbox, polls, webhooks  # noqa: F401
 from calmesh.services.mail import Mail, MailError, send
 
 
-@outbox.handler("mail")
+@outbox.handler("mail", lane="mail")
 def send_mail(payload: dict[str, Any]) -> None:
     try:
         send(Mail(**payload), current_app.config["CALMESH"])

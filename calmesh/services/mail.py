@@ -75,6 +75,9 @@ class Mail:
     ics_method: str = ""  # empty: read from the calendar's METHOD
     reply_to: str = ""
     user_id: int | None = None  # the owner whose mail log shows it
+    # Fixed when the mail is queued (see message_id), so that every retry of it
+    # carries the same Message-ID and a receiver can drop a repeat. Empty: a new one.
+    message_id: str = ""
 
 
 def compose(mail: Mail, settings: Mapping[str, Any]) -> EmailMessage:
@@ -89,7 +92,7 @@ def compose(mail: Mail, settings: Mapping[str, Any]) -> EmailMessage:
         message["Reply-To"] = parse_address(mail.reply_to)
     message["Subject"] = _one_line("subject", mail.subject)
     message["Date"] = format_datetime(utcnow())
-    message["Message-ID"] = make_msgid(domain=sender.domain)
+    message["Message-ID"] = mail.message_id or make_msgid(domain=sender.domain)
     # RFC 3834: tells auto-responders not to answer (no out-of-office ping-pong).
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(mail.body)
@@ -104,6 +107,12 @@ def compose(mail: Mail, settings: Mapping[str, Any]) -> EmailMessage:
             params={"name": "invite.ics"},
         )
     return message
+
+
+def message_id(settings: Mapping[str, Any]) -> str:
+    """A new, globally unique Message-ID for a mail about to be queued."""
+    _, _, domain = settings["mail.from_address"].rpartition("@")
+    return make_msgid(domain=domain or "localhost")
 
 
 def send(mail: Mail, settings: Mapping[str, Any]) -> MailMessage:

@@ -15,8 +15,10 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import current_app
+
 from calmesh.auth import signing
-from calmesh.db import db, is_sqlite, utcnow, write_transaction
+from calmesh.db import is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import (
     Comment,
@@ -43,7 +45,7 @@ from calmesh.schema import (
 )
 from calmesh.services import calendars, events, outbox
 from calmesh.services.errors import ServiceError
-from calmesh.services.mail import parse_address
+from calmesh.services.mail import message_id, parse_address
 from calmesh.services.poll_results import (
     VALUE_LABELS,
     closed_reason,
@@ -265,7 +267,7 @@ def create(user: User, data: dict[str, Any]) -> Poll:
     plan = _plan([], values.pop("options"), values["duration"])
     _check(values, plan[0][1]["day"] is not None)
     _check_deadline(values["deadline"])
-    with db.atomic():
+    with write_transaction():
         poll = Poll.create(user=user, calendar=calendar, **values)
         _save_options(poll, plan)
     return poll
@@ -296,7 +298,7 @@ def update(poll: Poll, data: dict[str, Any]) -> Poll:
 
 def delete(poll: Poll) -> None:
     """Delete the poll and its votes; a decided event stays in the owner's calendar."""
-    with db.atomic():
+    with write_transaction():
         poll.delete_instance(recursive=True)
 
 
@@ -419,7 +421,7 @@ def edit_vote(
 def comment(poll: Poll, name: str, body: str) -> Comment:
     if not poll.allow_comments:
         raise PollError("comments are turned off for this poll", 409, "comments_off")
-    with db.atomic():
+    with write_transaction():
         return Comment.create(poll=poll, name=name, body=body)
 
 
@@ -506,6 +508,7 @@ def _mail(
             "ics": ics,
             "ics_method": method,
             "user_id": poll.user_id,
+            "message_id": message_id(current_app.config["CALMESH"]),
         },
         user_id=poll.user_id,
         ordering_key=f"poll:{poll.public_id}:mail:{to}"[:100],
@@ -620,7 +623,7 @@ def _write_back(poll: Poll) -> None:
         )
 
 
-@outbox.handler("poll.writeback")
+@outbox.handler("poll.writeback", lane="writeback")
 def write_back(payload: dict[str, Any]) -> None:
     """Make the linked calendar match the poll as it is now (retries see the latest)."""
     from calmesh.providers.base import ProviderError

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 
 from calmesh.auth import crypto
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.engine.recurrence import Budget, CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.jobs.leases import holder
@@ -84,7 +84,7 @@ def provider_settings(kind: str) -> dict:
 def save_credentials(connection_id: int, credentials: dict) -> None:
     # Its own short transaction: a rotated refresh token must survive even if
     # the sync that refreshed it fails later.
-    with db.atomic():
+    with write_transaction():
         Connection.update(credentials=crypto.encrypt(credentials)).where(
             Connection.id == connection_id
         ).execute()
@@ -157,7 +157,7 @@ def upsert_calendars(
         for c in RemoteCalendar.select().where(RemoteCalendar.connection == connection)
     }
     rows = []
-    with db.atomic():
+    with write_transaction():
         for info in remote:
             row = existing.pop(info.remote_id, None) or RemoteCalendar(
                 connection=connection, remote_id=info.remote_id
@@ -275,7 +275,7 @@ def apply_changes(
 ) -> SyncReport:
     """Store one calendar's changes atomically: objects, their occurrences, the token."""
     report = SyncReport(calendar.connection_id, "ok", requests=changes.requests)
-    with db.atomic():
+    with write_transaction():
         stored = {
             o.href: o
             for o in CalendarObject.select(
@@ -357,7 +357,7 @@ def insert_occurrences(rows: list[dict]) -> int:
 def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], default_tz: str) -> int:
     """Expand the stored iCalendar objects anew over ``window`` (the horizon moved)."""
     count = 0
-    with db.atomic():
+    with write_transaction():
         Occurrence.delete().where(
             (Occurrence.calendar == calendar)
             & Occurrence.object.in_(
@@ -397,11 +397,12 @@ def bump(remote_calendar_id: int) -> None:
 
 
 def sync_connection(
-    connection_id: int, progress: Callable[[str], None] | None = None
+    connection_id: int, progress: Callable[[str], None] | None = None, claimed: bool = False
 ) -> SyncReport:
-    """Sync one connection now, unless another process is syncing it."""
+    """Sync one connection now, unless another process is syncing it
+    (``claimed``: the caller holds its lease already)."""
     say = progress or (lambda _msg: None)
-    if not claim(connection_id):
+    if not claimed and not claim(connection_id):
         return SyncReport(connection_id, "busy", "another sync of this connection is running")
     connection = Connection.get_by_id(connection_id)
     total = SyncReport(connection_id, "ok")
@@ -442,9 +443,14 @@ def sync_connection(
                 f"  {report.changed} changed, {report.deleted} deleted, "
                 f"{report.occurrences} occurrences"
             )
-    except (ProviderError, crypto.CredentialsUnreadable) as exc:
-        permanent = isinstance(exc, crypto.CredentialsUnreadable) or exc.permanent
-        return _failed(connection, total, str(exc), "auth_required" if permanent else "error")
+    except crypto.CredentialsUnreadable as exc:
+        # A fault of this host's key, not of the credentials: another host (or this
+        # one, once its key is fixed) can sync it, so it is retried, never parked.
+        return _failed(
+            connection, total, f"this host cannot read the stored credentials: {exc}", "error"
+        )
+    except ProviderError as exc:
+        return _failed(connection, total, str(exc), "auth_required" if exc.permanent else "error")
     except Exception as exc:  # a bug or an unexpected answer: record it, never crash the scheduler
         log.exception("sync of connection %s failed", connection_id)
         return _failed(connection, total, f"unexpected error: {type(exc).__name__}", "error")
@@ -475,7 +481,7 @@ def _failed(connection: Connection, report: SyncReport, message: str, status: st
         if status == "auth_required"
         else utcnow() + timedelta(seconds=backoff_seconds(failures))
     )
-    with db.atomic():
+    with write_transaction():
         release(
             connection.id,
             status=status,
@@ -504,8 +510,9 @@ def _failed(connection: Connection, report: SyncReport, message: str, status: st
     return report
 
 
-def due_connections(limit: int = 20) -> list[int]:
+def due_connections(limit: int = 20, exclude: Iterable[int] = ()) -> list[int]:
     now = utcnow()
+    exclude = list(exclude)
     query = (
         Connection.select(Connection.id)
         .where(
@@ -517,4 +524,6 @@ def due_connections(limit: int = 20) -> list[int]:
         .order_by(Connection.next_sync_at)
         .limit(limit)
     )
+    if exclude:
+        query = query.where(Connection.id.not_in(exclude))
     return [c.id for c in query]

@@ -11,7 +11,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from calmesh.auth import ratelimit, sessions
 from calmesh.auth import setup as first_run
-from calmesh.db import db
+from calmesh.db import write_transaction
 from calmesh.models import User, UserSession
 from calmesh.schema import Email, Invalid, Object, String, TimeZone
 
@@ -97,7 +97,7 @@ def create_user(**fields: object) -> User:
     if data["handle"] in RESERVED_HANDLES:
         raise Invalid([{"field": "handle", "message": "is reserved; choose another"}])
     try:
-        with db.atomic():
+        with write_transaction():
             user = User.create(
                 email=data["email"],
                 handle=data["handle"],
@@ -170,7 +170,7 @@ def update_profile(user: User, **fields: object) -> User:
 def set_password(user: User, password: str, keep: UserSession | None = None) -> int:
     """A new password; every sign-in but ``keep`` ends. Returns how many ended."""
     PASSWORD.parse(password, "password")
-    with db.atomic():
+    with write_transaction():
         user.password_hash = generate_password_hash(password)
         user.save()
         return sessions.end_all(user, keep)
@@ -205,7 +205,7 @@ def change_email(user: User, keep: UserSession | None = None, **fields: object) 
     data = EMAIL_CHANGE.parse(fields)
     _check_current_password(user, data["current_password"])
     try:
-        with db.atomic():
+        with write_transaction():
             User.update(email=data["email"]).where(User.id == user.id).execute()
             user.email = data["email"]
             return sessions.end_all(user, keep)

@@ -7,11 +7,12 @@ the scheduler: a POST of the stored body, signed with the webhook's secret as
 ``X-CalMesh-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">``.
 
 A receiver that is down loses nothing: each failure is recorded on the
-delivery and retried with the outbox's exponential back-off. After
-``webhooks.max_attempts`` the delivery is ``failed`` and the webhook
-``failing`` (shown in the dashboard) until a later delivery succeeds; the
-owner can redeliver by hand. Deliveries of one subject (a booking) to one
-webhook go one at a time, oldest first (the outbox's ordering key).
+delivery and retried by the outbox (one retry state: its back-off and its
+``outbox.retry_hours``). When the outbox gives up, the delivery is ``failed``
+and the webhook ``failing`` (shown in the dashboard) until a later delivery
+succeeds; the owner can redeliver one or all failed ones by hand. Deliveries
+of one subject (a booking) to one webhook go one at a time, oldest first (the
+outbox's ordering key), so a receiver that comes back gets them in order.
 """
 
 from __future__ import annotations
@@ -25,13 +26,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from peewee import JOIN
 
 from calmesh.auth import crypto
-from calmesh.db import db, utcnow
+from calmesh.db import utcnow, write_transaction
 from calmesh.models import OutboxItem, User, Webhook, WebhookDelivery
 from calmesh.providers import net
 from calmesh.providers.base import HttpSettings, ProviderError
-from calmesh.services import outbox
+from calmesh.services import events, outbox
 from calmesh.services.errors import ServiceError
 
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a prefix, not a secret)
@@ -81,7 +83,7 @@ def create(user: User, url: str, events: list[str], active: bool = True) -> tupl
     """A new webhook and its secret, which is never shown again."""
     check_target(url)
     secret, stored = _new_secret()
-    with db.atomic():
+    with write_transaction():
         webhook = Webhook.create(
             user=user, url=url, events=_unique(events), active=active, secret=stored
         )
@@ -110,14 +112,14 @@ def update(
     secret = None
     if rotate_secret:
         secret, webhook.secret = _new_secret()
-    with db.atomic():
+    with write_transaction():
         webhook.save()
     return webhook, secret
 
 
 def delete(webhook: Webhook) -> None:
     """Remove the webhook and its delivery log; queued deliveries are dropped when due."""
-    with db.atomic():
+    with write_transaction():
         webhook.delete_instance(recursive=True)
 
 
@@ -129,7 +131,12 @@ def _unique(events: list[str]) -> list[str]:
 
 
 def deliveries_of(webhook: Webhook):
-    return WebhookDelivery.select().where(WebhookDelivery.webhook == webhook)
+    # With its outbox item, which holds the attempts (no query per row).
+    return (
+        WebhookDelivery.select(WebhookDelivery, OutboxItem)
+        .join(OutboxItem, JOIN.LEFT_OUTER)
+        .where(WebhookDelivery.webhook == webhook)
+    )
 
 
 def get_delivery(webhook: Webhook, delivery_id: str) -> WebhookDelivery | None:
@@ -148,23 +155,18 @@ def ping(webhook: Webhook) -> WebhookDelivery:
     """Queue a ``ping`` delivery, to try the receiver and its signature check."""
     if not webhook.active:
         raise WebhookError("the webhook is paused; activate it first", 409, "paused")
-    with db.atomic():
+    with write_transaction():
         delivery = WebhookDelivery.create(
             webhook=webhook,
             event=PING,
             body=body_for(PING, {"webhook_id": webhook.id, "url": webhook.url}),
         )
-        outbox.enqueue(
-            "webhook.deliver",
-            {"delivery": delivery.id},
-            user_id=webhook.user_id,
-            ordering_key=f"webhook:{webhook.id}:{delivery.delivery_id}",
-        )
+        events.queue_delivery(delivery, f"webhook:{webhook.id}:{delivery.delivery_id}")
     return delivery
 
 
 def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
-    """Send a delivery again, by hand: back to pending, with a fresh count of attempts.
+    """Send a delivery again, by hand: back to pending, with a fresh retry budget.
 
     It keeps its place among its subject's deliveries: one still queued is only
     made due now; otherwise it is queued anew behind the subject's others.
@@ -172,36 +174,41 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
     webhook = delivery.webhook
     if not webhook.active:
         raise WebhookError("the webhook is paused; activate it first", 409, "paused")
-    with db.atomic():
-        queued = (
-            OutboxItem.select()
-            .where(
-                (OutboxItem.kind == "webhook.deliver")
-                & OutboxItem.ordering_key.startswith(f"webhook:{webhook.id}:")
-                & (OutboxItem.payload == {"delivery": delivery.id})
-            )
-            .order_by(OutboxItem.id.desc())
-            .first()
-        )
-        WebhookDelivery.update(status="pending", attempts=0, last_error="").where(
-            WebhookDelivery.id == delivery.id
-        ).execute()
-        if queued is not None and queued.status == "pending":
-            # Not touched while a worker holds it: that attempt is already on its way.
-            OutboxItem.update(attempts=0, next_attempt_at=utcnow()).where(
-                (OutboxItem.id == queued.id)
-                & (OutboxItem.leased_until.is_null() | (OutboxItem.leased_until < utcnow()))
-            ).execute()
-        else:
-            outbox.enqueue(
-                "webhook.deliver",
-                {"delivery": delivery.id},
-                user_id=webhook.user_id,
-                ordering_key=queued.ordering_key
-                if queued is not None
-                else f"webhook:{webhook.id}:{delivery.delivery_id}",
-            )
+    with write_transaction():
+        _redeliver(delivery)
     return WebhookDelivery.get_by_id(delivery.id)
+
+
+def redeliver_failed(webhook: Webhook) -> int:
+    """Send every failed delivery of ``webhook`` again, oldest first (so each
+    subject's events arrive in the order they happened); how many were queued."""
+    if not webhook.active:
+        raise WebhookError("the webhook is paused; activate it first", 409, "paused")
+    with write_transaction():
+        failed = list(
+            deliveries_of(webhook)
+            .where(WebhookDelivery.status == "failed")
+            .order_by(WebhookDelivery.id)
+        )
+        for delivery in failed:
+            _redeliver(delivery)
+    return len(failed)
+
+
+def _redeliver(delivery: WebhookDelivery) -> None:
+    queued = OutboxItem.get_or_none(OutboxItem.id == delivery.outbox_item_id)
+    WebhookDelivery.update(status="pending", last_error="").where(
+        WebhookDelivery.id == delivery.id
+    ).execute()
+    if queued is not None and queued.status == "pending":
+        outbox.requeue(queued.id)
+    else:
+        events.queue_delivery(
+            delivery,
+            queued.ordering_key
+            if queued is not None
+            else f"webhook:{delivery.webhook_id}:{delivery.delivery_id}",
+        )
 
 
 # --- sending, from the outbox ---------------------------------------------------------------
@@ -250,16 +257,30 @@ def _post(url: str, body: str, headers: dict[str, str], settings: HttpSettings) 
     return response.status_code, head.decode("utf-8", "replace")[:EXCERPT_CHARS]
 
 
-def _max_attempts() -> int:
-    config = current_app.config["CALMESH"]
-    # The outbox gives up on its own at outbox.max_attempts; stop first, so the
-    # delivery and the webhook always say that it failed.
-    return min(config["webhooks.max_attempts"], config["outbox.max_attempts"])
+def _gave_up(payload: dict[str, Any], item: OutboxItem, error: str) -> None:
+    """The outbox stopped retrying: the delivery is failed, and the webhook
+    failing unless it was only paused."""
+    delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == payload["delivery"])
+    if delivery is None:
+        return
+    # The last attempt's own error stays (it says what the receiver did).
+    WebhookDelivery.update(status="failed", last_error=(delivery.last_error or error)[:2000]).where(
+        WebhookDelivery.id == delivery.id
+    ).execute()
+    webhook = delivery.webhook
+    if webhook.active:
+        message = f"{delivery.event} {delivery.delivery_id}: {error}"
+        if not error.startswith("gave up"):
+            message = f"{delivery.event} {delivery.delivery_id}: gave up: {error}"
+        Webhook.update(status="failing", last_error=message[:2000]).where(
+            Webhook.id == webhook.id
+        ).execute()
 
 
-@outbox.handler("webhook.deliver")
+@outbox.handler("webhook.deliver", lane="webhooks", on_give_up=_gave_up)
 def deliver(payload: dict[str, Any]) -> None:
-    """Send one delivery: 2xx is delivered; anything else is recorded and retried."""
+    """Send one delivery: 2xx is delivered; anything else is recorded and retried
+    (the outbox keeps the count and decides when to give up)."""
     delivery = (
         WebhookDelivery.select(WebhookDelivery, Webhook)
         .join(Webhook)
@@ -270,8 +291,7 @@ def deliver(payload: dict[str, Any]) -> None:
         return  # the webhook was deleted, or this delivery was sent already
     webhook = delivery.webhook
     if not webhook.active:
-        _record(delivery, None, "", "not sent: the webhook is paused", final=True, blame=False)
-        raise outbox.GiveUp("the webhook is paused")
+        raise outbox.GiveUp("not sent: the webhook is paused")
     status_code, excerpt, error, permanent = None, "", "", False
     try:
         timestamp = int(time.time())
@@ -283,7 +303,10 @@ def deliver(payload: dict[str, Any]) -> None:
         }
         status_code, excerpt = _post(webhook.url, delivery.body, headers, _settings())
     except crypto.CredentialsUnreadable as exc:
-        error, permanent = f"cannot sign: {exc}", True
+        # Another host (with the right key) can sign it: never given up for this.
+        error = f"not sent: this host cannot read the signing secret ({exc})"
+        _record(delivery, None, "", error)
+        raise outbox.Defer(error) from None
     except ProviderError as exc:
         error, permanent = str(exc), exc.permanent
     if status_code is not None and 200 <= status_code < 300:
@@ -293,9 +316,8 @@ def deliver(payload: dict[str, Any]) -> None:
         error = f"the receiver answered {status_code}"
         if 300 <= status_code < 400:
             error += " (redirects are not followed: use the final URL)"
-    final = permanent or delivery.attempts + 1 >= _max_attempts()
-    _record(delivery, status_code, excerpt, error, final=final)
-    if final:
+    _record(delivery, status_code, excerpt, error)
+    if permanent:
         raise outbox.GiveUp(error)
     raise outbox.Retry(error)
 
@@ -307,18 +329,12 @@ def _record(
     error: str,
     *,
     delivered: bool = False,
-    final: bool = False,
-    blame: bool = True,
 ) -> None:
-    """Log one attempt on the delivery; a success or a final failure also sets the
-    webhook's status (``blame``: the receiver is at fault, not a paused webhook)."""
+    """Log one attempt on the delivery; a success also clears the webhook's failing."""
     now = utcnow()
-    status = "delivered" if delivered else "failed" if final else "pending"
-    attempts = delivery.attempts + (1 if blame else 0)
-    with db.atomic():
+    with write_transaction():
         WebhookDelivery.update(
-            status=status,
-            attempts=attempts,
+            status="delivered" if delivered else "pending",
             last_status_code=status_code,
             response_excerpt=excerpt,
             last_error=error[:2000],
@@ -328,12 +344,4 @@ def _record(
         if delivered:
             Webhook.update(status="ok", last_error="").where(
                 (Webhook.id == delivery.webhook_id) & (Webhook.status != "ok")
-            ).execute()
-        elif final and blame:
-            message = (
-                f"{delivery.event} {delivery.delivery_id}: gave up after {attempts} "
-                f"attempt(s): {error}"
-            )
-            Webhook.update(status="failing", last_error=message[:2000]).where(
-                Webhook.id == delivery.webhook_id
             ).execute()

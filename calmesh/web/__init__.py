@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, render_template, request
 from flask_login import current_user
 
+from calmesh import faults
+
 web = Blueprint("web", __name__)
 
 # The dashboard's sections, in menu order: (label, endpoint). Later sections
@@ -58,4 +60,7 @@ def init_app(app: Flask) -> None:
         if not current_user.is_authenticated:
             return {"nav": []}
         endpoints = app.view_functions
-        return {"nav": [(label, ep) for label, ep in NAV if ep in endpoints]}
+        return {
+            "nav": [(label, ep) for label, ep in NAV if ep in endpoints],
+            "database_failure": faults.database_failure(),
+        }

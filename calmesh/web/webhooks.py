@@ -138,6 +138,17 @@ def redeliver(webhook_id: int, delivery_id: str):
     return _back_to_log(webhook, f"{delivery.event} {delivery.delivery_id} is queued again.")
 
 
+@web.route("/webhooks/<int:webhook_id>/redeliver-failed", methods=["POST"])
+@login_required
+def redeliver_failed(webhook_id: int):
+    webhook = _owned(webhook_id)
+    try:
+        count = service.redeliver_failed(webhook)
+    except service.WebhookError as exc:
+        return _back_to_log(webhook, str(exc))
+    return _back_to_log(webhook, f"{count} failed deliveries are queued again.")
+
+
 @web.route("/webhooks/<int:webhook_id>/ping", methods=["POST"])
 @login_required
 def ping_webhook(webhook_id: int):

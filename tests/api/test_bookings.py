@@ -55,7 +55,9 @@ def page(full, alice):
     return {"body": response.get_json(), "remote": conn.calendars[0]}
 
 
-def book(stranger, start: datetime, headers: dict | None = None, **extra):
+def book(
+    stranger, start: datetime, headers: dict | None = None, path="booking-pages/intro", **extra
+):
     body = {
         "start": start.isoformat(),
         "attendee": {
@@ -66,7 +68,7 @@ def book(stranger, start: datetime, headers: dict | None = None, **extra):
         "answers": {"topic": "Pricing"},
         **extra,
     }
-    return stranger.post("/api/v1/booking-pages/intro/book", json=body, headers=headers or {})
+    return stranger.post(f"/api/v1/{path}/book", json=body, headers=headers or {})
 
 
 def test_page_defaults_and_settings_round_trip(page, full):
@@ -291,8 +293,11 @@ def test_an_idempotency_key_is_bound_to_its_caller(page, api_as, alice, bob, str
     first = book(as_alice, start, headers={"Idempotency-Key": "owner-key"})
     assert first.status_code == 201
     assert book(as_alice, start, headers={"Idempotency-Key": "owner-key"}).status_code == 200
+    # bob names alice's page by its public address (by slug alone, his key means his own).
     for other in (stranger, api_as(bob, "book")):
-        response = book(other, start, headers={"Idempotency-Key": "owner-key"})
+        response = book(
+            other, start, headers={"Idempotency-Key": "owner-key"}, path="public/alice/intro"
+        )
         assert response.status_code == 422
         assert first.get_json()["uid"] not in response.get_data(as_text=True)
 

@@ -212,6 +212,31 @@ def test_redeliver_resends_by_hand(full, receiver):
     assert full.post(f"{hook}/deliveries/dlv_nope/redeliver").status_code == 404
 
 
+def test_redeliver_failed_queues_every_failed_delivery_oldest_first(full, receiver):
+    from datetime import timedelta
+
+    from calmesh.db import utcnow
+
+    created = create(full, receiver)
+    hook = f"/api/v1/webhooks/{created['id']}"
+    receiver.status = 500
+    ids = [full.post(f"{hook}/ping").get_json()["delivery_id"] for _ in range(3)]
+    outbox.process_due()
+    outbox.process_due(now=utcnow() + timedelta(hours=25))  # past the retry window
+    listed = full.get(f"{hook}/deliveries").get_json()["data"]
+    assert {d["status"] for d in listed} == {"failed"}
+
+    receiver.status = 200
+    answer = full.post(f"{hook}/redeliver-failed")
+
+    assert (answer.status_code, answer.get_json()) == (202, {"queued": 3})
+    outbox.process_due()
+    assert [r.delivery_id for r in receiver.accepted] == ids
+    listed = full.get(f"{hook}/deliveries").get_json()["data"]
+    assert {d["status"] for d in listed} == {"delivered"}
+    assert full.post("/api/v1/webhooks/999999/redeliver-failed").status_code == 404
+
+
 def test_paused_webhooks_cannot_be_pinged_or_redelivered(full, receiver):
     created = create(full, receiver)
     hook = f"/api/v1/webhooks/{created['id']}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 import threading
@@ -75,22 +76,43 @@ def test_heartbeat_job_records_this_process(app):
     assert Heartbeat.get_by_id(leases.holder())
 
 
-def test_embedded_scheduler_starts_in_only_one_process_per_host(tmp_path):
-    """Two processes race for the host lock: one starts the scheduler."""
+def test_embedded_scheduler_runs_in_one_process_per_host_and_the_next_takes_over(tmp_path):
+    """Three processes race for the host lock: one runs the scheduler at a time,
+    and when it exits, one of those still waiting takes over (they keep trying)."""
     from tests.conftest import fresh_database_url, make_app
 
     url = fresh_database_url(tmp_path)
+    hold = 1.0
     code = (
-        "import sys, time; from tests.conftest import make_app; from pathlib import Path;"
-        "from calmesh.jobs.scheduler import start_embedded;"
+        "import time; from tests.conftest import make_app; from pathlib import Path;"
+        "from calmesh.jobs import scheduler; scheduler.ELECTION_SECONDS = 0.1;"
         f"app = make_app(Path({str(tmp_path)!r}), "
         f"**{{'scheduler.embedded': True, 'database_url': {url!r}}});"
-        "print(start_embedded(app), flush=True); time.sleep(3)"
+        "assert scheduler.start_embedded(app);"
+        "deadline = time.monotonic() + 60\n"
+        "while not scheduler.holds_lock(app) and time.monotonic() < deadline: time.sleep(0.02)\n"
+        "won = time.monotonic(); print('won', won, flush=True)\n"
+        f"time.sleep({hold}); print('left', time.monotonic(), flush=True)"
     )
     make_app(tmp_path, database_url=url)  # create the database once, before the race
     procs = [
         subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True)
         for _ in range(3)
     ]
-    outputs = [p.communicate(timeout=60)[0].strip().splitlines()[-1] for p in procs]
-    assert sorted(outputs) == ["False", "False", "True"]
+    outputs = [p.communicate(timeout=120)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    spans = sorted((float(out[1]), float(out[3])) for out in outputs)
+    assert len(spans) == 3, "each process ran the scheduler in its turn"
+    for (_, left), (won, _) in itertools.pairwise(spans):
+        assert won >= left - 0.05, "never two schedulers at once on one host"
+
+
+def test_a_skipped_overlapping_run_is_not_logged_as_a_warning(caplog):
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="apscheduler.scheduler")
+    logging.getLogger("apscheduler.scheduler").warning(
+        'Execution of job "outbox-mail" skipped: maximum number of running instances reached (1)'
+    )
+    logging.getLogger("apscheduler.scheduler").warning("something else")
+    assert [r.getMessage() for r in caplog.records] == ["something else"]

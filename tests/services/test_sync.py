@@ -10,6 +10,7 @@ never sync one connection twice at once; never let one failure stop the others.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 import tracemalloc
@@ -318,7 +319,10 @@ def test_one_failing_connection_does_not_stop_the_others(app, alice, bob, feeds)
     assert sync_due(app) == 3
 
     assert fresh(broken).status == "error"
-    assert fresh(locked).status == "auth_required"
+    # This host's key is wrong, not the credentials: retried (another host, or this
+    # one once its key is fixed, can sync it), never parked as auth_required.
+    assert fresh(locked).status == "error" and fresh(locked).next_sync_at is not None
+    assert "this host cannot read the stored credentials" in fresh(locked).last_error
     assert "secret key" in fresh(locked).last_error
     assert fresh(working).status == "ok"
     assert len(stored(working)) == 2
@@ -819,3 +823,41 @@ def test_a_calendar_deleted_at_the_server_takes_its_source_along(alice, dav_serv
     shown = [e.occurrence.uid for e in calendars.events(unified, *window)]
     assert shown == [], "the source now brings the connection's other calendars"
     assert CalendarSource.get_or_none(CalendarSource.id == source.id) is None
+
+
+def test_hung_feeds_do_not_starve_a_healthy_one(app, alice, feeds, monkeypatch):
+    """Due connections sync at once (sync.concurrency): three feeds that never
+    answer hold three threads; the healthy one keeps its own schedule."""
+    from calmesh.jobs import drain
+
+    configure(monkeypatch, app, {"sync.timeout_seconds": 3, "sync.interval_ics": 1})
+    monkeypatch.setattr(drain, "BUDGET_SECONDS", 6.0)
+    hung = [subscribe(alice, feeds, f"hung-{n}.ics", two_events()) for n in range(3)]
+    healthy = subscribe(alice, feeds, "healthy.ics", two_events())
+    for n in range(3):
+        feeds.set(f"hung-{n}.ics", "", delay=math.inf)  # answered when subscribing, now hung
+    Connection.update(next_sync_at=utcnow()).execute()
+    before = feeds.requests["healthy.ics"]
+
+    sync_due(app)
+
+    assert all(fresh(c).status == "error" for c in hung), "each hung feed timed out"
+    assert "in time" in fresh(hung[0]).last_error
+    synced = feeds.requests["healthy.ics"] - before
+    # Sequentially the healthy feed would have synced once behind 3 x 3 s of waiting.
+    assert synced >= 3, f"the healthy feed synced {synced} times"
+    assert fresh(healthy).status == "ok"
+
+
+def test_an_oversized_answer_is_a_source_fault_retried_with_back_off(
+    app, alice, feeds, monkeypatch
+):
+    connection = subscribe(alice, feeds, "big.ics", two_events())
+    configure(monkeypatch, app, {"sync.max_feed_bytes": 1024})
+    feeds.set("big.ics", two_events() + " " * 2048, etag=True)
+
+    report = sync.sync_connection(connection.id)
+
+    assert report.status == fresh(connection).status == "error", "not auth_required"
+    assert "larger than 1 KiB" in fresh(connection).last_error
+    assert fresh(connection).next_sync_at is not None, "retried with back-off"

@@ -296,10 +296,9 @@ def test_receiver_down_then_up_gets_every_delivery_once_and_each_booking_in_orde
     assert sequences == sorted(sequences)
 
 
-def test_after_max_attempts_the_delivery_fails_and_the_webhook_is_failing(
-    app, alice, receiver, monkeypatch, loopback_counts_as_public
+def test_after_the_retry_window_the_delivery_fails_and_the_webhook_is_failing(
+    app, alice, receiver, loopback_counts_as_public
 ):
-    monkeypatch.setitem(app.config["CALMESH"]._values, "webhooks.max_attempts", 3)
     webhook = subscribe(alice, receiver)
     receiver.status = 500
     receiver.answer_body = b"database on fire " * 100
@@ -308,7 +307,8 @@ def test_after_max_attempts_the_delivery_fails_and_the_webhook_is_failing(
 
     run_outbox(2)
     assert fresh(webhook).status == "ok"
-    run_outbox(1)
+    later = utcnow() + timedelta(hours=app.config["CALMESH"]["outbox.retry_hours"], seconds=1)
+    outbox.process_due(now=later)  # the injected clock: a day of failures later
 
     created, cancelled = WebhookDelivery.select().order_by(WebhookDelivery.id)
     assert (created.status, created.attempts, created.last_status_code) == ("failed", 3, 500)

@@ -112,12 +112,16 @@ class World:
         client = self.client(signed_in)
         with self.app.app_context():
             if method == "GET":
-                return client.get(path, headers={"HX-Request": "true"} if fragment else {})
-            public = rule.startswith(("/b/", "/p/", "/<"))
-            body = {**fields, "csrf_token": self.public_csrf if public else CSRF}
-            return client.post(
-                path, data=form_body(body), content_type="application/x-www-form-urlencoded"
-            )
+                response = client.get(path, headers={"HX-Request": "true"} if fragment else {})
+            else:
+                public = rule.startswith(("/b/", "/p/", "/<"))
+                body = {**fields, "csrf_token": self.public_csrf if public else CSRF}
+                response = client.post(
+                    path, data=form_body(body), content_type="application/x-www-form-urlencoded"
+                )
+        with response:  # read it all, then let go of a file it streams (static files)
+            response.get_data()
+        return response
 
     def own_fields(self, rule: str) -> list[str]:
         """The fields of the form shown at ``rule`` (or at the page it belongs to)
@@ -128,8 +132,8 @@ class World:
         names: set[str] = set()
         for page in {real, real.rsplit("/", 1)[0] or "/"}:
             for signed_in in (True, False):
-                with self.app.app_context():
-                    html = self.client(signed_in).get(page).get_data(as_text=True)
+                with self.app.app_context(), self.client(signed_in).get(page) as shown:
+                    html = shown.get_data(as_text=True)
                 names |= set(re.findall(r'name="([^"]+)"', html))
         names.discard("csrf_token")
         self.forms[rule] = sorted(names) or self.fields

@@ -7,9 +7,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from calmesh.db import utcnow
 from calmesh.models import OutboxItem, Webhook, WebhookDelivery
 from calmesh.services import outbox
 from calmesh.services import webhooks as service
@@ -81,15 +83,18 @@ def test_a_private_address_is_refused_on_the_form(app, client, monkeypatch):
     assert "private or local address" in text_of(answer)
 
 
-def test_a_failing_webhook_is_shown_clearly_with_its_error(
-    app, client, alice, receiver, monkeypatch
-):
-    monkeypatch.setitem(app.config["CALMESH"]._values, "webhooks.max_attempts", 1)
+def give_up_on_what_fails() -> None:
+    """Deliver, then once more with the clock past the retry window (injected)."""
+    outbox.process_due()
+    outbox.process_due(now=utcnow() + timedelta(hours=25))
+
+
+def test_a_failing_webhook_is_shown_clearly_with_its_error(app, client, alice, receiver):
     healthy, _ = service.create(alice, receiver.url, ["booking.created"])
     broken, receiver.secret = service.create(alice, receiver.url + "/broken", ["booking.created"])
     receiver.status = 500
     service.ping(broken)
-    outbox.process_due()
+    give_up_on_what_fails()
 
     page = text_of(client.get("/webhooks"))
 
@@ -202,3 +207,21 @@ def test_another_owners_webhook_pages_are_404(app, alice, bob, receiver):
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     answer = app.test_client().get("/webhooks")
     assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+
+
+def test_redeliver_all_failed_queues_every_failed_delivery_in_order(client, alice, receiver):
+    webhook, receiver.secret = service.create(alice, receiver.url, ["booking.created"])
+    receiver.status = 500
+    first, second = service.ping(webhook), service.ping(webhook)
+    give_up_on_what_fails()
+    assert {fresh.status for fresh in WebhookDelivery.select()} == {"failed"}
+    page = text_of(client.get(f"/webhooks/{webhook.id}"))
+    assert "Redeliver all failed" in page
+
+    receiver.status = 200
+    answer = client.post(f"/webhooks/{webhook.id}/redeliver-failed", data={"csrf_token": CSRF})
+    assert answer.status_code == 302
+    outbox.process_due()
+
+    assert [r.delivery_id for r in receiver.accepted] == [first.delivery_id, second.delivery_id]
+    assert {d.status for d in WebhookDelivery.select()} == {"delivered"}
