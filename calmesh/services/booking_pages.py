@@ -213,7 +213,9 @@ def _ranges(ranges: list[list[str]], where: str, field: str) -> list[list[str]]:
 
 
 def create(user: User, data: dict[str, Any]) -> BookingPage:
-    values = {**DEFAULTS, **data}
+    # A page without a zone of its own keeps its owner's hours (the REST
+    # declaration asks for one; other callers may leave it out).
+    values = {**DEFAULTS, "timezone": user.timezone, **data}
     if values.get("duration") is None and values.get("durations") is None:
         values["duration"] = 30
     columns = _columns(user, values)

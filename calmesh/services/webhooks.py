@@ -62,7 +62,15 @@ def _allow_private() -> bool:
 
 
 def check_target(url: str) -> None:
-    """Refuse a URL on loopback or a private network unless the config allows it."""
+    """Refuse a URL on loopback or a private network unless the config allows it,
+    and one that carries a user name or password: it would be stored and shown
+    in clear, and the signature already authenticates every request."""
+    if "@" in urlsplit(url).netloc:
+        raise WebhookError(
+            "put no user name or password in a webhook URL: verify X-CalMesh-Signature instead",
+            422,
+            "url_refused",
+        )
     try:
         net.check_url(url, _allow_private())
     except ProviderError as exc:

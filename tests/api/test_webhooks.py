@@ -142,6 +142,20 @@ def test_private_and_metadata_addresses_are_refused_with_422(app, full, monkeypa
     assert Webhook.select().count() == 0
 
 
+@pytest.mark.parametrize(
+    "url", ["https://user:pass@hooks.example.org/in", "https://tok@example.org/"]
+)
+def test_a_url_with_credentials_is_refused_and_not_echoed(full, receiver, url):
+    answer = full.post("/api/v1/webhooks", json={"url": url, "events": ["booking.created"]})
+    assert answer.status_code == 422 and error_of(answer)["code"] == "url_refused"
+    text = answer.get_data(as_text=True)
+    assert "user:pass" not in text and "tok@" not in text
+    created = create(full, receiver)
+    patched = full.patch(f"/api/v1/webhooks/{created['id']}", json={"url": url})
+    assert patched.status_code == 422
+    assert Webhook.get_by_id(created["id"]).url == receiver.url
+
+
 def test_patching_to_a_private_address_is_refused_too(app, full, receiver, monkeypatch):
     created = create(full, receiver)
     monkeypatch.setitem(app.config["CALMESH"]._values, "security.allow_private_addresses", False)
