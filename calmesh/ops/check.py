@@ -35,12 +35,6 @@ def run(environ: dict[str, str] | None = None) -> list[str]:
 
 def check_configuration(settings: Config) -> list[str]:
     problems = []
-    if settings["webhooks.max_attempts"] > settings["outbox.max_attempts"]:
-        problems.append(
-            f"configuration: webhooks.max_attempts ({settings['webhooks.max_attempts']}) is "
-            f"above outbox.max_attempts ({settings['outbox.max_attempts']}); the outbox gives up "
-            "first"
-        )
     for provider in ("google", "microsoft"):
         has_id = bool(settings[f"{provider}.client_id"])
         if has_id != bool(settings[f"{provider}.client_secret"]):

@@ -87,10 +87,9 @@ def test_a_configuration_error_is_one_line(instance):
     assert check.run(dict(instance, CALMESH_SERVER_PORT="eighty")) == [
         "configuration: server.port (CALMESH_SERVER_PORT): expected int, got 'eighty'"
     ]
-    problems = check.run(dict(instance, CALMESH_WEBHOOKS_MAX_ATTEMPTS="20"))
+    problems = check.run(dict(instance, CALMESH_GOOGLE_CLIENT_ID="id-without-a-secret"))
     assert problems == [
-        "configuration: webhooks.max_attempts (20) is above outbox.max_attempts (12); "
-        "the outbox gives up first"
+        "configuration: google.client_id and google.client_secret must be set together"
     ]
 
 
