@@ -150,6 +150,63 @@ def test_setup_needs_the_token_printed_in_the_log_however_the_request_arrives(tm
         stop_server(server)
 
 
+def test_setup_presets_the_browsers_time_zone_and_creates_the_owner_in_it(browser, tmp_path):
+    server = start_server(tmp_path)
+    context = browser.new_context(timezone_id="America/New_York")
+    try:
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(f"{server.url}/setup?token={logged_setup_token(server)}")
+        # Without JavaScript the form says UTC; app.js moves it to the browser's zone.
+        expect(page.get_by_label("Time zone")).to_have_value("America/New_York")
+        page.get_by_label("Your name").fill(OWNER["name"])
+        page.get_by_label("E-mail").fill(OWNER["email"])
+        page.get_by_label("Handle").fill(OWNER["handle"])
+        page.get_by_label("Password").fill(OWNER["password"])
+        page.get_by_role("button", name="Create account").click()
+        expect(page).to_have_url(path_is("/dashboard"))
+        me = page.request.get(server.url + "/api/v1/me")
+        assert me.json()["timezone"] == "America/New_York"
+    finally:
+        context.close()
+        stop_server(server)
+
+
+def test_setup_without_javascript_presets_utc_and_refuses_an_unknown_zone(tmp_path):
+    server = start_server(tmp_path)
+    try:
+        with httpx.Client(base_url=server.url) as client:
+            token = logged_setup_token(server)
+            form = client.get(f"/setup?token={token}")
+            assert "<option selected>UTC</option>" in form.text
+            fields = {
+                "csrf_token": CSRF_FIELD.search(form.text).group(1),
+                **{k: OWNER[k] for k in ("name", "email", "handle", "password")},
+            }
+            refusals = {
+                "Mars/Olympus_Mons": "use an IANA name such as Europe/Berlin",
+                "america/new_york": "use an IANA name such as Europe/Berlin",
+                "../../etc/passwd": "use an IANA name such as Europe/Berlin",
+                "": "Time zone is required",
+            }
+            for bad, message in refusals.items():
+                refused = client.post(f"/setup?token={token}", data={**fields, "timezone": bad})
+                assert refused.status_code == 200, bad  # the form again, as for every field
+                error = re.search(r'<small class="error"[^>]*>([^<]*)</small>', refused.text)
+                assert error and error.group(1).startswith("Time zone"), bad
+                assert message in error.group(1), bad
+                # The refused value is kept, not swapped for the browser's zone again.
+                assert "data-detect-zone" not in refused.text
+            assert client.get("/login").headers["location"] == "/setup"  # nothing created
+            created = client.post(
+                f"/setup?token={token}", data={**fields, "timezone": "America/New_York"}
+            )
+            assert created.status_code == 302
+            assert client.get("/api/v1/me").json()["timezone"] == "America/New_York"
+    finally:
+        stop_server(server)
+
+
 # --- signing in and out ------------------------------------------------------------
 
 

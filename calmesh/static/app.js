@@ -4,6 +4,14 @@
   "use strict";
 
   function apply(root) {
+    // Zone pickers marked data-detect-zone (the first-run form) start at the browser's
+    // zone; without JavaScript, or for a zone the list lacks, the server's UTC stays.
+    root.querySelectorAll("select[data-detect-zone]").forEach(function (select) {
+      var zone;
+      try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { return; }
+      var known = Array.prototype.some.call(select.options, function (o) { return o.value === zone; });
+      if (zone && known) select.value = zone;
+    });
     // Colour swatches: CSP blocks style="" attributes, but not CSSOM writes.
     root.querySelectorAll("[data-color]").forEach(function (el) {
       if (/^#[0-9a-fA-F]{3,8}$/.test(el.dataset.color)) el.style.backgroundColor = el.dataset.color;
