@@ -59,6 +59,45 @@ def test_signing_out_another_session_from_the_list(browser, server):
         phone_context.close()
 
 
+CHROME_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.0.0 Safari/537.36"
+)
+SAFARI_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_sessions_name_the_browser_and_fit_a_phone_without_sideways_scrolling(browser, server):
+    laptop_context, _laptop = signed_in_page(browser, server, CHROME_LINUX)
+    phone_context, phone = signed_in_page(browser, server, SAFARI_IPHONE)
+    try:
+        for width in (1280, 390):
+            phone.set_viewport_size({"width": width, "height": 844})
+            phone.goto(server.url + "/profile")
+            rows = phone.locator("#sessions tbody tr")
+            this_one = rows.filter(has_text="Safari on iPhone")
+            expect(this_one).to_contain_text("this session")
+            expect(rows.filter(has_text="Chrome on Linux")).to_have_count(1)
+            assert CHROME_LINUX not in phone.locator("#sessions").inner_text()
+            assert phone.evaluate("document.scrollingElement.scrollWidth") <= width
+            # Every fact of the row is on screen, the times whole on one line each.
+            for label in ("Signed in", "Last seen"):
+                cell = this_one.locator(f'td[data-label="{label}"]')
+                expect(cell).to_contain_text("UTC")
+                box = cell.bounding_box()
+                assert box["x"] >= 0 and box["x"] + box["width"] <= width, (width, label, box)
+                line = cell.evaluate("el => parseFloat(getComputedStyle(el).lineHeight)")
+                assert box["height"] < 2 * line, (width, label, box)  # not wrapped
+            button = this_one.get_by_role("button", name=re.compile("Sign out"))
+            box = button.bounding_box()
+            assert box["x"] + box["width"] <= width
+    finally:
+        laptop_context.close()
+        phone_context.close()
+
+
 def test_a_password_change_signs_out_the_other_sessions(browser, server):
     laptop_context, laptop = signed_in_page(browser, server, "Laptop browser")
     other_context, other = signed_in_page(browser, server, "Other browser")

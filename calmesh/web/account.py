@@ -7,6 +7,7 @@ from flask_login import current_user, login_required
 
 from calmesh.auth import sessions
 from calmesh.auth import setup as first_run
+from calmesh.auth.useragent import describe as describe_browser
 from calmesh.models import UserSession
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import users
@@ -115,6 +116,7 @@ def _profile_page(values: dict | None = None, errors: dict | None = None, status
         zones=sorted(iana_zones()),
         sessions=UserSession.active_for(current_user),
         this_session=sessions.current(),
+        describe_browser=describe_browser,
     ), status
 
 
