@@ -378,3 +378,20 @@ def test_keyboard_alone_searches_a_zone_picks_it_and_the_times_follow(
 
 def twelve_or_24(moment: datetime) -> str:
     return f"{moment:%H:%M}"
+
+
+def test_without_javascript_the_grouped_select_still_changes_the_zone(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    day = a_day(12)
+    try:
+        page.goto(f"{site.page_url}?tz=Europe/Berlin&clock=24&date={day}")
+        expect(page.locator(".times .slot").first).to_have_text("09:00")
+        page.get_by_label("Time zone").select_option("Asia/Kolkata")
+        page.get_by_role("button", name="Show").click()
+        expect(page).to_have_url(re.compile(r"tz=Asia%2FKolkata"))
+        shown = twelve_or_24(at(day, 9).astimezone(KOLKATA))
+        expect(page.locator(".times .slot").first).to_have_text(shown)
+    finally:
+        context.close()
