@@ -201,7 +201,9 @@
       list.hidden = true;
       input.setAttribute("aria-expanded", "false");
       input.removeAttribute("aria-activedescendant");
-      if (restore) input.value = current.replace(/_/g, " ");
+      if (!restore) return;
+      input.value = current.replace(/_/g, " ");
+      if (document.activeElement === input) input.select();
     }
 
     function move(to) {
@@ -227,6 +229,8 @@
 
     input.addEventListener("input", function () { list.hidden ? open() : render(); });
     input.addEventListener("click", open);
+    // The shown zone is all selected on focus: typing replaces it instead of adding to it.
+    input.addEventListener("focus", function () { setTimeout(function () { input.select(); }, 0); });
     // The text box is not the form's value: its edits must not submit the form.
     input.addEventListener("change", function (event) { event.stopPropagation(); });
     input.addEventListener("blur", function () { close(true); });
