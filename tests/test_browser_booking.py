@@ -292,3 +292,105 @@ def test_every_step_fits_a_phone_screen(page, site):
     page.get_by_role("link", name="Cancel or reschedule").click()
     expect(page.get_by_role("heading", name="Pick a new time")).to_be_visible()
     assert scroll_width(page) <= 375
+
+
+# --- the zone picker ----------------------------------------------------------------------
+
+KOLKATA = ZoneInfo("Asia/Kolkata")
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_keyboard_alone_searches_a_zone_picks_it_and_the_times_follow(
+    browser, site, width, height, tmp_path
+):
+    context = browser.new_context(
+        timezone_id="America/New_York", viewport={"width": width, "height": height}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    day = a_day(12)
+    fragments: list[int] = []
+    page.on(
+        "response",
+        lambda r: fragments.append(len(r.body())) if r.request.headers.get("hx-request") else None,
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        page.goto(f"{site.page_url}?tz=Europe/Berlin&clock=24&date={day}")
+        expect(page.locator(".times .slot").first).to_have_text("09:00")
+        tab_to(page, "#booker-tz-search")
+        search = page.locator("#booker-tz-search")
+        expect(search).to_have_attribute("aria-expanded", "false")
+
+        # Empty, the list starts with the detected zone, then the common ones.
+        page.keyboard.press("ArrowDown")
+        expect(search).to_have_attribute("aria-expanded", "true")
+        groups = page.locator("#booker-tz-list [role=group] > .zone-group")
+        expect(groups.nth(0)).to_have_text("Detected")
+        expect(groups.nth(1)).to_have_text("Common")
+        first = page.locator("#booker-tz-list [role=option]").first
+        expect(first).to_contain_text("America/New York")
+        expect(first.locator(".zone-meta")).to_contain_text(re.compile(r"UTC-0[45]:00 · \d\d:\d\d"))
+        assert serious(page) == []
+        page.screenshot(path=str(tmp_path / f"zone-picker-{width}.png"))
+        page.keyboard.press("Escape")
+        expect(search).to_have_attribute("aria-expanded", "false")
+
+        # By offset, by a piece of a name: the matches, each with its offset and time.
+        page.keyboard.type("+05:30")  # focused, the shown zone is selected: typing replaces it
+        options = page.locator("#booker-tz-list [role=option]")
+        expect(options.filter(has_text="Asia/Kolkata")).to_have_count(1)
+        expect(options.filter(has_text="Europe/Berlin")).to_have_count(0)
+        page.keyboard.press("Control+a")
+        page.keyboard.type("new y")
+        expect(options.first).to_contain_text("America/New York")
+        page.keyboard.press("Control+a")
+        page.keyboard.type("kolk")
+        expect(options).to_have_count(1)
+        expect(options.first).to_contain_text("UTC+05:30")
+        expect(search).to_have_attribute("aria-activedescendant", options.first.get_attribute("id"))
+        page.keyboard.press("Enter")
+
+        expect(page).to_have_url(re.compile(r"tz=Asia%2FKolkata"))
+        shown = twelve_or_24(at(day, 9).astimezone(KOLKATA))
+        expect(page.locator(".times .slot").first).to_have_text(shown)
+        expect(page.locator("#booker-tz")).to_have_value("Asia/Kolkata")
+        expect(page.locator("#booker-tz-search")).to_have_value("Asia/Kolkata")
+        expect(page.locator("#booker-tz-search")).to_be_focused()  # focus stays on the picker
+        assert scroll_width(page) <= width
+        assert serious(page) == []
+
+        # The day after, in the fragment: slots only, no zone list again.
+        other = page.locator("a.day.open:not(.selected)").first
+        other_day = date.fromisoformat(other.get_attribute("id").removeprefix("day-"))
+        other.press("Enter")
+        expect(page.locator("#times-title")).to_contain_text(f"{other_day.day} {other_day:%b}")
+        expect(page.locator("#booker-tz-search")).to_have_value("Asia/Kolkata")
+        expect(page.locator("#booker-tz")).to_be_hidden()
+        assert len(fragments) == 2 and max(fragments) < 25_000
+        page.screenshot(path=str(tmp_path / f"zone-picked-{width}.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def twelve_or_24(moment: datetime) -> str:
+    return f"{moment:%H:%M}"
+
+
+def test_without_javascript_the_grouped_select_still_changes_the_zone(browser, site):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    day = a_day(12)
+    try:
+        page.goto(f"{site.page_url}?tz=Europe/Berlin&clock=24&date={day}")
+        expect(page.locator(".times .slot").first).to_have_text("09:00")
+        page.get_by_label("Time zone").select_option("Asia/Kolkata")
+        page.get_by_role("button", name="Show").click()
+        expect(page).to_have_url(re.compile(r"tz=Asia%2FKolkata"))
+        shown = twelve_or_24(at(day, 9).astimezone(KOLKATA))
+        expect(page.locator(".times .slot").first).to_have_text(shown)
+    finally:
+        context.close()

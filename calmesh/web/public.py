@@ -55,9 +55,47 @@ BOOK_FORM = Object(
 TOKEN_PAGES = {"public.manage_booking", "public.confirmation"}
 
 
+# Offered first in the zone picker, west to east (the visitor's detected zone
+# comes before them, in the browser).
+COMMON_ZONES = (
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Africa/Lagos",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+
+
 @cache
 def zones() -> list[str]:
     return sorted(iana_zones())
+
+
+@cache
+def zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every zone once: the common ones first, then the rest by region ("Europe"),
+    zones without a region ("UTC") under "Other". The booker's select lists them so;
+    booker.js reads that select once to build its searchable picker."""
+    common = tuple(zone for zone in COMMON_ZONES if zone in iana_zones())
+    regions: dict[str, list[str]] = {}
+    for zone in zones():
+        if zone not in common:
+            region = zone.split("/", 1)[0] if "/" in zone else "Other"
+            regions.setdefault(region, []).append(zone)
+    return (("Common", common), *((r, tuple(z)) for r, z in sorted(regions.items())))
 
 
 # --- formatting ---------------------------------------------------------------------
@@ -325,11 +363,16 @@ def _cell_label(day: date, times: int) -> str:
 
 def _render(full: str, partial: str, status: int = 200, **context: Any):
     """The page, or only the ``#booker`` fragment when htmx swaps it (not when htmx
-    restores a page from history: that wants the whole page)."""
-    fragment = request.headers.get("HX-Request") and not request.headers.get(
-        "HX-History-Restore-Request"
+    restores a page from history: that wants the whole page).
+
+    The fragment carries slots, not the zone list: its zone select holds only the
+    chosen zone, and booker.js keeps the list it read from the page."""
+    fragment = bool(
+        request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
     )
-    response = make_response(render_template(partial if fragment else full, **context), status)
+    response = make_response(
+        render_template(partial if fragment else full, fragment=fragment, **context), status
+    )
     response.vary.add("HX-Request")
     return response
 
@@ -341,6 +384,8 @@ def _helpers() -> dict[str, Any]:
         "long_date": long_date,
         "minutes_label": minutes_label,
         "zones": zones(),
+        "zone_groups": zone_groups(),
+        "fragment": False,
     }
 
 

@@ -584,3 +584,39 @@ def test_cancelling_needs_the_forms_csrf_token(visitor, booked):
     response = visitor.post(f"/b/{booking.uid}/cancel", data={"token": token})
     assert response.status_code == 403
     assert Booking.get_by_id(booking.id).status == "accepted"
+
+
+# --- the zone picker: the zone list travels once -------------------------------------
+
+
+def test_zone_list_comes_once_with_the_page_and_never_with_a_fragment(visitor, page):
+    day = a_day()
+    url = f"/alice/intro?tz=America/New_York&clock=24&date={day}"
+    full = text_of(visitor.get(url))
+    # The page carries every zone once (the plain select works without JavaScript).
+    assert full.count('value="Pacific/Auckland"') == 1
+    assert full.count('value="Europe/Berlin"') == 1  # also among the common zones: once
+    assert '<optgroup label="Common">' in full and '<optgroup label="Pacific">' in full
+    fragment = visitor.get(url, headers={"HX-Request": "true"})
+    html = text_of(fragment)
+    assert "Pacific/Auckland" not in html and "<optgroup" not in html
+    # The fragment still submits the chosen zone, in the one option it carries.
+    assert html.count("<option") == 1
+    assert '<option value="America/New_York" selected>' in html
+    # Only slots: a small part of the page's size (it was about 33 KB of zone names).
+    assert len(fragment.get_data()) * 2 < len(full.encode())
+
+
+def test_a_zone_chosen_in_the_fragment_still_changes_the_slots(visitor, page):
+    day = a_day()
+    slot = re.compile(r'class="slot" href="[^"]+"[^>]*>([^<]+)</a>')
+    kolkata = slot.findall(
+        text_of(
+            visitor.get(
+                f"/alice/intro?tz=Asia/Kolkata&clock=24&date={day}",
+                headers={"HX-Request": "true"},
+            )
+        )
+    )
+    first = datetime.combine(day, time(9), BERLIN).astimezone(ZoneInfo("Asia/Kolkata"))
+    assert kolkata[0] == f"{first:%H:%M}"
