@@ -54,8 +54,13 @@ def test_the_public_booking_page_is_compressed(app, alice):
     packed = fetch(client, "/alice/intro", headers=GZIP)
     assert plain.status_code == 200
     assert packed.headers["Content-Encoding"] == "gzip"
-    assert gzip.decompress(packed.data) == plain.data
+    # The same page but for its form tokens, signed with the second they were made in.
+    assert without_form_tokens(gzip.decompress(packed.data)) == without_form_tokens(plain.data)
     assert len(packed.data) < len(plain.data) * 0.3  # the zone list compresses well
+
+
+def without_form_tokens(page: bytes) -> bytes:
+    return re.sub(rb"ImZvcm0i\.[\w-]+\.[\w-]+", b"<token>", page)  # itsdangerous: "form".t.sig
 
 
 def test_small_answers_refusals_and_compressed_types_are_left_alone(app):
