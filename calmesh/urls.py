@@ -61,6 +61,44 @@ def external_url(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
+class Links:
+    """The absolute links services and side effects need, by name.
+
+    Services take one of these (or are handed the URL) instead of naming web
+    endpoints or reading ``current_app``; :func:`links` builds the one bound to
+    the running app. Add a method here when a service needs a new link.
+    """
+
+    def __init__(self, build):
+        self._build = build  # (endpoint, **values) -> absolute URL
+
+    def manage_booking(self, uid: str, token: str) -> str:
+        return self._build("public.manage_booking", uid=uid, token=token)
+
+    def booking_page(self, handle: str, slug: str) -> str:
+        return self._build("public.booking_page", handle=handle, slug=slug)
+
+    def embed_script(self) -> str:
+        return self._build("public.embed_script")
+
+    def poll_page(self, public_id: str) -> str:
+        return self._build("public.poll_page", poll_id=public_id)
+
+    def poll_results(self, public_id: str) -> str:
+        return self._build("web.poll_detail", poll_id=public_id)
+
+    def calendar_feed(self, token: str) -> str:
+        return self._build("web.calendar_feed", token=token)
+
+    def setup(self, token: str) -> str:
+        return self._build("web.setup", token=token)
+
+
+def links() -> Links:
+    """The :class:`Links` of the running app (on :func:`trusted_origin`)."""
+    return Links(external_url)
+
+
 def _leaves_the_site(text: str) -> bool:
     if not text.startswith("/") or text.startswith("//"):
         return True
