@@ -103,3 +103,13 @@ def compress(response: Response) -> Response:
         # Same content, other bytes: a weak tag still answers If-None-Match with 304.
         response.set_etag(etag, weak=True)
     return response
+
+
+def attachment(text: str, filename: str, mimetype: str) -> Response:
+    """``text`` as a file to save (``Content-Disposition: attachment``): the CSV
+    exports of the REST API and the dashboard alike."""
+    return Response(
+        text,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -48,47 +48,7 @@ PAGE_OUT = Object(
 
 
 def page_out(page: BookingPage) -> dict:
-    url = links().booking_page(page.user.handle, page.slug)
-    return {
-        "id": page.id,
-        "slug": page.slug,
-        "url": url,
-        "embed_snippet": embed_snippet(page, "inline"),
-        "embed_popup_snippet": embed_snippet(page, "popup"),
-        "title": page.title,
-        "description": page.description,
-        "calendar": page.calendar.slug,
-        "timezone": page.timezone,
-        "durations": page.durations,
-        "weekly_hours": {
-            day: page.weekly_hours.get(str(i), []) for i, day in enumerate(service.DAYS)
-        },
-        "date_overrides": [{"date": d, "hours": h} for d, h in sorted(page.date_overrides.items())],
-        "slot_interval": page.slot_interval,
-        "buffer_before": page.buffer_before,
-        "buffer_after": page.buffer_after,
-        "min_notice": page.min_notice,
-        "window_days": page.window_days,
-        "window_start": page.window_start.isoformat() if page.window_start else None,
-        "window_end": page.window_end.isoformat() if page.window_end else None,
-        "daily_limit": page.daily_limit,
-        "weekly_limit": page.weekly_limit,
-        "requires_confirmation": page.requires_confirmation,
-        "location": page.location,
-        "questions": page.questions,
-        "active": page.active,
-        "created_at": iso(page.created_at),
-    }
-
-
-def embed_snippet(page: BookingPage, mode: str) -> str:
-    """The seed's embed markup: the script from the instance's root, /embed.js."""
-    script = links().embed_script()
-    colour = ' data-color="#f97316"' if mode == "popup" else ""
-    return (
-        f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
-        f'data-mode="{mode}"{colour}></div>\n<script src="{script}" defer></script>'
-    )
+    return service.page_data(page, links())
 
 
 def owned(slug: str) -> BookingPage:

@@ -6,8 +6,9 @@ from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import apikeys, signing
+from calmesh.inputs import bookings as inputs
 from calmesh.models import BOOKING_STATUSES, Booking
-from calmesh.schema import SLUG_MAX, Choice, DateTime, Integer, Map, Object, String, TextOrFlag
+from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
 
 TAG = "Bookings"
@@ -55,46 +56,11 @@ def owned(uid: str) -> Booking:
     return booking
 
 
-STATUS_LIST = "|".join(BOOKING_STATUSES)
-LIST_QUERY = Object(
-    {
-        **PAGE_QUERY,
-        "status": String(
-            max_length=100,
-            pattern=rf"({STATUS_LIST})(,({STATUS_LIST}))*",
-            pattern_help="must be one or more of " + ", ".join(BOOKING_STATUSES) + ", by commas",
-            default=None,
-            description="One status, or several separated by commas (pending,accepted)",
-        ),
-        "when": Choice(
-            "upcoming",
-            "past",
-            "all",
-            default="all",
-            description="upcoming: not ended yet, soonest first; past: ended, latest first; "
-            "all: earliest first",
-        ),
-        "booking_page": String(
-            max_length=SLUG_MAX,
-            pattern=r"[a-z0-9-]+",
-            pattern_help="a booking page's slug",
-            default=None,
-            description="A booking page's slug",
-        ),
-        "attendee": String(
-            max_length=100, default=None, description="Part of the attendee's e-mail or name"
-        ),
-        "start_after": DateTime(default=None),
-        "start_before": DateTime(default=None),
-    }
-)
-
-
 @endpoint(
     "/bookings",
     "GET",
     auth="book",
-    query=LIST_QUERY,
+    query=Object({**PAGE_QUERY, **inputs.BOOKING_FILTERS}),
     response=page_of(BOOKING_OUT, "BookingPage_"),
     summary="List bookings (filter by status, upcoming or past, page, attendee, start range)",
     tag=TAG,
@@ -144,14 +110,11 @@ def confirm_booking(uid):
     return booking_out(service.confirm(owned(uid)))
 
 
-REASON = Object({"reason": String(max_length=2000, default="")}, name="Reason")
-
-
 @endpoint(
     "/bookings/<token:uid>/decline",
     "POST",
     auth="book",
-    body=REASON,
+    body=inputs.REASON,
     response=BOOKING_OUT,
     errors=(409,),
     summary="Decline a pending booking",
@@ -161,20 +124,11 @@ def decline_booking(uid, body):
     return booking_out(service.decline(owned(uid), body["reason"]))
 
 
-RESCHEDULE = Object(
-    {
-        "start": DateTime(description="The new start, with offset"),
-        "reason": String(max_length=2000, default=""),
-    },
-    name="Reschedule",
-)
-
-
 @endpoint(
     "/bookings/<token:uid>/reschedule",
     "POST",
     auth="book",
-    body=RESCHEDULE,
+    body=inputs.RESCHEDULE,
     response=BOOKING_OUT,
     errors=(409, 422),
     summary="Move a pending or accepted booking (keeps its uid)",
@@ -184,24 +138,11 @@ def reschedule_booking(uid, body):
     return booking_out(service.reschedule(owned(uid), body["start"], body["reason"]))
 
 
-CANCEL = Object(
-    {
-        "reason": String(max_length=2000, default=""),
-        "token": String(
-            max_length=1000,
-            default=None,
-            description="The visitor's signed token (instead of auth)",
-        ),
-    },
-    name="Cancel",
-)
-
-
 @endpoint(
     "/bookings/<token:uid>/cancel",
     "PATCH",
     auth="public",
-    body=CANCEL,
+    body=inputs.CANCEL,
     response=BOOKING_OUT,
     errors=(
         401,

@@ -13,7 +13,9 @@ from calmesh.auth import apikeys
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
 from calmesh.engine.intervals import Interval
+from calmesh.inputs import calendars as inputs
 from calmesh.models import Booking, BookingPage, CalendarSource, UnifiedCalendar
+from calmesh.models.calendars import FEED_MODES
 from calmesh.schema import (
     MAX_WINDOW_DAYS,
     Boolean,
@@ -24,12 +26,8 @@ from calmesh.schema import (
     List,
     Object,
     String,
-    TimeZone,
-    minutes_field,
-    slug_field,
 )
 from calmesh.services import calendars as service
-from calmesh.services.calendars import SLUG
 from calmesh.services.memo import Memo
 from calmesh.urls import external_url
 
@@ -62,7 +60,7 @@ CALENDAR_OUT = Object(
         "name": String(),
         "timezone": String(),
         "tentative_busy": Boolean(),
-        "feed_mode": Choice("off", "busy", "full"),
+        "feed_mode": Choice("off", *FEED_MODES),
         "feed_url": String(
             nullable=True,
             description="The private iCal feed (anyone with it can read). Only in the answer "
@@ -113,22 +111,11 @@ def owned(slug: str) -> UnifiedCalendar:
     return calendar
 
 
-NEW_CALENDAR = Object(
-    {
-        "slug": SLUG,
-        "name": String(min_length=1, max_length=200),
-        "timezone": TimeZone(),
-        "tentative_busy": Boolean(default=True, description="Do tentative events block time?"),
-    },
-    name="NewUnifiedCalendar",
-)
-
-
 @endpoint(
     "/calendars",
     "POST",
     auth="full",
-    body=NEW_CALENDAR,
+    body=inputs.NEW_CALENDAR,
     response=CALENDAR_OUT,
     status=201,
     errors=(409,),
@@ -169,32 +156,11 @@ def get_calendar(slug):
     return calendar_out(owned(slug))
 
 
-CALENDAR_PATCH = Object(
-    {
-        "slug": slug_field(default=None),
-        "name": String(min_length=1, max_length=200, default=None),
-        "timezone": TimeZone(default=None),
-        "tentative_busy": Boolean(default=None, nullable=True),
-        "feed_mode": Choice(
-            "off",
-            "busy",
-            "full",
-            default=None,
-            description="Publish the private iCal feed: busy blocks only, full details, or off",
-        ),
-        "rotate_feed": Boolean(
-            default=False, description="Give the feed a new URL (old links stop working)"
-        ),
-    },
-    name="UnifiedCalendarUpdate",
-)
-
-
 @endpoint(
     "/calendars/<slug:slug>",
     "PATCH",
     auth="full",
-    body=CALENDAR_PATCH,
+    body=inputs.CALENDAR_PATCH,
     response=CALENDAR_OUT,
     errors=(409,),
     summary="Update a unified calendar (name, slug, zone, feed)",
@@ -222,18 +188,7 @@ def delete_calendar(slug):
     "/calendars/<slug:slug>/sources",
     "POST",
     auth="full",
-    body=Object(
-        {
-            "connection_id": Integer(minimum=1),
-            "remote_calendar_id": Integer(
-                minimum=1,
-                default=None,
-                nullable=True,
-                description="Default: all of the connection's calendars",
-            ),
-        },
-        name="NewCalendarSource",
-    ),
+    body=inputs.NEW_SOURCE,
     response=CALENDAR_OUT,
     status=201,
     errors=(409,),
@@ -250,16 +205,7 @@ def add_calendar_source(slug, body):
     "/calendars/<slug:slug>/sources/reorder",
     "PATCH",
     auth="full",
-    body=Object(
-        {
-            "source_ids": List(
-                Integer(minimum=1),
-                min_items=1,
-                description="Every source id in the new order",
-            )
-        },
-        name="SourceOrder",
-    ),
+    body=inputs.SOURCE_ORDER,
     response=CALENDAR_OUT,
     errors=(422,),
     summary="Reorder sources (the first writable one is the default write target)",
@@ -293,12 +239,6 @@ def remove_calendar_source(slug, source_id):
 
 
 # --- events ------------------------------------------------------------------------
-
-RANGE_QUERY = {
-    "start": DateTime(description="Window start, ISO 8601 with offset"),
-    "end": DateTime(description="Window end, ISO 8601 with offset"),
-    "tz": TimeZone(default=None, description="Zone for the *_local fields; default the calendar's"),
-}
 
 EVENT_OUT = Object(
     {
@@ -427,7 +367,7 @@ def _event_out(event: service.Event, tz: str) -> dict:
     "/calendars/<slug:slug>/events",
     "GET",
     auth="read",
-    query=Object(RANGE_QUERY),
+    query=inputs.RANGE_QUERY,
     response=Object(
         {"data": List(EVENT_OUT, max_items=100_000), "timezone": String()}, name="EventList"
     ),
@@ -443,38 +383,11 @@ def list_calendar_events(slug, query):
     return {"data": [event_out(e, tz, titles) for e in found], "timezone": tz}
 
 
-NEW_EVENT = Object(
-    {
-        "start": DateTime(),
-        "end": DateTime(),
-        "summary": String(min_length=1, max_length=500),
-        "description": String(max_length=10_000, default=""),
-        "location": String(max_length=500, default=""),
-        "source_id": Integer(
-            minimum=1,
-            default=None,
-            nullable=True,
-            description="Default: the write target (the first writable source)",
-        ),
-        "uid": String(
-            min_length=1,
-            max_length=255,
-            pattern=r"[A-Za-z0-9@._:-]+",
-            default=None,
-            nullable=True,
-            pattern_help="letters, digits and @._:-",
-            description="Your own UID makes retries idempotent; default: generated",
-        ),
-    },
-    name="NewEvent",
-)
-
-
 @endpoint(
     "/calendars/<slug:slug>/events",
     "POST",
     auth="full",
-    body=NEW_EVENT,
+    body=inputs.NEW_EVENT,
     response=Object(
         {"uid": String(), "source_id": Integer(), "href": String()}, name="CreatedEvent"
     ),
@@ -513,12 +426,7 @@ def create_calendar_event(slug, body):
     "/calendars/<slug:slug>/events",
     "DELETE",
     auth="full",
-    query=Object(
-        {
-            "uid": String(min_length=1, max_length=300, description="The event's uid"),
-            "source_id": Integer(minimum=1, default=None),
-        }
-    ),
+    query=inputs.EVENT_REF,
     response=Object({"uid": String(), "deleted": Integer()}, name="DeletedEvent"),
     errors=(422, 502),
     summary="Delete an event (all its occurrences) at its provider",
@@ -549,21 +457,6 @@ AVAILABILITY_OUT = Object(
         "free": List(BLOCK_OUT, max_items=100_000),
     },
     name="Availability",
-)
-AVAILABILITY_QUERY = Object(
-    {
-        "date": Date(default=None, description="A whole day in tz (instead of start/end)"),
-        "start": DateTime(default=None),
-        "end": DateTime(default=None),
-        "tz": TimeZone(
-            default=None,
-            description="Zone of the day and the *_local fields; default the calendar's",
-        ),
-        "duration": minutes_field(
-            default=None,
-            description="Only free ranges at least this many minutes long",
-        ),
-    }
 )
 
 
@@ -599,7 +492,7 @@ def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[dateti
     "/calendars/<slug:slug>/availability",
     "GET",
     auth="read",
-    query=AVAILABILITY_QUERY,
+    query=inputs.AVAILABILITY_QUERY,
     response=AVAILABILITY_OUT,
     summary="Busy blocks and free ranges (in the asked zone and UTC); the calendar's "
     "pending and accepted bookings count as busy, each once",
@@ -645,7 +538,7 @@ CONFLICT_OUT = Object(
     "/calendars/<slug:slug>/conflicts",
     "GET",
     auth="read",
-    query=Object(RANGE_QUERY),
+    query=inputs.RANGE_QUERY,
     response=Object(
         {"data": List(CONFLICT_OUT, max_items=100_000), "timezone": String()}, name="ConflictList"
     ),

@@ -7,26 +7,16 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import API_KEY_OUT, NEW_API_KEY_OUT, api_key_out
 from calmesh.auth import apikeys
-from calmesh.models import SCOPES, ApiKey
-from calmesh.schema import Choice, DateTime, Object, String
-
-NEW_KEY = Object(
-    {
-        "name": String(min_length=1, max_length=100, default="API key"),
-        "scope": Choice(*SCOPES, description="read < book < full (each includes the one before)"),
-        "expires_at": DateTime(
-            default=None, nullable=True, description="Optional expiry (ISO 8601 with offset)"
-        ),
-    },
-    name="NewApiKeyRequest",
-)
+from calmesh.inputs import keys as inputs
+from calmesh.models import ApiKey
+from calmesh.schema import Object
 
 
 @endpoint(
     "/api-keys",
     "POST",
     auth="session",
-    body=NEW_KEY,
+    body=inputs.NEW_KEY,
     response=NEW_API_KEY_OUT,
     status=201,
     summary="Create an API key (the key is returned once)",

@@ -3,12 +3,12 @@ data, votes (edited later with a signed token) and comments."""
 
 from __future__ import annotations
 
-from flask import Response
-
 from calmesh.api.framework import ApiError, endpoint, not_found, throttle_public
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import signing
+from calmesh.delivery import attachment
+from calmesh.inputs import polls as inputs
 from calmesh.models import Participant, Poll
 from calmesh.models.polls import POLL_STATUSES, VOTE_VALUES, ZONE_MODES
 from calmesh.schema import (
@@ -16,19 +16,16 @@ from calmesh.schema import (
     Choice,
     Date,
     DateTime,
-    Email,
     Integer,
     List,
     Object,
     String,
-    TimeZone,
 )
 from calmesh.services import poll_results
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 
 TAG = "Polls"
-TOKEN_PATTERN = r"[A-Za-z0-9_.-]+"  # noqa: S105 - the shape of itsdangerous tokens, not a secret
 
 OPTION_OUT = Object(
     {
@@ -179,7 +176,7 @@ def owned(poll_id: str) -> Poll:
     "/polls",
     "POST",
     auth="book",
-    body=service.NEW_POLL,
+    body=inputs.NEW_POLL,
     response=POLL_OUT,
     status=201,
     errors=(422,),
@@ -194,7 +191,7 @@ def create_poll(body):
     "/polls",
     "GET",
     auth="read",
-    query=Object({**PAGE_QUERY, "status": Choice(*POLL_STATUSES, default=None)}),
+    query=Object({**PAGE_QUERY, **inputs.POLL_FILTERS}),
     response=page_of(POLL_OUT, "PollPage"),
     summary="List your polls, newest first",
     tag=TAG,
@@ -224,7 +221,7 @@ def get_poll(poll_id):
     "/polls/<token:poll_id>",
     "PATCH",
     auth="book",
-    body=service.POLL_PATCH,
+    body=inputs.POLL_PATCH,
     response=POLL_OUT,
     errors=(409, 422),
     summary="Change a poll; options keep their ids and votes, a removed option's votes go",
@@ -278,7 +275,7 @@ def reopen_poll(poll_id):
     "/polls/<token:poll_id>/decide",
     "POST",
     auth="book",
-    body=Object({"option_id": Integer(minimum=1, maximum=2**31 - 1)}, name="Decide"),
+    body=inputs.DECIDE,
     response=POLL_OUT,
     errors=(409, 422),
     summary="Pick an option: closes the poll, writes the event, e-mails the participants",
@@ -329,15 +326,8 @@ def poll_overlap(poll_id):
     tag=TAG,
 )
 def export_poll_csv(poll_id):
-    return csv_response(owned(poll_id))
-
-
-def csv_response(poll: Poll) -> Response:
-    return Response(
-        poll_results.csv_export(poll),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="poll-{poll.public_id}.csv"'},
-    )
+    poll = owned(poll_id)
+    return attachment(poll_results.csv_export(poll), poll_results.csv_name(poll), "text/csv")
 
 
 # --- public -------------------------------------------------------------------------------
@@ -361,18 +351,7 @@ def _participant(poll: Poll, token: str, participant_id: int | None = None) -> P
     "/polls/<token:poll_id>/public",
     "GET",
     auth="public",
-    query=Object(
-        {
-            "tz": TimeZone(default=None, description="Your zone; ignored by locked polls"),
-            "token": String(
-                max_length=500,
-                pattern=TOKEN_PATTERN,
-                pattern_help="must be the token of your edit link",
-                default=None,
-                description="Your edit token: adds your vote",
-            ),
-        }
-    ),
+    query=inputs.PUBLIC_QUERY,
     response=PUBLIC_OUT,
     errors=(403,),
     summary="What participants see: options in their zone, totals, votes as allowed (public)",
@@ -398,17 +377,7 @@ def receipt(participant: Participant, poll: Poll) -> dict:
     "/polls/<token:poll_id>/votes",
     "POST",
     auth="public",
-    body=Object(
-        {
-            "name": service.NAME,
-            "email": Email(
-                default=None, nullable=True, description="Optional; only the organizer sees it"
-            ),
-            "timezone": TimeZone(default=None, description="Your zone, for the e-mails"),
-            "votes": service.VOTES,
-        },
-        name="NewVote",
-    ),
+    body=inputs.NEW_VOTE,
     response=VOTED_OUT,
     status=201,
     errors=(409, 422),
@@ -428,20 +397,7 @@ def vote_on_poll(poll_id, body):
     "/polls/<token:poll_id>/votes/<int:participant_id>",
     "PATCH",
     auth="public",
-    body=Object(
-        {
-            "token": String(
-                min_length=1,
-                max_length=500,
-                pattern=TOKEN_PATTERN,
-                pattern_help="must be the token of your edit link",
-                description="Your signed edit token",
-            ),
-            "votes": service.VOTES,
-            "name": String(min_length=1, max_length=200, default=None),
-        },
-        name="EditVote",
-    ),
+    body=inputs.EDIT_VOTE,
     response=VOTED_OUT,
     errors=(403, 409, 422),
     summary="Change your own vote with your signed token (public)",
@@ -459,10 +415,7 @@ def edit_poll_vote(poll_id, participant_id, body):
     "/polls/<token:poll_id>/comments",
     "POST",
     auth="public",
-    body=Object(
-        {"name": service.NAME, "body": String(min_length=1, max_length=5000)},
-        name="NewPollComment",
-    ),
+    body=inputs.NEW_COMMENT,
     response=Object(
         {"id": Integer(), "name": String(), "body": String(), "created_at": DateTime()}
     ),

@@ -8,38 +8,13 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.framework import endpoint, not_found
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
+from calmesh.inputs import webhooks as inputs
 from calmesh.models import Webhook, WebhookDelivery
 from calmesh.models.webhooks import EVENTS
 from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String, Url
 from calmesh.services import webhooks as service
 
 TAG = "Webhooks"
-URL = Url(description="Receives a POST of each event")
-EVENT_LIST = List(
-    Choice(*EVENTS), min_items=1, max_items=len(EVENTS), description="The events to receive"
-)
-
-NEW_WEBHOOK = Object(
-    {
-        "url": URL,
-        "events": EVENT_LIST,
-        "active": Boolean(default=True, description="A paused webhook receives nothing"),
-    },
-    name="NewWebhook",
-)
-WEBHOOK_PATCH = Object(
-    {
-        "url": URL,
-        "events": EVENT_LIST,
-        "active": Boolean(description="A paused webhook receives nothing"),
-        "rotate_secret": Boolean(
-            default=False, description="Replace the secret; the new one is answered once"
-        ),
-    },
-    name="WebhookUpdate",
-    required=(),
-)
-
 WEBHOOK_OUT = Object(
     {
         "id": Integer(),
@@ -117,7 +92,7 @@ def owned(webhook_id: int) -> Webhook:
     "/webhooks",
     "POST",
     auth="full",
-    body=NEW_WEBHOOK,
+    body=inputs.NEW_WEBHOOK,
     response=NEW_WEBHOOK_OUT,
     status=201,
     errors=(422,),
@@ -160,7 +135,7 @@ def get_webhook(webhook_id):
     "/webhooks/<int:webhook_id>",
     "PATCH",
     auth="full",
-    body=WEBHOOK_PATCH,
+    body=inputs.WEBHOOK_PATCH,
     response=UPDATED_WEBHOOK_OUT,
     errors=(422,),
     summary="Change the URL, events or active; rotate_secret answers a new secret once",

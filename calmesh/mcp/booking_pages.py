@@ -15,10 +15,10 @@ from mcp_types import CallToolResult
 from pydantic import Field
 
 from calmesh import schema
+from calmesh.inputs.booking_pages import SETTINGS
 from calmesh.mcp.client import Api
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import Cursor, Limit, Registrar, like, more, result
-from calmesh.services.booking_pages import SETTINGS
 
 OwnPage = like(
     schema.slug_field(), "One of your booking pages' slugs, as calmesh_list_booking_pages shows it"

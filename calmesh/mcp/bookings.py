@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from mcp_types import CallToolResult
 from pydantic import Field
 
+from calmesh.inputs.bookings import ATTENDEE
 from calmesh.mcp.client import Api, ApiFailure
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
@@ -36,7 +37,6 @@ from calmesh.mcp.common import (
     when,
 )
 from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, slug_field
-from calmesh.services.bookings import ATTENDEE
 
 Reason = Annotated[
     str,

@@ -1,4 +1,5 @@
-"""Booking pages: their settings, declared once (REST, dashboard), and their slots."""
+"""Booking pages: create and change them (their settings are declared in
+:mod:`calmesh.inputs.booking_pages`), and their slots."""
 
 from __future__ import annotations
 
@@ -11,104 +12,20 @@ import peewee as pw
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.intervals import Interval, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
+from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by their service too
+    DAYS,
+    DEFAULT_WEEKLY,
+    NEW_PAGE,
+    PAGE_PATCH,
+    QUESTION_TYPES,
+    SETTINGS,
+)
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
-from calmesh.schema import (
-    SLUG_MAX,
-    Boolean,
-    Choice,
-    Date,
-    Integer,
-    Invalid,
-    List,
-    Object,
-    String,
-    TimeZone,
-)
-from calmesh.services.calendars import SLUG, blocked_time, busy_key
+from calmesh.schema import Invalid, iso
+from calmesh.services.calendars import blocked_time, busy_key
 from calmesh.services.errors import ServiceError
+from calmesh.urls import Links
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-HHMM = r"([01]\d|2[0-3]):[0-5]\d|24:00"
-TIME_RANGE = List(
-    String(min_length=5, max_length=5, pattern=HHMM, pattern_help="must be HH:MM (00:00-24:00)"),
-    min_items=2,
-    max_items=2,
-    description='["09:00", "17:00"] in the page\'s zone',
-)
-DAY_HOURS = List(
-    TIME_RANGE, max_items=12, description="Several ranges a day are allowed; [] = closed"
-)
-WEEKLY_HOURS = Object(
-    {
-        day: List(
-            TIME_RANGE,
-            max_items=12,
-            default=list,
-            description="Several ranges a day are allowed; [] or left out = closed",
-        )
-        for day in DAYS
-    },
-    name="WeeklyHours",
-    description="Hours per weekday (mon..sun) in the page's zone; days left out are closed",
-)
-DEFAULT_WEEKLY = {day: ([["09:00", "17:00"]] if i < 5 else []) for i, day in enumerate(DAYS)}
-QUESTION_TYPES = ("short_text", "long_text", "select", "checkbox", "phone")
-QUESTION = Object(
-    {
-        "id": String(
-            min_length=1, max_length=40, pattern=r"[a-z0-9_-]+", pattern_help="lowercase id"
-        ),
-        "label": String(min_length=1, max_length=200),
-        "type": Choice(*QUESTION_TYPES),
-        "required": Boolean(default=False),
-        "options": List(String(min_length=1, max_length=200), max_items=50, default=list),
-    },
-    name="Question",
-)
-MINUTES = Integer(minimum=5, maximum=720)
-
-# Every setting, optional: POST fills in the defaults below, PATCH changes only what it names.
-SETTINGS: dict[str, Any] = {
-    "title": String(min_length=1, max_length=200),
-    "description": String(max_length=5000),
-    "calendar": String(
-        min_length=1, max_length=SLUG_MAX, description="Slug of one of your unified calendars"
-    ),
-    "timezone": TimeZone(),
-    "duration": MINUTES,
-    "durations": List(
-        MINUTES,
-        min_items=1,
-        max_items=10,
-        description="Allowed durations; the first is the default",
-    ),
-    "weekly_hours": WEEKLY_HOURS,
-    "date_overrides": List(
-        Object({"date": Date(), "hours": DAY_HOURS}, name="DateOverride"),
-        max_items=366,
-        description="Other hours on a date; hours [] = a day off",
-    ),
-    "slot_interval": Integer(
-        minimum=5,
-        maximum=720,
-        nullable=True,
-        description="Minutes between starts; null = the duration",
-    ),
-    "buffer_before": Integer(minimum=0, maximum=720),
-    "buffer_after": Integer(minimum=0, maximum=720),
-    "min_notice": Integer(minimum=0, maximum=525_600, description="Minutes"),
-    "window_days": Integer(
-        minimum=1, maximum=730, nullable=True, description="Bookable this many days ahead"
-    ),
-    "window_start": Date(nullable=True, description="Or a fixed range: first date"),
-    "window_end": Date(nullable=True, description="Last date"),
-    "daily_limit": Integer(minimum=1, maximum=1000, nullable=True),
-    "weekly_limit": Integer(minimum=1, maximum=5000, nullable=True),
-    "requires_confirmation": Boolean(),
-    "location": String(max_length=500),
-    "questions": List(QUESTION, max_items=30),
-    "active": Boolean(),
-}
 DEFAULTS = {
     "description": "",
     "duration": None,
@@ -129,14 +46,6 @@ DEFAULTS = {
     "questions": [],
     "active": True,
 }
-
-
-NEW_PAGE = Object(
-    {"slug": SLUG, **SETTINGS},
-    name="NewBookingPage",
-    required=("slug", "title", "calendar", "timezone"),
-)
-PAGE_PATCH = Object({"slug": SLUG, **SETTINGS}, name="BookingPageUpdate", required=())
 
 
 class PageError(ServiceError):
@@ -261,6 +170,50 @@ def _check_window(values: dict[str, Any]) -> None:
 
 def delete(page: BookingPage) -> None:
     page.delete_instance(recursive=True)
+
+
+def page_data(page: BookingPage, links: Links) -> dict[str, Any]:
+    """A page's settings in the shape they are given in (the REST answer, the
+    dashboard's editor), with its public link and embed snippets."""
+    url = links.booking_page(page.user.handle, page.slug)
+    return {
+        "id": page.id,
+        "slug": page.slug,
+        "url": url,
+        "embed_snippet": embed_snippet(page, "inline", links),
+        "embed_popup_snippet": embed_snippet(page, "popup", links),
+        "title": page.title,
+        "description": page.description,
+        "calendar": page.calendar.slug,
+        "timezone": page.timezone,
+        "durations": page.durations,
+        "weekly_hours": {day: page.weekly_hours.get(str(i), []) for i, day in enumerate(DAYS)},
+        "date_overrides": [{"date": d, "hours": h} for d, h in sorted(page.date_overrides.items())],
+        "slot_interval": page.slot_interval,
+        "buffer_before": page.buffer_before,
+        "buffer_after": page.buffer_after,
+        "min_notice": page.min_notice,
+        "window_days": page.window_days,
+        "window_start": page.window_start.isoformat() if page.window_start else None,
+        "window_end": page.window_end.isoformat() if page.window_end else None,
+        "daily_limit": page.daily_limit,
+        "weekly_limit": page.weekly_limit,
+        "requires_confirmation": page.requires_confirmation,
+        "location": page.location,
+        "questions": page.questions,
+        "active": page.active,
+        "created_at": iso(page.created_at),
+    }
+
+
+def embed_snippet(page: BookingPage, mode: str, links: Links) -> str:
+    """The seed's embed markup: the script from the instance's root, /embed.js."""
+    script = links.embed_script()
+    colour = ' data-color="#f97316"' if mode == "popup" else ""
+    return (
+        f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
+        f'data-mode="{mode}"{colour}></div>\n<script src="{script}" defer></script>'
+    )
 
 
 # --- slots ---------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
-from calmesh.schema import Email, Object, String, TimeZone
 from calmesh.services import booking_pages, events, mail, outbox
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
@@ -33,23 +32,6 @@ from calmesh.urls import external_url
 # domain also lets busy-time readers skip these events: bookings block through
 # their own rows, and must not block themselves when rescheduled.
 UID_DOMAIN = BOOKING_UID_DOMAIN
-
-
-# Who books, declared once: the public endpoint, the booking form and the MCP tool.
-ATTENDEE = Object(
-    {
-        # One line: the name goes into e-mail subjects.
-        "name": String(
-            min_length=1,
-            max_length=200,
-            pattern=r"[^\x00-\x1f\x7f]+",
-            pattern_help="must be one line of text",
-        ),
-        "email": Email(),
-        "timezone": TimeZone(default="UTC"),
-    },
-    name="Attendee",
-)
 
 
 class BookingError(ServiceError):

@@ -40,13 +40,10 @@ from calmesh.models import (
     User,
 )
 from calmesh.providers.base import ProviderError
-from calmesh.schema import slug_field
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
 
 BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
-
-SLUG = slug_field()
 
 
 class CalendarError(ServiceError):

@@ -276,6 +276,10 @@ def public_data(poll: Poll, tz: str | None, you: Participant | None = None) -> d
     }
 
 
+def csv_name(poll: Poll) -> str:
+    return f"poll-{poll.public_id}.csv"
+
+
 def csv_export(poll: Poll) -> str:
     """The results as CSV for the owner (names, e-mails, each vote, the totals).
     Cells that a spreadsheet would run as a formula are quoted with a leading '."""

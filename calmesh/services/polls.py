@@ -1,6 +1,6 @@
-"""Scheduling polls (Doodle, Rallly): settings declared once for REST and the
-dashboard, one atomic function per change, the tally of the votes, and the
-decided event's write-back.
+"""Scheduling polls (Doodle, Rallly): one atomic function per change, the tally
+of the votes, and the decided event's write-back. What a poll, a vote and a
+comment may hold is declared in :mod:`calmesh.inputs.polls`.
 
 Every change that has side effects (e-mails, webhook events, the calendar
 write-back) queues them in its own transaction, as bookings do. The privacy
@@ -20,6 +20,12 @@ from flask import current_app
 from calmesh.auth import signing
 from calmesh.db import is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.inputs.polls import (  # noqa: F401 - the declarations, by their service too
+    NAME,
+    NEW_POLL,
+    POLL_PATCH,
+    VOTES,
+)
 from calmesh.models import (
     Comment,
     Participant,
@@ -28,20 +34,6 @@ from calmesh.models import (
     UnifiedCalendar,
     User,
     Vote,
-)
-from calmesh.models.polls import VOTE_VALUES, ZONE_MODES
-from calmesh.schema import (
-    SLUG_MAX,
-    Boolean,
-    Choice,
-    Date,
-    DateTime,
-    Integer,
-    List,
-    Object,
-    String,
-    TimeZone,
-    minutes_field,
 )
 from calmesh.services import calendars, events, outbox
 from calmesh.services.errors import ServiceError
@@ -58,52 +50,9 @@ from calmesh.urls import external_url
 
 UID_DOMAIN = "@poll.calmesh"
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
-MAX_OPTIONS = 100
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
 
 
-OPTION_IN = Object(
-    {
-        "id": Integer(
-            minimum=1,
-            maximum=2**31 - 1,
-            default=None,
-            description="When editing: an existing option's id, to keep it and its votes",
-        ),
-        "date": Date(default=None, description="A whole day"),
-        "start": DateTime(default=None, description="A time slot's start, with offset"),
-        "end": DateTime(default=None, description="Its end; default: start + the poll's duration"),
-    },
-    name="PollOptionInput",
-)
-SETTINGS: dict[str, Any] = {
-    "title": String(min_length=1, max_length=200),
-    "description": String(max_length=5000),
-    "location": String(max_length=500),
-    "timezone": TimeZone(description="The poll's IANA zone; default: yours"),
-    "zone_mode": Choice(
-        *ZONE_MODES,
-        description="participant: times shown in each participant's zone; locked: everyone "
-        "sees the poll's clock; floating: whole days, the same dates everywhere",
-    ),
-    "duration": minutes_field(
-        minimum=5,
-        nullable=True,
-        description="Minutes; the length of options given by their start only",
-    ),
-    "options": List(OPTION_IN, min_items=1, max_items=MAX_OPTIONS),
-    "deadline": DateTime(nullable=True, description="Votes are refused after it"),
-    "hide_participants": Boolean(description="Participants see only the totals and their own"),
-    "allow_comments": Boolean(),
-    "notify_owner": Boolean(description="E-mail the owner about every vote"),
-    "calendar": String(
-        min_length=1,
-        max_length=SLUG_MAX,
-        nullable=True,
-        description="Slug of one of your unified calendars: its busy time shows in the "
-        "overlap, and the decided event is written to it",
-    ),
-}
 DEFAULTS: dict[str, Any] = {
     "description": "",
     "location": "",
@@ -115,14 +64,6 @@ DEFAULTS: dict[str, Any] = {
     "notify_owner": True,
     "calendar": None,
 }
-NEW_POLL = Object(SETTINGS, name="NewPoll", required=("title", "options"))
-POLL_PATCH = Object(SETTINGS, name="PollUpdate", required=())
-VOTE_IN = Object(
-    {"option_id": Integer(minimum=1, maximum=2**31 - 1), "value": Choice(*VOTE_VALUES)},
-    name="VoteInput",
-)
-VOTES = List(VOTE_IN, max_items=MAX_OPTIONS)
-NAME = String(min_length=1, max_length=200)
 
 
 class PollError(ServiceError):

@@ -15,42 +15,16 @@ from typing import Any
 
 from calmesh.db import utcnow
 from calmesh.engine.slots import Slot, group_by_date
+from calmesh.inputs.bookings import BOOK_BODY, BOOK_FORM  # noqa: F401 - by the service too
 from calmesh.models import BookingPage
 from calmesh.schema import (
     MAX_SLOT_DAYS,
-    DateTime,
     Invalid,
-    Map,
-    Object,
-    String,
-    TextOrFlag,
-    minutes_field,
 )
 from calmesh.services import booking_pages
-from calmesh.services.bookings import ATTENDEE
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
 
-BOOK_BODY = Object(
-    {
-        "start": DateTime(description="ISO 8601 with an offset; naive times are refused"),
-        "duration": minutes_field(default=None),
-        "attendee": ATTENDEE,
-        "notes": String(max_length=5000, default=""),
-        "answers": Map(
-            TextOrFlag(), max_items=30, default=dict, description="Question id -> answer"
-        ),
-    },
-    name="BookRequest",
-)
-# The booking page's form: the very fields of the book request, flat.
-BOOK_FORM = Object(
-    {
-        "name": ATTENDEE.fields["name"],
-        "email": ATTENDEE.fields["email"],
-        "notes": BOOK_BODY.fields["notes"],
-    }
-)
 MAX_SLOT_RANGE = timedelta(days=MAX_SLOT_DAYS)
 # Far-off starts are no slot, and would overflow the arithmetic of zones and durations.
 FARTHEST_START = timedelta(days=3660)

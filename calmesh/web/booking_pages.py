@@ -2,7 +2,7 @@
 
 The form is turned into the REST API's JSON body and checked with the very same
 declarations (``NEW_PAGE`` / ``PAGE_PATCH``), then handed to the same service;
-the API's ``page_out`` gives the public link and the embed snippet. Rows of
+``service.page_data`` gives the public link and the embed snippet. Rows of
 ranges, overrides and questions are added and removed by submit buttons that
 re-render the form without saving, so the editor works without JavaScript;
 htmx only swaps the section that changed.
@@ -16,10 +16,10 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.booking_pages import page_out
 from calmesh.models import BookingPage, UnifiedCalendar, User
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages as service
+from calmesh.urls import links
 from calmesh.web import render, web
 
 DURATION_CHOICES = ("15", "30", "45", "60", "90")
@@ -119,7 +119,7 @@ def read_form(form) -> dict[str, Any]:
 
 
 def state_from(data: dict[str, Any]) -> dict[str, Any]:
-    """The form's state for settings in the API's shape (``page_out`` or the defaults)."""
+    """The form's state for settings in the API's shape (``service.page_data`` or the defaults)."""
     durations = [str(d) for d in data["durations"]]
     plain = (*TEXT_FIELDS, *INT_FIELDS, *NULLABLE_INT_FIELDS, "window_start", "window_end")
     return {
@@ -371,7 +371,7 @@ def _editor(state: dict, page: BookingPage | None, errors: dict | None = None, f
         "booking_pages/_form.html",
         state=state,
         page=page,
-        out=page_out(page) if page else None,
+        out=service.page_data(page, links()) if page else None,
         errors=errors or {},
         error_links=[(_anchor(key), message) for key, message in (errors or {}).items()],
         focus=focus,
@@ -411,7 +411,7 @@ def booking_pages():
     )
     return render(
         "booking_pages/index.html",
-        rows=[(page, page_out(page)) for page in pages],
+        rows=[(page, service.page_data(page, links())) for page in pages],
         has_calendars=UnifiedCalendar.for_user(current_user).exists(),
     )
 
@@ -430,7 +430,7 @@ def booking_page_settings(slug: str):
     page = _owned(slug)
     if request.method == "POST":
         return _submitted(page)
-    return _editor(state_from(page_out(page)), page)
+    return _editor(state_from(service.page_data(page, links())), page)
 
 
 @web.route("/booking-pages/<slug:slug>/active", methods=["POST"])
@@ -438,7 +438,7 @@ def booking_page_settings(slug: str):
 def toggle_booking_page(slug: str):
     page = service.update(_owned(slug), {"active": request.form.get("active") == "1"})
     if request.headers.get("HX-Request"):
-        return render("booking_pages/_row.html", page=page, out=page_out(page))
+        return render("booking_pages/_row.html", page=page, out=service.page_data(page, links()))
     flash(f"“{page.title}” is {'active' if page.active else 'paused'}.")
     return redirect(url_for("web.booking_pages"))
 

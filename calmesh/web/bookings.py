@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.bookings import REASON, RESCHEDULE
 from calmesh.engine.hours import day_bounds, local_to_utc
+from calmesh.inputs.bookings import REASON, RESCHEDULE
 from calmesh.models import BOOKING_STATUSES, Booking, BookingPage
 from calmesh.schema import SLUG_MAX, Choice, Date, Integer, Invalid, Object, String
 from calmesh.services import bookings as service

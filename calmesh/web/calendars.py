@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.calendars import NEW_CALENDAR
 from calmesh.engine.hours import day_bounds
+from calmesh.inputs.calendars import NEW_CALENDAR
 from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service

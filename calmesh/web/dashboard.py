@@ -7,9 +7,9 @@ from datetime import timedelta
 from flask import flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.keys import NEW_KEY
 from calmesh.auth import apikeys
 from calmesh.db import utcnow
+from calmesh.inputs.keys import NEW_KEY
 from calmesh.jobs.heartbeat import latest_heartbeat
 from calmesh.models import SCOPES, ApiKey
 from calmesh.web import render, web

@@ -19,7 +19,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 from peewee import fn
 
-from calmesh.api.polls import csv_response
+from calmesh.delivery import attachment
 from calmesh.engine.hours import local_to_utc
 from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
 from calmesh.models.polls import ZONE_MODES
@@ -317,4 +317,5 @@ def delete_poll(poll_id: str):
 @web.route("/polls/<token:poll_id>/export.csv")
 @login_required
 def export_poll(poll_id: str):
-    return csv_response(_owned(poll_id))
+    poll = _owned(poll_id)
+    return attachment(poll_results.csv_export(poll), poll_results.csv_name(poll), "text/csv")

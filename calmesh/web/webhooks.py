@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.webhooks import NEW_WEBHOOK
+from calmesh.inputs.webhooks import NEW_WEBHOOK
 from calmesh.models import Webhook, WebhookDelivery
 from calmesh.models.webhooks import EVENTS
 from calmesh.schema import Invalid

@@ -191,7 +191,7 @@ def test_openapi_document_describes_every_route(stranger):
 
 def test_openapi_document_matches_the_validation_that_runs(stranger):
     """The schema a client reads is the object the server validates with."""
-    from calmesh.api.keys import NEW_KEY
+    from calmesh.inputs.keys import NEW_KEY
 
     doc = stranger.get("/api/v1/openapi.json").get_json()
     assert doc["components"]["schemas"]["NewApiKeyRequest"] == NEW_KEY.json_schema()
