@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask, current_app, jsonify
 
 from calmesh.api import (  # noqa: F401  (the modules register their endpoints)
+    availability,
     booking_pages,
     bookings,
+    calendar_events,
     calendars,
+    conflicts,
     connections,
     keys,
     me,

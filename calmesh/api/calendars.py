@@ -1,26 +1,18 @@
-"""Unified calendars: CRUD, sources, merged events, availability, conflicts."""
+"""Unified calendars: CRUD and sources. Their events, availability and conflicts
+are in calendar_events.py, availability.py and conflicts.py."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
-
-from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
 from calmesh.api.framework import current_principal as who
+from calmesh.api.framework import endpoint, not_found
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
-from calmesh.auth import apikeys
-from calmesh.engine.hours import day_bounds
-from calmesh.engine.ical import EventDraft
-from calmesh.engine.intervals import Interval
 from calmesh.inputs import calendars as inputs
-from calmesh.models import Booking, BookingPage, CalendarSource, UnifiedCalendar
+from calmesh.models import CalendarSource, UnifiedCalendar
 from calmesh.models.calendars import FEED_MODES
 from calmesh.schema import (
-    MAX_WINDOW_DAYS,
     Boolean,
     Choice,
-    Date,
     DateTime,
     Integer,
     List,
@@ -28,11 +20,9 @@ from calmesh.schema import (
     String,
 )
 from calmesh.services import calendars as service
-from calmesh.services.memo import Memo
-from calmesh.urls import external_url
+from calmesh.urls import links
 
 TAG = "Unified calendars"
-MAX_RANGE = timedelta(days=MAX_WINDOW_DAYS)
 
 SOURCE_OUT = Object(
     {
@@ -90,7 +80,7 @@ def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> di
     """The calendar; ``feed_token`` only right after the feed was made or rotated."""
     sources = service.sources(calendar)
     target = service.default_write_target(calendar, sources)
-    feed = external_url("web.calendar_feed", token=feed_token) if feed_token else None
+    feed = links().calendar_feed(feed_token) if feed_token else None
     return {
         "id": calendar.id,
         "slug": calendar.slug,
@@ -236,332 +226,3 @@ def remove_calendar_source(slug, source_id):
     if not service.remove_source(calendar, source_id):
         raise not_found("source")
     return calendar_out(calendar)
-
-
-# --- events ------------------------------------------------------------------------
-
-EVENT_OUT = Object(
-    {
-        "id": Integer(nullable=True, description="Stored occurrence id; null for a booking"),
-        "uid": String(),
-        "recurrence_id": String(nullable=True),
-        "source_id": Integer(
-            nullable=True, description="null: a booking no source holds yet (pending ones)"
-        ),
-        "connection_id": Integer(nullable=True),
-        "booking_id": String(
-            nullable=True, description="The CalMesh booking this event is (written back or not)"
-        ),
-        "summary": String(),
-        "location": String(),
-        "start": DateTime(description="UTC"),
-        "end": DateTime(description="UTC"),
-        "start_local": String(description="In the asked zone"),
-        "end_local": String(description="In the asked zone"),
-        "all_day": Boolean(),
-        "start_date": Date(nullable=True),
-        "end_date": Date(nullable=True, description="Exclusive"),
-        "busy": Boolean(description="false for events marked free/transparent"),
-        "status": Choice("confirmed", "tentative", "cancelled"),
-    },
-    name="Event",
-)
-
-
-def _window(query: dict) -> tuple[datetime, datetime, str]:
-    start, end = query["start"], query["end"]
-    if end <= start:
-        raise ApiError(
-            400,
-            "validation_error",
-            "end must be after start",
-            [{"field": "end", "message": "must be after start"}],
-        )
-    if end - start > MAX_RANGE:
-        raise ApiError(
-            400,
-            "validation_error",
-            f"the window may span at most {MAX_WINDOW_DAYS} days",
-            [{"field": "end", "message": f"at most {MAX_WINDOW_DAYS} days after start"}],
-        )
-    return start, end, query["tz"]
-
-
-def booking_titles(found: list[service.Event]) -> dict[str, str] | None:
-    """For a key below 'book' (which must not see who booked): booking uid -> its
-    page's title, to show instead of the event's summary ("Intro call: <name>").
-    None when the caller may see the names."""
-    if apikeys.scope_allows(who().scope, "book"):
-        return None
-    uids = [e.booking_uid for e in found if e.booking_uid]
-    if not uids:
-        return {}
-    rows = (
-        Booking.select(Booking.uid, BookingPage.title)
-        .join(BookingPage)
-        .where(Booking.uid.in_(uids))
-        .tuples()
-    )
-    return dict(rows)
-
-
-def event_out(event: service.Event, tz: str, titles: dict[str, str] | None = None) -> dict:
-    """The event; with ``titles`` (see booking_titles) a booking's summary is its page's
-    title only."""
-    out = _event_out(event, tz)
-    if titles is not None and event.booking_uid:
-        out["summary"] = f"{titles.get(event.booking_uid, 'Booking')} (booking)"
-    return out
-
-
-def _event_out(event: service.Event, tz: str) -> dict:
-    occ = event.occurrence
-    zone = ZoneInfo(tz)
-    if occ is None:  # a booking that no source holds yet
-        booking, busy = event.booking, event.busy_event
-        return {
-            "id": None,
-            "uid": busy.uid,
-            "recurrence_id": None,
-            "source_id": None,
-            "connection_id": None,
-            "booking_id": booking.uid,
-            "summary": busy.summary,
-            "location": booking.page.location,
-            "start": iso(booking.start),
-            "end": iso(booking.end),
-            "start_local": booking.start.astimezone(zone).isoformat(),
-            "end_local": booking.end.astimezone(zone).isoformat(),
-            "all_day": False,
-            "start_date": None,
-            "end_date": None,
-            "busy": True,
-            "status": "tentative" if booking.status == "pending" else "confirmed",
-        }
-    return {
-        "id": occ.id,
-        "uid": occ.uid,
-        "recurrence_id": occ.recurrence_id,
-        "source_id": event.source.id,
-        "connection_id": event.source.connection_id,
-        "booking_id": event.booking_uid,
-        "summary": occ.summary,
-        "location": occ.location,
-        "start": iso(occ.start),
-        "end": iso(occ.end),
-        "start_local": occ.start_date.isoformat()
-        if occ.all_day
-        else occ.start.astimezone(zone).isoformat(),
-        "end_local": occ.end_date.isoformat()
-        if occ.all_day
-        else occ.end.astimezone(zone).isoformat(),
-        "all_day": occ.all_day,
-        "start_date": occ.start_date.isoformat() if occ.start_date else None,
-        "end_date": occ.end_date.isoformat() if occ.end_date else None,
-        "busy": occ.busy,
-        "status": occ.status,
-    }
-
-
-@endpoint(
-    "/calendars/<slug:slug>/events",
-    "GET",
-    auth="read",
-    query=inputs.RANGE_QUERY,
-    response=Object(
-        {"data": List(EVENT_OUT, max_items=100_000), "timezone": String()}, name="EventList"
-    ),
-    summary="Merged events of every source in a window, each tagged with its source",
-    tag=TAG,
-)
-def list_calendar_events(slug, query):
-    calendar = owned(slug)
-    start, end, tz = _window(query)
-    tz = tz or calendar.timezone
-    found = service.events(calendar, start, end)
-    titles = booking_titles(found)
-    return {"data": [event_out(e, tz, titles) for e in found], "timezone": tz}
-
-
-@endpoint(
-    "/calendars/<slug:slug>/events",
-    "POST",
-    auth="full",
-    body=inputs.NEW_EVENT,
-    response=Object(
-        {"uid": String(), "source_id": Integer(), "href": String()}, name="CreatedEvent"
-    ),
-    status=201,
-    errors=(422, 502),
-    summary="Create an event at the provider (default write target or a chosen source)",
-    tag=TAG,
-)
-def create_calendar_event(slug, body):
-    import secrets
-
-    calendar = owned(slug)
-    if body["end"] <= body["start"]:
-        raise ApiError(
-            400,
-            "validation_error",
-            "end must be after start",
-            [{"field": "end", "message": "must be after start"}],
-        )
-    uid = body["uid"] or f"{secrets.token_hex(12)}@calmesh"
-    draft = EventDraft(
-        uid=uid,
-        summary=body["summary"],
-        start=body["start"],
-        end=body["end"],
-        description=body["description"],
-        location=body["location"],
-        timezone=calendar.timezone,
-    )
-    source, _ = service.write_target(calendar, body["source_id"])
-    obj = service.create_event(calendar, draft, source.id)
-    return {"uid": uid, "source_id": source.id, "href": obj.href}
-
-
-@endpoint(
-    "/calendars/<slug:slug>/events",
-    "DELETE",
-    auth="full",
-    query=inputs.EVENT_REF,
-    response=Object({"uid": String(), "deleted": Integer()}, name="DeletedEvent"),
-    errors=(422, 502),
-    summary="Delete an event (all its occurrences) at its provider",
-    tag=TAG,
-)
-def delete_calendar_event(slug, query):
-    count = service.delete_event(owned(slug), query["uid"], query["source_id"])
-    return {"uid": query["uid"], "deleted": count}
-
-
-# --- availability and conflicts -----------------------------------------------------------
-
-BLOCK_OUT = Object(
-    {
-        "start": DateTime(description="UTC"),
-        "end": DateTime(description="UTC"),
-        "start_local": String(),
-        "end_local": String(),
-    },
-    name="TimeRange",
-)
-AVAILABILITY_OUT = Object(
-    {
-        "timezone": String(),
-        "start": DateTime(),
-        "end": DateTime(),
-        "busy": List(BLOCK_OUT, max_items=100_000),
-        "free": List(BLOCK_OUT, max_items=100_000),
-    },
-    name="Availability",
-)
-
-
-def block_out(interval: Interval, zone: ZoneInfo) -> dict:
-    return {
-        "start": iso(interval.start),
-        "end": iso(interval.end),
-        "start_local": interval.start.astimezone(zone).isoformat(),
-        "end_local": interval.end.astimezone(zone).isoformat(),
-    }
-
-
-def _availability_window(calendar: UnifiedCalendar, query: dict) -> tuple[datetime, datetime, str]:
-    tz = query["tz"] or calendar.timezone
-    if query["date"] is not None:
-        if query["start"] or query["end"]:
-            raise ApiError(400, "validation_error", "give either date or start and end, not both")
-        day: date = query["date"]
-        bounds = day_bounds(day, tz)
-        return bounds.start, bounds.end, tz
-    if query["start"] is None or query["end"] is None:
-        raise ApiError(
-            400,
-            "validation_error",
-            "give date=YYYY-MM-DD, or start and end",
-            [{"field": "date", "message": "is required without start and end"}],
-        )
-    start, end, _ = _window({**query, "tz": tz})
-    return start, end, tz
-
-
-@endpoint(
-    "/calendars/<slug:slug>/availability",
-    "GET",
-    auth="read",
-    query=inputs.AVAILABILITY_QUERY,
-    response=AVAILABILITY_OUT,
-    summary="Busy blocks and free ranges (in the asked zone and UTC); the calendar's "
-    "pending and accepted bookings count as busy, each once",
-    tag=TAG,
-)
-def calendar_availability(slug, query):
-    calendar = owned(slug)
-    start, end, tz = _availability_window(calendar, query)
-    key = (service.busy_key(calendar), start, end, tz, query["duration"])
-    return cached_json(
-        _AVAILABILITY,
-        key,
-        lambda: _availability(calendar, key[0], start, end, tz, query["duration"]),
-    )
-
-
-# Answers per worker, keyed by every input, including the version stamps of the
-# calendar's sources: any change anywhere gives a new key.
-_AVAILABILITY = Memo(size=512)
-
-
-def _availability(calendar, busy_key, start, end, tz, minutes) -> dict:
-    result = service.availability_of(
-        calendar, start, end, timedelta(minutes=minutes) if minutes else None, busy_key
-    )
-    zone = ZoneInfo(tz)
-    return {
-        "timezone": tz,
-        "start": iso(start),
-        "end": iso(end),
-        "busy": [block_out(i, zone) for i in result.busy],
-        "free": [block_out(i, zone) for i in result.free],
-    }
-
-
-CONFLICT_OUT = Object(
-    {"a": EVENT_OUT, "b": EVENT_OUT, "overlap": BLOCK_OUT},
-    name="Conflict",
-)
-
-
-@endpoint(
-    "/calendars/<slug:slug>/conflicts",
-    "GET",
-    auth="read",
-    query=inputs.RANGE_QUERY,
-    response=Object(
-        {"data": List(CONFLICT_OUT, max_items=100_000), "timezone": String()}, name="ConflictList"
-    ),
-    summary="Overlapping busy events from different sources (bookings count as one)",
-    tag=TAG,
-)
-def calendar_conflicts(slug, query):
-    calendar = owned(slug)
-    start, end, tz = _window(query)
-    tz = tz or calendar.timezone
-    found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
-    by_key = {id(e.busy_event): e for e in found}
-    conflicts = service.conflicts_among(calendar, found)
-    titles = booking_titles(found)
-    zone = ZoneInfo(tz)
-    return {
-        "data": [
-            {
-                "a": event_out(by_key[id(c.a)], tz, titles),
-                "b": event_out(by_key[id(c.b)], tz, titles),
-                "overlap": block_out(c.overlap, zone),
-            }
-            for c in conflicts
-        ],
-        "timezone": tz,
-    }
