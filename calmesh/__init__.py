@@ -121,7 +121,6 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_DURATION=REMEMBER_FOR,
-        JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
     if config["server.trusted_proxies"]:

@@ -83,10 +83,3 @@ class Booking(BaseModel):
     @classmethod
     def for_user(cls, user: User) -> pw.ModelSelect:
         return cls.select().where(cls.user == user)
-
-    @classmethod
-    def holding_time(cls, user: User, start, end) -> pw.ModelSelect:
-        """The owner's pending/accepted bookings that overlap [start, end)."""
-        return cls.select().where(
-            (cls.user == user) & cls.status.in_(ACTIVE) & (cls.start < end) & (cls.end > start)
-        )

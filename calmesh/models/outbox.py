@@ -9,8 +9,6 @@ import peewee as pw
 from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from calmesh.models.users import User
 
-OUTBOX_STATUSES = ("pending", "done", "failed")
-
 
 class OutboxItem(BaseModel):
     user = pw.ForeignKeyField(User, null=True, on_delete="CASCADE")

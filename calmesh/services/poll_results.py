@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,15 +24,10 @@ from calmesh.models import (
     Vote,
 )
 from calmesh.models.polls import VOTE_VALUES
-from calmesh.schema import (
-    iana_zones,
-)
+from calmesh.schema import iana_zones
 from calmesh.services import calendars
 
-UID_DOMAIN = "@poll.calmesh"
-PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
-MAX_OPTIONS = 100
-FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
+UID_DOMAIN = "@poll.calmesh"  # a decided poll's event, everywhere (effects.drafts)
 SCORE = {"yes": 2, "ifneedbe": 1, "no": 0}
 VALUE_LABELS = {"yes": "yes", "ifneedbe": "if need be", "no": "no"}
 

@@ -48,7 +48,6 @@ from calmesh.services.poll_results import (
 )
 from calmesh.urls import external_url
 
-UID_DOMAIN = "@poll.calmesh"
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
 

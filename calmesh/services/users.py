@@ -167,7 +167,7 @@ def update_profile(user: User, **fields: object) -> User:
     return user
 
 
-def set_password(user: User, password: str, keep: UserSession | None = None) -> int:
+def _set_password(user: User, password: str, keep: UserSession | None = None) -> int:
     """A new password; every sign-in but ``keep`` ends. Returns how many ended."""
     PASSWORD.parse(password, "password")
     with write_transaction():
@@ -194,7 +194,7 @@ def change_password(user: User, keep: UserSession | None = None, **fields: objec
     """``current_password`` and the new ``password``; ends every other sign-in."""
     data = PASSWORD_CHANGE.parse(fields)
     _check_current_password(user, data["current_password"])
-    return set_password(user, data["password"], keep)
+    return _set_password(user, data["password"], keep)
 
 
 def change_email(user: User, keep: UserSession | None = None, **fields: object) -> int:
@@ -225,6 +225,5 @@ __all__ = [
     "change_email",
     "change_password",
     "create_user",
-    "set_password",
     "update_profile",
 ]

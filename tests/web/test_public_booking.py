@@ -408,13 +408,8 @@ def test_visitor_and_owner_text_is_escaped_on_every_page(app, alice, visitor):
         token = bookings.manage_token(booking)
     pages["manage"] = visitor.get(f"/b/{booking.uid}?token={token}")
     owner = signed_in_client(app, alice)
-    for endpoint in ("web.dashboard", "web.booking_pages", "web.bookings"):
-        if endpoint in app.view_functions:  # the owner's pages that exist so far
-            with app.test_request_context():
-                from flask import url_for
-
-                path = url_for(endpoint)
-            pages[endpoint] = owner.get(path, follow_redirects=True)
+    for path in ("/dashboard", "/booking-pages", "/bookings"):
+        pages[path] = owner.get(path, follow_redirects=True)
     for where, answer in pages.items():
         html = text_of(answer)
         assert answer.status_code in (200, 400), where
