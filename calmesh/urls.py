@@ -84,6 +84,10 @@ class Links:
     def poll_page(self, public_id: str) -> str:
         return self._build("public.poll_page", poll_id=public_id)
 
+    def poll_vote(self, public_id: str, token: str) -> str:
+        """The poll page with a participant's edit token."""
+        return self._build("public.poll_page", poll_id=public_id, token=token)
+
     def poll_results(self, public_id: str) -> str:
         return self._build("web.poll_detail", poll_id=public_id)
 

@@ -23,7 +23,7 @@ from calmesh.schema import (
 )
 from calmesh.services import poll_results
 from calmesh.services import polls as service
-from calmesh.urls import external_url
+from calmesh.urls import links
 
 TAG = "Polls"
 
@@ -161,7 +161,7 @@ VOTED_OUT = Object(
 
 
 def poll_out(poll: Poll) -> dict:
-    url = external_url("public.poll_page", poll_id=poll.public_id)
+    url = links().poll_page(poll.public_id)
     return {**poll_results.poll_data(poll), "url": url}
 
 

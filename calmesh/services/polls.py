@@ -46,7 +46,7 @@ from calmesh.services.poll_results import (
     option_data,
     poll_data,
 )
-from calmesh.urls import external_url
+from calmesh.urls import links
 
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
@@ -262,9 +262,8 @@ def vote_token(participant: Participant, poll: Poll) -> str:
 
 
 def edit_url(participant: Participant, poll: Poll) -> str:
-    return external_url(
-        "public.poll_page", poll_id=poll.public_id, token=vote_token(participant, poll)
-    )
+    """The poll's page with the participant's signed token: their vote, changeable."""
+    return links().poll_vote(poll.public_id, vote_token(participant, poll))
 
 
 def by_vote_token(public_id: str, token: str, participant_id: int | None = None) -> Participant:
@@ -493,7 +492,7 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
                     f"{who} {'voted' if created else 'changed their vote'} on “{title}”:",
                     *_vote_lines(options, votes, display_zone(poll, owner.timezone)),
                     "",
-                    "Results: " + external_url("web.poll_detail", poll_id=poll.public_id),
+                    "Results: " + links().poll_results(poll.public_id),
                     "(Turn these e-mails off in the poll's settings.)",
                 ]
             ),
