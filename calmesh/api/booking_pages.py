@@ -13,12 +13,14 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
 from calmesh.db import utcnow
+from calmesh.inputs.bookings import IDEMPOTENCY_KEY
 from calmesh.models import BookingPage
 from calmesh.schema import (
     MAX_SLOT_DAYS,
     Boolean,
     DateTime,
     Integer,
+    Invalid,
     List,
     Map,
     Object,
@@ -338,8 +340,13 @@ def public_page_book(handle, slug, body):
 
 def _book(page: BookingPage, body: dict):
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not (1 <= len(key) <= 200):
-        raise ApiError(400, "validation_error", "Idempotency-Key must be 1-200 characters")
+    if key is not None:
+        try:
+            IDEMPOTENCY_KEY.parse(key)
+        except Invalid:
+            raise ApiError(
+                400, "validation_error", "Idempotency-Key must be 1-200 characters"
+            ) from None
     attendee = bookings.Attendee(**body["attendee"])
     # The key is bound to who sends it: an owner's key (or session) or an anonymous visitor.
     principal = who()

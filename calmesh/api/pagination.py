@@ -16,21 +16,8 @@ from typing import Any
 import peewee as pw
 
 from calmesh.api.framework import ApiError
+from calmesh.inputs.pagination import DEFAULT_LIMIT, MAX_LIMIT, PAGE_QUERY  # noqa: F401 - by the API too
 from calmesh.schema import Any_, Boolean, Field, Integer, List, Object, String
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-
-PAGE_QUERY = {
-    "limit": Integer(minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT, description="Page size"),
-    "cursor": String(
-        max_length=500,
-        pattern=r"[A-Za-z0-9_-]+",
-        pattern_help="must be a next_cursor this API gave out",
-        default=None,
-        description="next_cursor of the previous page",
-    ),
-}
 
 
 def page_of(item: Field, name: str) -> Object:

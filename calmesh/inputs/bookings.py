@@ -45,6 +45,8 @@ BOOK_BODY = Object(
     },
     name="BookRequest",
 )
+# A retry with the same key books once (the Idempotency-Key header; the MCP tool).
+IDEMPOTENCY_KEY = String(min_length=1, max_length=200, strip=False)
 # The booking page's form: the very fields of the book request, flat.
 BOOK_FORM = Object(
     {

@@ -16,7 +16,13 @@ from urllib.parse import urlsplit
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from calmesh.inputs.bookings import ATTENDEE
+from calmesh.inputs.bookings import (
+    ATTENDEE,
+    BOOK_BODY,
+    BOOKING_FILTERS,
+    IDEMPOTENCY_KEY,
+    REASON_TEXT,
+)
 from calmesh.mcp.client import Api, ApiFailure
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
@@ -38,10 +44,7 @@ from calmesh.mcp.common import (
 )
 from calmesh.schema import MAX_SLOT_DAYS, SLUG_PATTERN, slug_field
 
-Reason = Annotated[
-    str,
-    Field(max_length=2000, description="Why; shown to the attendee in the notification"),
-]
+Reason = like(REASON_TEXT, "Why; shown to the attendee in the notification")
 PageRef = Annotated[
     str,
     Field(
@@ -198,13 +201,11 @@ def register(tool: Registrar, api: Api) -> None:
         read_only=True,
     )
     async def list_bookings(
-        when: Annotated[
-            Literal["upcoming", "past", "all"],
-            Field(
-                description="upcoming (default): not ended yet, soonest first; past: ended, "
-                "latest first; all: earliest first",
-            ),
-        ] = "upcoming",
+        when: like(
+            BOOKING_FILTERS["when"],
+            "upcoming (default): not ended yet, soonest first; past: ended, latest first; "
+            "all: earliest first",
+        ) = "upcoming",
         status: Annotated[
             Literal[
                 "pending",
@@ -227,10 +228,9 @@ def register(tool: Registrar, api: Api) -> None:
         booking_page: like(
             slug_field(), "Only this booking page's (its slug)", optional=True
         ) = None,
-        attendee: Annotated[
-            str | None,
-            Field(max_length=100, description="Part of the attendee's name or e-mail"),
-        ] = None,
+        attendee: like(
+            BOOKING_FILTERS["attendee"], "Part of the attendee's name or e-mail", optional=True
+        ) = None,
         start_after: when("Only starting at or after", optional=True) = None,
         start_before: when(
             "Only starting before (a date alone: up to that day's end)", optional=True
@@ -311,19 +311,17 @@ def register(tool: Registrar, api: Api) -> None:
             ATTENDEE.fields["timezone"], "The attendee's IANA zone, e.g. America/Chicago"
         ) = "UTC",
         duration: Minutes = None,
-        notes: Annotated[str, Field(max_length=5000, description="Notes from the attendee")] = "",
-        answers: Annotated[
-            dict[str, str | bool],
-            Field(description="Answers to the page's questions: question id -> answer"),
-        ] = {},  # noqa: B006 - pydantic copies defaults
-        idempotency_key: Annotated[
-            str | None,
-            Field(
-                min_length=1,
-                max_length=200,
-                description="Reuse the key of an earlier attempt to retry without booking twice",
-            ),
-        ] = None,
+        notes: like(BOOK_BODY.fields["notes"], "Notes from the attendee") = "",
+        answers: like(
+            BOOK_BODY.fields["answers"],
+            "Answers to the page's questions: question id -> answer",
+            dict,
+        ) = {},  # noqa: B006 - pydantic copies defaults
+        idempotency_key: like(
+            IDEMPOTENCY_KEY,
+            "Reuse the key of an earlier attempt to retry without booking twice",
+            optional=True,
+        ) = None,
     ) -> CallToolResult:
         """Book a slot on a booking page for an attendee. Find free slots first with
         calmesh_get_slots. A slug means one of the owner's own pages; another owner's page

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
+from calmesh.inputs import calendars as inputs
 from calmesh.mcp.client import Api, ApiFailure
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
@@ -27,6 +28,8 @@ from calmesh.mcp.common import (
     when,
 )
 from calmesh.schema import MAX_WINDOW_DAYS, minutes_field, slug_field
+
+NEW_EVENT = inputs.NEW_EVENT.fields
 
 WindowStart = when("Start of the window")
 WindowEnd = when(
@@ -48,14 +51,13 @@ class NewSource(BaseModel):
     calmesh_create_calendar's `sources` and calmesh_manage_calendar's `add_sources`."""
 
     connection_id: ConnectionId
-    remote_calendar_id: Annotated[
-        int | None,
-        Field(
-            ge=1,
-            description="One calendar of that connection (its id from calmesh_list_connections); "
-            "leave out to add all of the connection's calendars",
-        ),
-    ] = None
+    remote_calendar_id: like(
+        inputs.NEW_SOURCE.fields["remote_calendar_id"],
+        "One calendar of that connection (its id from calmesh_list_connections); "
+        "leave out to add all of the connection's calendars",
+        int,
+        optional=True,
+    ) = None
 
 
 def _calendar_line(calendar: dict[str, Any]) -> str:
@@ -225,7 +227,7 @@ def register(tool: Registrar, api: Api) -> None:
     )
     async def create_calendar(
         slug: NewSlug,
-        name: Annotated[str, Field(min_length=1, max_length=200, description="Display name")],
+        name: like(inputs.NEW_CALENDAR.fields["name"], "Display name"),
         timezone: Annotated[
             Zone, Field(description="The calendar's IANA time zone, e.g. Europe/Berlin")
         ],
@@ -265,20 +267,16 @@ def register(tool: Registrar, api: Api) -> None:
     )
     async def manage_calendar(
         calendar: CalendarSlug,
-        name: Annotated[
-            str | None, Field(min_length=1, max_length=200, description="New display name")
-        ] = None,
+        name: like(inputs.NEW_CALENDAR.fields["name"], "New display name", optional=True) = None,
         new_slug: like(
             slug_field(), "Rename the slug (old one stops working)", optional=True
         ) = None,
         timezone: Annotated[Zone | None, Field(description="New IANA time zone")] = None,
-        feed_mode: Annotated[
-            Literal["off", "busy", "full"] | None,
-            Field(
-                description="Private iCal feed of the merged calendar: busy blocks only, "
-                "full details, or off"
-            ),
-        ] = None,
+        feed_mode: like(
+            inputs.CALENDAR_PATCH.fields["feed_mode"],
+            "Private iCal feed of the merged calendar: busy blocks only, full details, or off",
+            optional=True,
+        ) = None,
         rotate_feed: Annotated[
             bool, Field(description="Give the feed a new URL; old links stop working")
         ] = False,
@@ -345,24 +343,22 @@ def register(tool: Registrar, api: Api) -> None:
     )
     async def create_event(
         calendar: CalendarSlug,
-        summary: Annotated[str, Field(min_length=1, max_length=500, description="The title")],
+        summary: like(NEW_EVENT["summary"], "The title"),
         start: when("Start (a date alone: that day's midnight in the owner's zone)"),
         end: when("End, after start"),
-        description: Annotated[str, Field(max_length=10_000, description="Details")] = "",
-        location: Annotated[str, Field(max_length=500, description="Where")] = "",
-        source_id: Annotated[
-            int | None,
-            Field(ge=1, description="A source id to write to; default the write target"),
-        ] = None,
-        uid: Annotated[
-            str | None,
-            Field(
-                min_length=1,
-                max_length=255,
-                pattern=r"^[A-Za-z0-9@._:-]+$",
-                description="Your own UID makes a retry idempotent; default generated",
-            ),
-        ] = None,
+        description: like(NEW_EVENT["description"], "Details") = "",
+        location: like(NEW_EVENT["location"], "Where") = "",
+        source_id: like(
+            NEW_EVENT["source_id"],
+            "A source id to write to; default the write target",
+            int,
+            optional=True,
+        ) = None,
+        uid: like(
+            NEW_EVENT["uid"],
+            "Your own UID makes a retry idempotent; default generated",
+            optional=True,
+        ) = None,
     ) -> CallToolResult:
         """Create an event in the owner's calendar account through a unified calendar:
         it is written to the provider (the calendar's write target, or `source_id`) and
@@ -397,13 +393,13 @@ def register(tool: Registrar, api: Api) -> None:
     )
     async def delete_event(
         calendar: CalendarSlug,
-        uid: Annotated[
-            str,
-            Field(min_length=1, max_length=300, description="The event's uid (calmesh_get_events)"),
-        ],
-        source_id: Annotated[
-            int | None, Field(ge=1, description="Only from this source; default any")
-        ] = None,
+        uid: like(inputs.EVENT_REF.fields["uid"], "The event's uid (calmesh_get_events)"),
+        source_id: like(
+            inputs.EVENT_REF.fields["source_id"],
+            "Only from this source; default any",
+            int,
+            optional=True,
+        ) = None,
     ) -> CallToolResult:
         """Delete an event (every occurrence of it) at its provider and from CalMesh.
         Cannot be undone. A CalMesh booking's event is better cancelled with

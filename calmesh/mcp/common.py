@@ -33,6 +33,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import AfterValidator, Field, ValidationError, WithJsonSchema
 
 from calmesh import schema
+from calmesh.inputs.pagination import PAGE_QUERY
 from calmesh.mcp.client import ApiFailure
 
 # --- parameters checked by the REST declarations ---------------------------------------
@@ -47,7 +48,8 @@ def like(
     def check(value: Any) -> Any:
         return field.parse(value)
 
-    declared = {k: v for k, v in field.json_schema().items() if k != "description"}
+    # The tool states its own description and default (a tool may default otherwise).
+    declared = {k: v for k, v in field.json_schema().items() if k not in {"description", "default"}}
     checked = Annotated[python_type, AfterValidator(check), WithJsonSchema(declared)]
     return _described(checked, description, optional)
 
@@ -107,11 +109,12 @@ PollId = Annotated[
 ConnectionId = Annotated[
     int, Field(ge=1, description="The connection's id, as calmesh_list_connections shows it")
 ]
-Limit = Annotated[int, Field(ge=1, le=200, description="Page size, 1-200")]
-Cursor = Annotated[
-    str | None,
-    Field(max_length=500, description="next_cursor of the previous page; leave out for the first"),
-]
+Limit = like(PAGE_QUERY["limit"], f"Page size, 1-{PAGE_QUERY['limit'].maximum}", int)
+Cursor = like(
+    PAGE_QUERY["cursor"],
+    "next_cursor of the previous page; leave out for the first",
+    optional=True,
+)
 
 # --- validation errors in the REST API's words ---------------------------------------------
 

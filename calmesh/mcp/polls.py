@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from mcp_types import CallToolResult
 from pydantic import BaseModel, Field, model_validator
 
+from calmesh.inputs import polls as inputs
+from calmesh.inputs.polls import SETTINGS
 from calmesh.mcp.client import Api
 from calmesh.mcp.client import segment as seg
 from calmesh.mcp.common import (
@@ -26,7 +28,6 @@ from calmesh.mcp.common import (
     untrusted,
     when,
 )
-from calmesh.schema import minutes_field, slug_field
 
 
 class PollOption(BaseModel):
@@ -84,10 +85,11 @@ def _overlap_line(option: dict[str, Any]) -> str:
 def register(tool: Registrar, api: Api) -> None:
     @tool("calmesh_list_polls", "List scheduling polls", "read", calls=["GET /polls"])
     async def list_polls(
-        status: Annotated[
-            Literal["open", "closed"] | None,
-            Field(description="Only open polls (still taking votes) or closed ones"),
-        ] = None,
+        status: like(
+            inputs.POLL_FILTERS["status"],
+            "Only open polls (still taking votes) or closed ones",
+            optional=True,
+        ) = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> CallToolResult:
@@ -125,14 +127,12 @@ def register(tool: Registrar, api: Api) -> None:
 
     @tool("calmesh_create_poll", "Create a scheduling poll", "book", calls=["POST /polls"])
     async def create_poll(
-        title: Annotated[
-            str, Field(min_length=1, max_length=200, description="What the poll is about")
-        ],
+        title: like(SETTINGS["title"], "What the poll is about"),
         options: Annotated[
             list[PollOption],
             Field(
                 min_length=1,
-                max_length=100,
+                max_length=inputs.MAX_OPTIONS,
                 description="The candidate times: all whole days ({date}) or all time slots "
                 "({start, end})",
             ),
@@ -141,13 +141,13 @@ def register(tool: Registrar, api: Api) -> None:
             Zone | None, Field(description="The poll's IANA zone; default the owner's")
         ] = None,
         duration: like(
-            minutes_field(minimum=5),
+            SETTINGS["duration"],
             "Minutes; the length of slots given by start only",
             int,
             optional=True,
         ) = None,
         calendar: like(
-            slug_field(),
+            SETTINGS["calendar"],
             "A unified calendar's slug: its busy time shows in the overlap and the decided "
             "event is written to it",
             optional=True,
@@ -155,25 +155,25 @@ def register(tool: Registrar, api: Api) -> None:
         deadline: when(
             "Votes are refused after it (a date alone: after that whole day)", optional=True
         ) = None,
-        description: Annotated[
-            str | None, Field(max_length=5000, description="Shown on the poll's page")
-        ] = None,
-        location: Annotated[
-            str | None, Field(max_length=500, description="Where it will take place")
-        ] = None,
-        zone_mode: Annotated[
-            Literal["participant", "locked", "floating"] | None,
-            Field(
-                description="participant: each sees times in their own zone; locked: everyone "
-                "sees the poll's clock; floating: whole days, the same dates everywhere"
-            ),
-        ] = None,
-        hide_participants: Annotated[
-            bool | None, Field(description="Participants see only totals and their own votes")
-        ] = None,
-        allow_comments: Annotated[
-            bool | None, Field(description="Participants may comment; default yes")
-        ] = None,
+        description: like(
+            SETTINGS["description"], "Shown on the poll's page", optional=True
+        ) = None,
+        location: like(SETTINGS["location"], "Where it will take place", optional=True) = None,
+        zone_mode: like(
+            SETTINGS["zone_mode"],
+            "participant: each sees times in their own zone; locked: everyone sees the "
+            "poll's clock; floating: whole days, the same dates everywhere",
+            optional=True,
+        ) = None,
+        hide_participants: like(
+            SETTINGS["hide_participants"],
+            "Participants see only totals and their own votes",
+            bool,
+            optional=True,
+        ) = None,
+        allow_comments: like(
+            SETTINGS["allow_comments"], "Participants may comment; default yes", bool, optional=True
+        ) = None,
     ) -> CallToolResult:
         """Create a scheduling poll to find a time for a group: participants vote yes,
         if-need-be or no on each option through the poll's public link, without an
@@ -208,9 +208,7 @@ def register(tool: Registrar, api: Api) -> None:
     )
     async def decide_poll(
         poll_id: PollId,
-        option_id: Annotated[
-            int, Field(ge=1, description="The chosen option's id (from the poll's options)")
-        ],
+        option_id: like(inputs.OPTION_ID, "The chosen option's id (from the poll's options)", int),
     ) -> CallToolResult:
         """Decide a poll: pick the winning option, close the poll to further votes, write
         the event to the poll's calendar, and e-mail every participant with an address an
