@@ -13,10 +13,10 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
 from calmesh.db import utcnow
-from calmesh.inputs.bookings import IDEMPOTENCY_KEY
+from calmesh.inputs import booking_pages as inputs
+from calmesh.inputs.bookings import BOOK_BODY, IDEMPOTENCY_KEY
 from calmesh.models import BookingPage
 from calmesh.schema import (
-    MAX_SLOT_DAYS,
     Boolean,
     DateTime,
     Integer,
@@ -25,8 +25,6 @@ from calmesh.schema import (
     Map,
     Object,
     String,
-    TimeZone,
-    minutes_field,
 )
 from calmesh.services import booking_pages as service
 from calmesh.services import bookings, public_booking
@@ -42,7 +40,7 @@ PAGE_OUT = Object(
         "url": String(description="The public page"),
         "embed_snippet": String(description="Inline: the page inside your site"),
         "embed_popup_snippet": String(description="Popup: a button that opens it in a dialog"),
-        **{k: f for k, f in service.SETTINGS.items() if k not in {"duration"}},
+        **{k: f for k, f in inputs.SETTINGS.items() if k not in {"duration"}},
         "created_at": DateTime(),
     },
     name="BookingPage",
@@ -64,7 +62,7 @@ def owned(slug: str) -> BookingPage:
     "/booking-pages",
     "POST",
     auth="full",
-    body=service.NEW_PAGE,
+    body=inputs.NEW_PAGE,
     response=PAGE_OUT,
     status=201,
     errors=(409, 422),
@@ -106,7 +104,7 @@ def get_booking_page(slug):
     "/booking-pages/<slug:slug>",
     "PATCH",
     auth="full",
-    body=service.PAGE_PATCH,
+    body=inputs.PAGE_PATCH,
     response=PAGE_OUT,
     errors=(409, 422),
     summary="Change a booking page's settings",
@@ -157,17 +155,6 @@ SLOTS_OUT = Object(
         ),
     },
     name="Slots",
-)
-SLOTS_QUERY = Object(
-    {
-        "start": DateTime(default=None, description="Default: now"),
-        "end": DateTime(
-            default=None,
-            description=f"Default: start + 7 days; at most {MAX_SLOT_DAYS} days after start",
-        ),
-        "tz": TimeZone(default=None, description="The visitor's zone; default the page's"),
-        "duration": minutes_field(default=None, description="Minutes; default the page's first"),
-    }
 )
 
 
@@ -261,7 +248,7 @@ AMBIGUOUS = (
     "/booking-pages/<slug:slug>/slots",
     "GET",
     auth="public",
-    query=SLOTS_QUERY,
+    query=inputs.SLOTS_QUERY,
     response=SLOTS_OUT,
     errors=(409,),
     summary=SLOTS_SUMMARY,
@@ -277,7 +264,7 @@ def booking_page_slots(slug, query):
     "/public/<slug:handle>/<slug:slug>/slots",
     "GET",
     auth="public",
-    query=SLOTS_QUERY,
+    query=inputs.SLOTS_QUERY,
     response=SLOTS_OUT,
     summary=SLOTS_SUMMARY + ", by its public address /{handle}/{slug}",
     tag=TAG,
@@ -309,7 +296,7 @@ BOOK_SUMMARY = "Book a slot (public). Send Idempotency-Key to make retries safe.
     "/booking-pages/<slug:slug>/book",
     "POST",
     auth="public",
-    body=public_booking.BOOK_BODY,
+    body=BOOK_BODY,
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),
@@ -326,7 +313,7 @@ def book_slot(slug, body):
     "/public/<slug:handle>/<slug:slug>/book",
     "POST",
     auth="public",
-    body=public_booking.BOOK_BODY,
+    body=BOOK_BODY,
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),

@@ -288,13 +288,13 @@ def register(tool: Registrar, api: Api) -> None:
             list[Annotated[int, Field(ge=1)]],
             Field(max_length=50, description="Source ids to remove (ids from `sources`)"),
         ] = [],  # noqa: B006
-        source_order: Annotated[
-            list[Annotated[int, Field(ge=1)]] | None,
-            Field(
-                description="Every source id in the new order, after adds and removals; the "
-                "first writable one becomes the write target (read-only ones are skipped)"
-            ),
-        ] = None,
+        source_order: like(
+            inputs.SOURCE_ORDER.fields["source_ids"],
+            "Every source id in the new order, after adds and removals; the first writable "
+            "one becomes the write target (read-only ones are skipped)",
+            list,
+            optional=True,
+        ) = None,
     ) -> CallToolResult:
         """Change a unified calendar: its name, slug, IANA time zone and private feed, and
         its sources: add connections (or one calendar of a connection), remove sources, and
