@@ -15,9 +15,10 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 
 from calmesh.auth import ratelimit, signing
+from calmesh.inputs.polls import COMMENT, NEW_VOTE
 from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
-from calmesh.schema import Email, Invalid, String, iana_zones
+from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results, polls
 from calmesh.web.booker import is_web_url, zones
 from calmesh.web.polls import local
@@ -29,7 +30,6 @@ FRIENDLY = {
     "body": "Please write a comment.",
 }
 CHOICES = (("yes", "Yes"), ("ifneedbe", "If need be"), ("no", "No"))
-COMMENT = String(min_length=1, max_length=5000)
 
 
 def _poll_or_404(poll_id: str) -> Poll:
@@ -119,7 +119,7 @@ def _vote(poll: Poll, you: Participant | None, token: str):
     errors: dict[str, str] = {}
     name = _field(polls.NAME, values.get("name", ""), "name", errors)
     email = values.get("email", "").strip()
-    email = _field(Email(), email, "email", errors) if email and not you else None
+    email = _field(NEW_VOTE.fields["email"], email, "email", errors) if email and not you else None
     votes = [
         {"option_id": o.id, "value": values[f"vote-{o.id}"]}
         for o in PollOption.of(poll)
