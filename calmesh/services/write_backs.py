@@ -16,10 +16,10 @@ from datetime import datetime
 from peewee import JOIN
 
 from calmesh.db import write_transaction
+from calmesh.effects import outbox
+from calmesh.effects.booking_writeback import KIND
 from calmesh.models import Booking, BookingPage, OutboxItem, RemoteCalendar, User
-from calmesh.services import outbox
 
-KIND = "booking.writeback"
 STATES = ("none", "queued", "retrying", "written", "removed", "failed")
 
 
