@@ -57,6 +57,11 @@ CALENDAR_OUT = Object(
             "that turns the feed on or rotates it: it is stored as a hash, never shown again",
         ),
         "sources": List(SOURCE_OUT),
+        "write_calendar_id": Integer(
+            nullable=True,
+            description="Where bookings are written: the id of a writable remote calendar of "
+            "the sources (the owner's choice, else the first writable one); null when none is",
+        ),
         "created_at": DateTime(),
     },
     name="UnifiedCalendar",
@@ -79,7 +84,8 @@ def source_out(source: CalendarSource, target: CalendarSource | None) -> dict:
 def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> dict:
     """The calendar; ``feed_token`` only right after the feed was made or rotated."""
     sources = service.sources(calendar)
-    target = service.default_write_target(calendar, sources)
+    goes_to = service.bookings_go_to(calendar, sources)
+    target = goes_to[0] if goes_to else None
     feed = links().calendar_feed(feed_token) if feed_token else None
     return {
         "id": calendar.id,
@@ -90,6 +96,7 @@ def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> di
         "feed_mode": calendar.feed_mode if calendar.feed_token_hash else "off",
         "feed_url": feed,
         "sources": [source_out(s, target) for s in sources],
+        "write_calendar_id": goes_to[1].id if goes_to else None,
         "created_at": iso(calendar.created_at),
     }
 
@@ -152,8 +159,8 @@ def get_calendar(slug):
     auth="full",
     body=inputs.CALENDAR_PATCH,
     response=CALENDAR_OUT,
-    errors=(409,),
-    summary="Update a unified calendar (name, slug, zone, feed)",
+    errors=(409, 422),
+    summary="Update a unified calendar (name, slug, zone, feed, where bookings go)",
     tag=TAG,
 )
 def update_calendar(slug, body):

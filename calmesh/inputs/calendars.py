@@ -46,6 +46,12 @@ CALENDAR_PATCH = Object(
         "rotate_feed": Boolean(
             default=False, description="Give the feed a new URL (old links stop working)"
         ),
+        "write_calendar_id": Integer(
+            nullable=True,
+            required=False,
+            description="Where bookings go: a writable remote calendar of the sources "
+            "(422 for an iCal URL or a read-only one); null: the first writable one",
+        ),
     },
     name="UnifiedCalendarUpdate",
 )

@@ -21,7 +21,7 @@ from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.effects import booking_mail, booking_writeback
 from calmesh.effects.booking_mail import manage_token
-from calmesh.models import ACTIVE, Booking, BookingPage, User
+from calmesh.models import ACTIVE, Booking, BookingChange, BookingPage, User
 from calmesh.services import booking_pages, events
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
@@ -145,6 +145,20 @@ def _notify(booking: Booking, what: str, reason: str = "", created: bool = False
 # --- the changes ----------------------------------------------------------------------
 
 
+def _record(booking: Booking, what: str, by: str, reason: str = "", old=None) -> None:
+    """One line of the booking's history (inside the change's transaction);
+    ``old`` is the (start, end) a reschedule moved it from."""
+    BookingChange.create(
+        booking=booking,
+        what=what,
+        by=by,
+        reason=reason,
+        old_start=old[0] if old else None,
+        old_end=old[1] if old else None,
+        at=booking.updated_at,
+    )
+
+
 def book(
     page: BookingPage,
     *,
@@ -210,6 +224,7 @@ def book(
         if reason:
             raise BookingError(f"this time cannot be booked: {reason}", *_status_for(reason))
         booking.save(force_insert=True)
+        _record(booking, "requested" if what == "requested" else "booked", "visitor")
         _notify(booking, what, created=True)
     return booking, True
 
@@ -269,6 +284,7 @@ def confirm(booking: Booking) -> Booking:
             utcnow(),
         )
         booking.save()
+        _record(booking, "confirmed", "owner")
         _notify(booking, "accepted")
     return booking
 
@@ -279,21 +295,24 @@ def decline(booking: Booking, reason: str = "") -> Booking:
         booking.status, booking.reason = "declined", reason
         booking.sequence, booking.updated_at = booking.sequence + 1, utcnow()
         booking.save()
+        _record(booking, "declined", "owner", reason)
         _notify(booking, "declined", reason)
     return booking
 
 
-def cancel(booking: Booking, reason: str = "") -> Booking:
+def cancel(booking: Booking, reason: str = "", by: str = "owner") -> Booking:
+    """Cancel a pending or accepted booking; ``by`` the owner or the visitor."""
     with write_transaction():
         booking = _change(booking, ACTIVE, "cancelled")
         booking.status, booking.reason = "cancelled", reason
         booking.sequence, booking.updated_at = booking.sequence + 1, utcnow()
         booking.save()
+        _record(booking, "cancelled", by, reason)
         _notify(booking, "cancelled", reason)
     return booking
 
 
-def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
+def reschedule(booking: Booking, start: datetime, reason: str = "", by: str = "owner") -> Booking:
     """Move a pending or accepted booking, keeping its uid; the new time is
     checked like a new booking, but the booking does not block itself."""
     with write_transaction():
@@ -304,6 +323,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
         )
         if problem:
             raise BookingError(f"the new time cannot be booked: {problem}", *_status_for(problem))
+        old = (booking.start, booking.end)
         booking.start, booking.end = start, start + timedelta(minutes=minutes)
         booking.reason, booking.sequence, booking.updated_at = (
             reason,
@@ -311,6 +331,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
             utcnow(),
         )
         booking.save()
+        _record(booking, "rescheduled", by, reason, old)
         _notify(booking, "rescheduled", reason)
     return booking
 

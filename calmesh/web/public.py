@@ -328,7 +328,7 @@ def cancel_booking(uid: str):
     token = request.form.get("token", "")
     booking = bookings.by_manage_token(uid, token)
     try:
-        bookings.cancel(booking, request.form.get("reason", "").strip()[:2000])
+        bookings.cancel(booking, request.form.get("reason", "").strip()[:2000], by="visitor")
     except bookings.BookingError as exc:
         flash(f"Nothing changed: {exc}.")
     else:
@@ -348,7 +348,7 @@ def reschedule_booking(uid: str):
     try:
         throttle_public("book")
         moved = bookings.reschedule(
-            booking, booker.start, request.form.get("reason", "").strip()[:2000]
+            booking, booker.start, request.form.get("reason", "").strip()[:2000], by="visitor"
         )
     except ratelimit.RateLimited:
         return _show_manage(
