@@ -169,26 +169,15 @@ def _book(booker: Booker):
     except ratelimit.RateLimited as exc:
         form["message"] = "Too many booking attempts from your network. Please wait a minute."
         return _show_page(booker, form, 429, exc.headers())
-    raw = {k: request.form.get(k, "") for k in ("name", "email", "notes")}
-    errors: dict[str, str] = {} if booker.start else {"start": "missing"}
-    try:
-        values = public_booking.BOOK_FORM.parse({k: v for k, v in raw.items() if v or k != "notes"})
-    except Invalid as exc:
-        values = {}
-        errors.update({d["field"]: d["message"] for d in exc.details})
+    values, errors = _read_form(booker)
     answers = public_booking.read_answers(page, request.form)
-    try:
-        booking_pages.check_answers(page, answers)
-    except Invalid as exc:
-        errors.update({d["field"]: d["message"] for d in exc.details})
-    if errors:
-        form["errors"] = {k: _friendly(k, v) for k, v in errors.items()}
-        form["message"] = "Please check the fields marked below."
-        return _show_page(booker, form, 400)
+    if errors:  # the answers' problems too, to show every field's at once
+        errors.update(_problems(booking_pages.check_answers, page, answers))
+        return _show_errors(booker, form, errors)
     attempt = request.form.get("attempt", "")[:40]
     assert booker.start is not None
     try:
-        booking, _ = bookings.book(
+        booking, _ = bookings.book(  # checks the answers (the one check when all is well)
             page,
             start=booker.start,
             duration=booker.duration,
@@ -198,22 +187,45 @@ def _book(booker: Booker):
             # A double click or a resent form books once; another time is another booking.
             idempotency_key=f"web:{attempt}:{booker.start.isoformat()}" if attempt else None,
         )
+    except Invalid as exc:
+        return _show_errors(booker, form, {d["field"]: d["message"] for d in exc.details})
     except bookings.BookingError as exc:
         if exc.code == "idempotency_key_reused":
             form["values"].pop("attempt", None)  # the page gives the next send a new key
         form["message"], form["alternatives"] = _refusal(exc), _alternatives(booker)
         return _show_page(booker, form, exc.status)
     params = {"embed": "1"} if booker.embed else {}
+    token = bookings.manage_token(booking)
     return redirect(
-        url_for(
-            "public.confirmation",
-            uid=booking.uid,
-            token=bookings.manage_token(booking),
-            clock=booker.clock,
-            **params,
-        ),
+        url_for("public.confirmation", uid=booking.uid, token=token, clock=booker.clock, **params),
         303,
     )
+
+
+def _read_form(booker: Booker) -> tuple[dict[str, Any], dict[str, str]]:
+    """The visitor's name, e-mail and notes by the book request's declaration, and
+    the problems by field (a missing start among them)."""
+    raw = {k: request.form.get(k, "") for k in ("name", "email", "notes")}
+    errors: dict[str, str] = {} if booker.start else {"start": "missing"}
+    present = {k: v for k, v in raw.items() if v or k != "notes"}
+    try:
+        return public_booking.BOOK_FORM.parse(present), errors
+    except Invalid as exc:
+        return {}, {**errors, **{d["field"]: d["message"] for d in exc.details}}
+
+
+def _problems(check, *args: Any) -> dict[str, str]:
+    try:
+        check(*args)
+    except Invalid as exc:
+        return {d["field"]: d["message"] for d in exc.details}
+    return {}
+
+
+def _show_errors(booker: Booker, form: dict[str, Any], errors: dict[str, str]):
+    form["errors"] = {k: _friendly(k, v) for k, v in errors.items()}
+    form["message"] = "Please check the fields marked below."
+    return _show_page(booker, form, 400)
 
 
 def _friendly(field_: str, message: str) -> str:

@@ -303,6 +303,13 @@ def test_a_required_question_is_enforced_and_the_input_kept(visitor, page):
     assert 'value="Vera Visitor"' in html and 'value="vera@example.org"' in html
 
 
+def test_a_bad_address_and_a_missing_answer_are_marked_together(visitor, page):
+    response = post_booking(visitor, berlin(10), email="nope", **{"answers.company": ""})
+    html = text_of(response)
+    assert response.status_code == 400 and Booking.select().count() == 0
+    assert "Please enter a valid e-mail address." in html and "needs an answer" in html
+
+
 def test_bad_name_and_email_get_friendly_messages(visitor, page):
     html = text_of(post_booking(visitor, berlin(10), name="", email="not-an-address"))
     assert "Please enter your name." in html
