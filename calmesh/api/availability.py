@@ -6,22 +6,14 @@ from zoneinfo import ZoneInfo
 
 from calmesh.api.calendars import TAG, owned
 from calmesh.api.framework import cached_json, endpoint
-from calmesh.api.serializers import iso
+from calmesh.api.serializers import TIME_RANGE_FIELDS, iso, time_range_out
 from calmesh.engine.intervals import Interval
 from calmesh.inputs import calendars as inputs
 from calmesh.schema import DateTime, List, Object, String
 from calmesh.services import calendar_events as rules
 from calmesh.services.memo import Memo
 
-BLOCK_OUT = Object(
-    {
-        "start": DateTime(description="UTC"),
-        "end": DateTime(description="UTC"),
-        "start_local": String(),
-        "end_local": String(),
-    },
-    name="TimeRange",
-)
+BLOCK_OUT = Object(TIME_RANGE_FIELDS, name="TimeRange")
 AVAILABILITY_OUT = Object(
     {
         "timezone": String(),
@@ -35,12 +27,7 @@ AVAILABILITY_OUT = Object(
 
 
 def block_out(interval: Interval, zone: ZoneInfo) -> dict:
-    return {
-        "start": iso(interval.start),
-        "end": iso(interval.end),
-        "start_local": interval.start.astimezone(zone).isoformat(),
-        "end_local": interval.end.astimezone(zone).isoformat(),
-    }
+    return time_range_out(interval, zone)
 
 
 @endpoint(

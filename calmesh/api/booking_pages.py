@@ -11,7 +11,7 @@ from calmesh.api.bookings import BOOKING_OUT, booking_out
 from calmesh.api.framework import ApiError, cached_json, endpoint, not_found, throttle_public
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
-from calmesh.api.serializers import iso
+from calmesh.api.serializers import TIME_RANGE_FIELDS, time_range_out
 from calmesh.db import utcnow
 from calmesh.inputs import booking_pages as inputs
 from calmesh.inputs.bookings import BOOK_BODY, IDEMPOTENCY_KEY
@@ -130,15 +130,7 @@ def delete_booking_page(slug):
 
 # --- public ---------------------------------------------------------------------------
 
-SLOT_OUT = Object(
-    {
-        "start": DateTime(description="UTC"),
-        "end": DateTime(description="UTC"),
-        "start_local": String(),
-        "end_local": String(),
-    },
-    name="Slot",
-)
+SLOT_OUT = Object(TIME_RANGE_FIELDS, name="Slot")
 SLOTS_OUT = Object(
     {
         "slug": String(),
@@ -213,15 +205,7 @@ def slots_out(query: public_booking.SlotQuery) -> dict:
     zone = ZoneInfo(query.tz)
     page = query.page
     dates = {
-        day.isoformat(): [
-            {
-                "start": iso(s.start),
-                "end": iso(s.end),
-                "start_local": s.start.astimezone(zone).isoformat(),
-                "end_local": s.end.astimezone(zone).isoformat(),
-            }
-            for s in day_slots
-        ]
+        day.isoformat(): [time_range_out(s, zone) for s in day_slots]
         for day, day_slots in public_booking.free_slots(query).items()
     }
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from calmesh.api.calendars import TAG, owned
@@ -10,7 +11,7 @@ from calmesh.api.framework import endpoint
 from calmesh.api.serializers import iso
 from calmesh.auth import apikeys
 from calmesh.inputs import calendars as inputs
-from calmesh.models import Booking, BookingPage
+from calmesh.models import Booking, BookingPage, UnifiedCalendar
 from calmesh.schema import Boolean, Choice, Date, DateTime, Integer, List, Object, String
 from calmesh.services import calendar_events as rules
 from calmesh.services import calendars as service
@@ -120,6 +121,14 @@ def _event_out(event: Event, tz: str) -> dict:
     }
 
 
+def owned_window(slug: str, query: dict) -> tuple[UnifiedCalendar, datetime, datetime, str]:
+    """The caller's calendar and the window of a RANGE_QUERY, checked; the zone
+    defaults to the calendar's."""
+    calendar = owned(slug)
+    rules.check_window(query["start"], query["end"])
+    return calendar, query["start"], query["end"], query["tz"] or calendar.timezone
+
+
 @endpoint(
     "/calendars/<slug:slug>/events",
     "GET",
@@ -132,10 +141,7 @@ def _event_out(event: Event, tz: str) -> dict:
     tag=TAG,
 )
 def list_calendar_events(slug, query):
-    calendar = owned(slug)
-    start, end = query["start"], query["end"]
-    rules.check_window(start, end)
-    tz = query["tz"] or calendar.timezone
+    calendar, start, end, tz = owned_window(slug, query)
     found = service.events(calendar, start, end)
     titles = booking_titles(found)
     return {"data": [event_out(e, tz, titles) for e in found], "timezone": tz}

@@ -5,12 +5,11 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from calmesh.api.availability import BLOCK_OUT, block_out
-from calmesh.api.calendar_events import EVENT_OUT, booking_titles, event_out
-from calmesh.api.calendars import TAG, owned
+from calmesh.api.calendar_events import EVENT_OUT, booking_titles, event_out, owned_window
+from calmesh.api.calendars import TAG
 from calmesh.api.framework import endpoint
 from calmesh.inputs import calendars as inputs
 from calmesh.schema import List, Object, String
-from calmesh.services import calendar_events as rules
 from calmesh.services import calendars as service
 
 CONFLICT_OUT = Object(
@@ -31,10 +30,7 @@ CONFLICT_OUT = Object(
     tag=TAG,
 )
 def calendar_conflicts(slug, query):
-    calendar = owned(slug)
-    start, end = query["start"], query["end"]
-    rules.check_window(start, end)
-    tz = query["tz"] or calendar.timezone
+    calendar, start, end, tz = owned_window(slug, query)
     found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
     by_key = {id(e.busy_event): e for e in found}
     conflicts = service.conflicts_among(calendar, found)

@@ -162,6 +162,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _parsed_input(query: Object | None, body: Object | None) -> dict[str, Any]:
+    """The view's ``query`` and ``body`` arguments, parsed by their declarations."""
+    parsed: dict[str, Any] = {}
+    try:
+        if query is not None:
+            parsed["query"] = query.parse_query(request.args.to_dict())
+        if body is not None:
+            parsed["body"] = body.parse(json_body())
+    except Invalid as exc:
+        raise ApiError(400, "validation_error", str(exc), exc.details) from None
+    return parsed
+
+
 @dataclass
 class Route:
     rule: str
@@ -221,16 +234,8 @@ def endpoint(
             g.principal = principal
             if principal is not None:
                 _rate_limit(principal)
-            kwargs: dict[str, Any] = dict(path_args)
             try:
-                if query is not None:
-                    kwargs["query"] = query.parse_query(request.args.to_dict())
-                if body is not None:
-                    kwargs["body"] = body.parse(json_body())
-            except Invalid as exc:
-                raise ApiError(400, "validation_error", str(exc), exc.details) from None
-            try:
-                result = view(**kwargs)
+                result = view(**path_args, **_parsed_input(query, body))
             except ratelimit.RateLimited as exc:
                 raise ApiError(429, "rate_limited", str(exc), headers=exc.headers()) from None
             if isinstance(result, Response):

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from calmesh.models import SCOPES, ApiKey, User
 from calmesh.schema import Choice, DateTime, Email, Integer, Object, String, iso
 
 __all__ = ["iso"]  # the output form of an instant, declared with the fields
+
+
+# A stretch of time in UTC and in the asked zone: free slots, busy and free ranges.
+TIME_RANGE_FIELDS = {
+    "start": DateTime(description="UTC"),
+    "end": DateTime(description="UTC"),
+    "start_local": String(),
+    "end_local": String(),
+}
+
+
+def time_range_out(span: Any, zone: ZoneInfo) -> dict[str, Any]:
+    """``span`` (anything with aware ``start`` and ``end``) as TIME_RANGE_FIELDS."""
+    return {
+        "start": iso(span.start),
+        "end": iso(span.end),
+        "start_local": span.start.astimezone(zone).isoformat(),
+        "end_local": span.end.astimezone(zone).isoformat(),
+    }
 
 
 USER_OUT = Object(
