@@ -34,11 +34,11 @@ class RateLimited(Exception):
     """A request over its limit; pages and the REST API each answer it their way."""
 
     def __init__(self, state: RateState):
-        super().__init__(f"too many requests; retry after {state.retry_after} s")
-        self.state = state
+        self.state, self.retry_after = state, state.retry_after  # read once: one answer
+        super().__init__(f"too many requests; retry after {self.retry_after} s")
 
     def headers(self) -> dict[str, str]:
-        return {**self.state.headers(), "Retry-After": str(self.state.retry_after)}
+        return {**self.state.headers(), "Retry-After": str(self.retry_after)}
 
 
 # What a visitor without a key may do per minute, by action: the settings that say
