@@ -1,7 +1,7 @@
 """Tools on the owner's booking pages: list, get, create, update, delete.
 
 Every setting is a parameter of its own, checked by the REST API's declaration of
-that setting (:data:`calmesh.services.booking_pages.SETTINGS`): one list of
+that setting (:data:`calmesh.inputs.booking_pages.SETTINGS`): one list of
 settings serves the endpoint, the dashboard and these tools.
 """
 

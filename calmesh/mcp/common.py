@@ -5,7 +5,7 @@ JSON as text (for clients that ignore structured content), and the same JSON
 as ``structured_content``. A failure answers ``is_error=True`` with the
 reason, and an error object of the REST API's shape as structured content.
 
-Parameters are checked by the REST API's own declarations (:func:`like`), so a
+Parameters are checked by the declarations of :mod:`calmesh.inputs` (:func:`like`), so a
 tool and the endpoint it calls share every limit and every error message; the
 few type errors the MCP SDK catches first (a word where a number belongs) are
 translated into the same shape and wording (:func:`invalid_arguments`).
