@@ -10,6 +10,7 @@ from calmesh.inputs import bookings as inputs
 from calmesh.models import BOOKING_STATUSES, Booking
 from calmesh.schema import Choice, DateTime, Integer, Map, Object, String, TextOrFlag
 from calmesh.services import bookings as service
+from calmesh.urls import links
 
 TAG = "Bookings"
 
@@ -45,7 +46,7 @@ BOOKING_OUT = Object(
 
 def booking_out(booking: Booking, with_manage: bool = False) -> dict:
     """The booking; ``manage_url`` (the visitor's signed link) only to the visitor."""
-    manage = service.manage_url(booking) if with_manage else None
+    manage = service.manage_url(booking, links()) if with_manage else None
     return {**service.booking_data(booking), "manage_url": manage}
 
 

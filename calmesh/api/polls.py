@@ -369,7 +369,7 @@ def receipt(participant: Participant, poll: Poll) -> dict:
         "name": participant.name,
         "votes": poll_results.votes_of(participant),
         "token": service.vote_token(participant, poll),
-        "edit_url": service.edit_url(participant, poll),
+        "edit_url": service.edit_url(participant, poll, links()),
     }
 
 

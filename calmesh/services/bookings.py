@@ -25,7 +25,7 @@ from calmesh.models import ACTIVE, Booking, BookingChange, BookingPage, User
 from calmesh.services import booking_pages, events
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
-from calmesh.urls import links
+from calmesh.urls import Links
 
 # The UID domain of a booking's event everywhere (provider, .ics mails; see
 # effects.drafts.booking_uid). It also lets busy-time readers skip these
@@ -78,9 +78,9 @@ def by_manage_token(uid: str, token: str) -> Booking:
 # --- side effects -------------------------------------------------------------------
 
 
-def manage_url(booking: Booking) -> str:
+def manage_url(booking: Booking, links: Links) -> str:
     """The visitor's signed link to cancel or reschedule, on the trusted origin."""
-    return links().manage_booking(booking.uid, manage_token(booking))
+    return links.manage_booking(booking.uid, manage_token(booking))
 
 
 def booking_data(booking: Booking) -> dict[str, Any]:

@@ -46,7 +46,7 @@ from calmesh.services.poll_results import (
     option_data,
     poll_data,
 )
-from calmesh.urls import links
+from calmesh.urls import Links, links
 
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2200, 12, 31)
@@ -261,9 +261,9 @@ def vote_token(participant: Participant, poll: Poll) -> str:
     return signing.sign("poll-vote", {"p": poll.public_id, "i": participant.id})
 
 
-def edit_url(participant: Participant, poll: Poll) -> str:
+def edit_url(participant: Participant, poll: Poll, links: Links) -> str:
     """The poll's page with the participant's signed token: their vote, changeable."""
-    return links().poll_vote(poll.public_id, vote_token(participant, poll))
+    return links.poll_vote(poll.public_id, vote_token(participant, poll))
 
 
 def by_vote_token(public_id: str, token: str, participant_id: int | None = None) -> Participant:
@@ -445,6 +445,7 @@ def _mail(
 
 
 def _voted(poll: Poll, participant: Participant, created: bool) -> None:
+    to = links()  # the running app's; the vote mails are composed here, in the request
     votes = {v.option_id: v.value for v in Vote.select().where(Vote.participant == participant)}
     events.emit(
         poll.user_id,
@@ -476,7 +477,7 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
                     f"Your vote on “{title}” is saved:",
                     *_vote_lines(options, votes, zone),
                     "",
-                    f"To change it later: {edit_url(participant, poll)}",
+                    f"To change it later: {edit_url(participant, poll, to)}",
                 ]
             ),
         )
@@ -492,7 +493,7 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
                     f"{who} {'voted' if created else 'changed their vote'} on “{title}”:",
                     *_vote_lines(options, votes, display_zone(poll, owner.timezone)),
                     "",
-                    "Results: " + links().poll_results(poll.public_id),
+                    "Results: " + to.poll_results(poll.public_id),
                     "(Turn these e-mails off in the poll's settings.)",
                 ]
             ),

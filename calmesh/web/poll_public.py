@@ -20,6 +20,7 @@ from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results, polls
+from calmesh.urls import links
 from calmesh.web.booker import is_web_url, zones
 from calmesh.web.polls import local
 from calmesh.web.public import public, throttle_public
@@ -78,7 +79,7 @@ def _show(
         you=data["you"],
         mine=mine,
         token=token,
-        edit_url=polls.edit_url(you, poll) if you else None,
+        edit_url=polls.edit_url(you, poll, links()) if you else None,
         choices=CHOICES,
         values=values or {},
         errors=errors or {},
