@@ -190,3 +190,25 @@ def test_the_checks_see_an_import_inside_a_function():
 def test_the_checks_see_a_cycle():
     edges = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(set(edges), edges) == [["a", "b", "c"]]
+
+
+# Services that take settings and a urls.Links from their caller instead of reading
+# the running app (the rest, sync and connections among them, still read it).
+WITHOUT_FLASK = (
+    "booking_pages",
+    "bookings",
+    "calendar_events",
+    "calendars",
+    "poll_results",
+    "polls",
+    "public_booking",
+    "users",
+)
+
+
+def test_these_services_import_no_flask():
+    flask = {
+        name: sorted(t for t in _top_level(MODULES[f"calmesh.services.{name}"], "") if "flask" in t)
+        for name in WITHOUT_FLASK
+    }
+    assert {name: found for name, found in flask.items() if found} == {}
