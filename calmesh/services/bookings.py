@@ -24,10 +24,10 @@ from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingChange, BookingPage, User
 from calmesh.schema import Email, Object, String, TimeZone
-from calmesh.services import booking_pages, events, mail, outbox
+from calmesh.services import booking_pages, events, mail, outbox, owner_mails
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
-from calmesh.urls import external_url
+from calmesh.urls import external_url, links
 
 # The UID a booking's event carries everywhere (provider, .ics mails). The
 # domain also lets busy-time readers skip these events: bookings block through
@@ -202,10 +202,11 @@ EVENT_FOR = {
 }
 
 
-def _notify(booking: Booking, what: str, reason: str = "", created: bool = False) -> None:
+def _notify(booking: Booking, what: str, reason: str = "", previous=None) -> None:
     """Queue the e-mails, the calendar write-back and the webhook events for a
-    change of ``booking`` (inside the change's transaction)."""
-    _queue(booking, _side_effects(booking, what, reason), what, created)
+    change of ``booking`` (inside the change's transaction); ``previous`` is
+    the (start, end) a reschedule moved it from."""
+    _queue(booking, _side_effects(booking, what, reason, previous=previous), what)
 
 
 def _queue(booking: Booking, items: list[outbox.Item], what: str, created: bool = False) -> None:
@@ -214,7 +215,9 @@ def _queue(booking: Booking, items: list[outbox.Item], what: str, created: bool 
     outbox.enqueue_many(items)
 
 
-def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.Item]:
+def _side_effects(
+    booking: Booking, what: str, reason: str = "", *, created: bool = False, previous=None
+) -> list[outbox.Item]:
     """The outbox items of a change: built from the booking alone, so that
     ``book`` can prepare them before it takes the owner's lock."""
     page, owner = booking.page, booking.page.user
@@ -242,22 +245,18 @@ def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.
         body += ["", f"Reason: {reason}"]
     if what not in ("declined", "cancelled"):
         body += ["", f"To cancel or reschedule: {manage_url(booking)}"]
-    owner_lines = [
-        f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
-        _when(booking, owner.timezone),
-    ]
-    if what == "requested":
-        owner_lines.append("It waits for your confirmation in the dashboard.")
-    if reason:
-        owner_lines.append(f"Reason: {reason}")
+    owner_mail = owner_mails.context(
+        booking, what, links(), reason=reason, created=created, previous=previous
+    )
+    owner_subject, owner_body = owner_mails.render(owner_mail)
     items = [
         _mail(booking.attendee_email, subject, "\n".join(body), booking, method),
         _mail(
             owner.email,
-            f"[CalMesh] Booking {what}: {booking.attendee_name}",
-            "\n".join(owner_lines),
+            owner_subject,
+            owner_body,
             booking,
-            None,
+            "CANCEL" if owner_mail["cancelled"] else "PUBLISH",
         ),
     ]
     action = {
@@ -341,7 +340,7 @@ def book(
     )
     what = "requested" if booking.status == "pending" else "accepted"
     # Mails and .ics are built before the lock: it is held only to check and write.
-    items = _side_effects(booking, what)
+    items = _side_effects(booking, what, created=True)
     with write_transaction():
         lock_owner(page.user_id)
         if idempotency_key:
@@ -470,7 +469,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "", by: str = "o
         )
         booking.save()
         _record(booking, "rescheduled", by, reason, old)
-        _notify(booking, "rescheduled", reason)
+        _notify(booking, "rescheduled", reason, previous=old)
     return booking
 
 
