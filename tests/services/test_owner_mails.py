@@ -89,7 +89,7 @@ def test_moved_and_cancelled_mails_say_what_was_and_why(app, alice, page):
         bookings.confirm(Booking.get_by_id(booking.id))
         moved = bookings.reschedule(Booking.get_by_id(booking.id), at(14), "Clash")
         bookings.cancel(moved, "Ill", by="visitor")
-    requested, confirmed, rescheduled, cancelled = owner_mails(alice)
+    _requested, confirmed, rescheduled, cancelled = owner_mails(alice)
     assert confirmed.subject == "[CalMesh] Booking confirmed: Vera Visitor"
     assert "Was: " in rescheduled.body and "Reason: Clash" in rescheduled.body
     assert "Reason: Ill" in cancelled.body and cancelled.ics_method == "CANCEL"
