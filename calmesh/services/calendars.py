@@ -43,8 +43,9 @@ from calmesh.providers.base import ProviderError
 from calmesh.schema import slug_field
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
+from calmesh.services.sync import bump, horizon, insert_occurrences, occurrence_rows, provider_for
 
-BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
+BOOKING_UID_DOMAIN = "@booking.calmesh"  # see effects.drafts.booking_uid
 
 SLUG = slug_field()
 
@@ -548,15 +549,7 @@ def write_target(
     return source, remote
 
 
-def bump(remote_calendar_id: int) -> None:
-    from calmesh.services.sync import bump as bump_version
-
-    bump_version(remote_calendar_id)
-
-
 def _provider(source: CalendarSource):
-    from calmesh.services.sync import provider_for
-
     return provider_for(source.connection)
 
 
@@ -564,8 +557,6 @@ def store_written(
     remote: RemoteCalendar, href: str, draft: EventDraft, default_tz: str
 ) -> CalendarObject:
     """Cache what we just wrote, so it counts at once; the next sync replaces it."""
-    from calmesh.services.sync import horizon, insert_occurrences, occurrence_rows
-
     ical = build_calendar(draft)
     with write_transaction():
         obj = CalendarObject.get_or_none(

@@ -16,8 +16,8 @@ from datetime import datetime
 from peewee import JOIN
 
 from calmesh.db import write_transaction
+from calmesh.effects import outbox
 from calmesh.models import ACTIVE, Booking, BookingPage, OutboxItem, RemoteCalendar, User
-from calmesh.services import outbox
 
 KIND = "booking.writeback"
 STATES = ("none", "queued", "retrying", "written", "removed", "failed")

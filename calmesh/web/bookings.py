@@ -19,6 +19,7 @@ from flask_login import current_user, login_required
 
 from calmesh.api.bookings import REASON, RESCHEDULE
 from calmesh.db import utcnow
+from calmesh.effects.drafts import booking_draft
 from calmesh.engine import timefmt
 from calmesh.engine.hours import day_bounds, local_to_utc
 from calmesh.engine.ical import build_calendar
@@ -183,7 +184,7 @@ def booking_ics(uid: str):
     """The booking as an event for the owner's own calendar app."""
     booking = _owned(uid)
     body = build_calendar(
-        service.draft_for(booking, cancelled=booking.status not in ACTIVE), method="PUBLISH"
+        booking_draft(booking, cancelled=booking.status not in ACTIVE), method="PUBLISH"
     )
     return Response(
         body,

@@ -9,8 +9,9 @@ import re
 import icalendar
 import pytest
 
+from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, MailMessage, User
-from calmesh.services import booking_pages, bookings, calendars, outbox
+from calmesh.services import booking_pages, bookings, calendars
 from tests.web.test_bookings_pages import BERLIN, at
 
 QUESTIONS = [
@@ -36,7 +37,7 @@ def page(alice):
 
 
 def owner_mails(alice) -> list[MailMessage]:
-    while outbox.process_due():  # one item per booking and recipient at a time
+    while process_due():  # one item per booking and recipient at a time
         pass
     return list(
         MailMessage.select().where(MailMessage.to_address == alice.email).order_by(MailMessage.id)

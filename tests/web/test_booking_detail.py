@@ -10,9 +10,11 @@ import re
 import icalendar
 import pytest
 
+from calmesh.effects import delivery
+from calmesh.jobs.outbox import context
 from calmesh.models import Booking, BookingPage, OutboxItem, RemoteCalendar
 from calmesh.providers.base import AuthError
-from calmesh.services import booking_pages, bookings, calendars, outbox, write_backs
+from calmesh.services import booking_pages, bookings, calendars, write_backs
 from tests.conftest import CSRF, signed_in_client
 from tests.factories import make_connection
 from tests.web.test_bookings_pages import BERLIN, at
@@ -45,7 +47,7 @@ class FakeProvider:
 @pytest.fixture
 def provider(monkeypatch):
     fake = FakeProvider()
-    monkeypatch.setattr("calmesh.services.sync.provider_for", lambda *a, **k: fake)
+    monkeypatch.setattr("calmesh.effects.writeback.provider_for", lambda *a, **k: fake)
     monkeypatch.setattr(calendars, "store_written", lambda *a, **k: None)
     return fake
 
@@ -101,7 +103,7 @@ def write_back_now(app) -> None:
         for item in OutboxItem.select().where(
             (OutboxItem.kind == write_backs.KIND) & (OutboxItem.status == "pending")
         ):
-            outbox.deliver(item.id)
+            delivery.deliver(item.id, context(app))
 
 
 def html(response) -> str:
