@@ -159,6 +159,14 @@ def change_password():
     return redirect(url_for("web.profile"))
 
 
+def _errors_of(exc: Invalid, password_input: str) -> dict[str, str]:
+    """Errors by input; the page has several password inputs, each form's named apart."""
+    return {
+        password_input if d["field"] == "current_password" else d["field"]: d["message"]
+        for d in exc.details
+    }
+
+
 @web.route("/profile/email", methods=["POST"])
 @login_required
 def change_email():
@@ -171,11 +179,7 @@ def change_email():
             current_password=request.form.get("email_password", ""),
         )
     except Invalid as exc:
-        errors = {
-            "email_password" if d["field"] == "current_password" else d["field"]: d["message"]
-            for d in exc.details
-        }
-        return _profile_page(errors=errors, status=400)
+        return _profile_page(errors=_errors_of(exc, "email_password"), status=400)
     except users.UserExists:
         return _profile_page(errors={"email": "belongs to another account"}, status=400)
     flash("E-mail changed." + _ended_others(ended))
@@ -224,11 +228,7 @@ def delete_account():
             confirm=request.form.get("confirm", ""),
         )
     except Invalid as exc:
-        errors = {
-            "delete_password" if d["field"] == "current_password" else d["field"]: d["message"]
-            for d in exc.details
-        }
-        return _profile_page(errors=errors, status=400)
+        return _profile_page(errors=_errors_of(exc, "delete_password"), status=400)
     sessions.sign_out()
     flash("Your account and all its data are deleted.")
     return redirect(url_for("web.login"))

@@ -11,8 +11,8 @@ import pytest
 
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, MailMessage, User
-from calmesh.services import booking_pages, bookings, calendars
-from tests.web.test_bookings_pages import BERLIN, at
+from calmesh.services import bookings
+from tests.web.test_bookings_pages import BERLIN, at, make_page
 
 QUESTIONS = [
     {"id": "company", "label": "Company", "type": "short_text", "required": False},
@@ -23,17 +23,7 @@ QUESTIONS = [
 
 @pytest.fixture
 def page(alice):
-    calendars.create(alice, "work", "Work", "Europe/Berlin")
-    body = {
-        "slug": "intro",
-        "title": "Intro call",
-        "calendar": "work",
-        "timezone": "America/New_York",
-        "min_notice": 60,
-        "questions": QUESTIONS,
-        "requires_confirmation": True,
-    }
-    return booking_pages.create(alice, booking_pages.NEW_PAGE.parse(body))
+    return make_page(alice, questions=QUESTIONS, requires_confirmation=True)
 
 
 def owner_mails(alice) -> list[MailMessage]:
