@@ -236,3 +236,29 @@ def test_confirming_from_the_list_swaps_the_card_and_the_count_follows(browser, 
         expect(page.get_by_role("link", name=re.compile(r"^Bookings 1"))).to_be_visible()
     finally:
         page.context.close()
+
+
+@pytest.mark.parametrize(("width", "height"), WIDTHS)
+def test_the_profile_sets_the_clock_and_passes_axe(browser, site, width, height, tmp_path):
+    server, _ = site
+    page = signed_in(browser, server, width, height)
+    try:
+        page.goto(server.url + "/profile")
+        no_sideways_scroll(page, width)
+        assert serious(page) == []
+        page.get_by_label("12-hour (2:30pm)").check()
+        page.get_by_label("Weeks start on").select_option(label="Sunday")
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_text("Profile saved.")).to_be_visible()
+        expect(page.get_by_label("12-hour (2:30pm)")).to_be_checked()
+        page.goto(server.url + "/bookings")
+        times = page.locator(".booking-when strong").all_inner_texts()
+        assert times and all(re.fullmatch(r"\d{1,2}:\d\d[ap]m–\d{1,2}:\d\d[ap]m", t) for t in times)
+        page.goto(server.url + "/profile")
+        page.get_by_label("24-hour (14:30)").check()
+        page.get_by_role("button", name="Save", exact=True).click()
+        expect(page.get_by_text("Profile saved.")).to_be_visible()
+        assert serious(page) == []
+        page.screenshot(path=str(shots(tmp_path) / f"profile-{width}.png"), full_page=True)
+    finally:
+        page.context.close()
