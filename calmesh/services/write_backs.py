@@ -17,9 +17,9 @@ from peewee import JOIN
 
 from calmesh.db import write_transaction
 from calmesh.effects import outbox
+from calmesh.effects.booking_writeback import KIND
 from calmesh.models import ACTIVE, Booking, BookingPage, OutboxItem, RemoteCalendar, User
 
-KIND = "booking.writeback"
 STATES = ("none", "queued", "retrying", "written", "removed", "failed")
 
 
