@@ -75,6 +75,10 @@ class Links:
     def manage_booking(self, uid: str, token: str) -> str:
         return self._build("public.manage_booking", uid=uid, token=token)
 
+    def booking_detail(self, uid: str) -> str:
+        """The owner's view of one booking (signing in first)."""
+        return self._build("web.booking_detail", uid=uid)
+
     def booking_page(self, handle: str, slug: str) -> str:
         return self._build("public.booking_page", handle=handle, slug=slug)
 

@@ -9,6 +9,9 @@ error too, so one listener collects both (and uncaught page errors).
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
@@ -97,6 +100,20 @@ def visit(page: Page, url: str) -> None:
     page.wait_for_load_state("networkidle")
 
 
+def a_booking(url: str) -> str:
+    """The uid of a new booking of the page, tomorrow at 10:00 Berlin time."""
+    day = datetime.now(ZoneInfo("Europe/Berlin")).date() + timedelta(days=1)
+    start = datetime.combine(day, time(10), ZoneInfo("Europe/Berlin"))
+    attendee = {"name": "Vera", "email": "vera@example.net", "timezone": "Asia/Tokyo"}
+    booked = httpx.post(
+        f"{url}/api/v1/booking-pages/{PAGE['slug']}/book",
+        json={"start": start.isoformat(), "attendee": attendee},
+        timeout=30,
+    )
+    assert booked.status_code == 201, booked.text
+    return booked.json()["uid"]
+
+
 def test_no_owner_page_logs_an_error_or_breaks_the_csp(watched, site):
     page, errors = watched
     server, poll = site
@@ -118,6 +135,8 @@ def test_no_owner_page_logs_an_error_or_breaks_the_csp(watched, site):
         "/mail",
         "/api-keys",
         "/profile",
+        *(f"/bookings?tab={tab}" for tab in ("unconfirmed", "past", "cancelled")),
+        f"/bookings/{a_booking(server.url)}",
     ]
     for path in paths:
         visit(page, server.url + path)

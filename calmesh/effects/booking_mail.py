@@ -25,6 +25,7 @@ from calmesh.effects.mail import send_now
 from calmesh.effects.outbox import Context, Item, add_many
 from calmesh.engine.ical import build_calendar
 from calmesh.models import Booking, BookingPage, User
+from calmesh.services import owner_mails
 from calmesh.services.mail import Mail, message_id, message_key
 from calmesh.urls import Links
 
@@ -34,9 +35,18 @@ ROLES = ("attendee", "owner")
 CHANGES = ("requested", "accepted", "rescheduled", "declined", "cancelled")
 
 
-def queue(booking: Booking, what: str, reason: str = "") -> None:
+def queue(
+    booking: Booking,
+    what: str,
+    reason: str = "",
+    *,
+    created: bool = False,
+    previous: tuple[datetime, datetime] | None = None,
+) -> None:
     """Queue the attendee's and the owner's mail about ``what`` happened to
-    ``booking`` (inside the change's transaction; no rendering here)."""
+    ``booking`` (inside the change's transaction; no rendering here).
+    ``created``: a new booking (not a confirmed request); ``previous``: the
+    (start, end) a reschedule moved it from."""
     assert what in CHANGES, what
     state = {
         "booking": booking.uid,
@@ -46,6 +56,8 @@ def queue(booking: Booking, what: str, reason: str = "") -> None:
         "end": booking.end.isoformat(),
         "sequence": booking.sequence,
         "status": booking.status,
+        "created": created,
+        "previous": [t.isoformat() for t in previous] if previous else None,
     }
     add_many(
         Item(
@@ -72,8 +84,18 @@ def deliver(payload: dict[str, Any], context: Context) -> None:
     booking.start = datetime.fromisoformat(payload["start"])
     booking.end = datetime.fromisoformat(payload["end"])
     booking.sequence, booking.status = payload["sequence"], payload["status"]
-    render = attendee_mail if payload["role"] == "attendee" else owner_mail
-    mail = render(booking, payload["what"], payload["reason"], context.links)
+    if payload["role"] == "attendee":
+        mail = attendee_mail(booking, payload["what"], payload["reason"], context.links)
+    else:
+        previous = payload.get("previous")
+        mail = owner_mail(
+            booking,
+            payload["what"],
+            payload["reason"],
+            context.links,
+            created=payload.get("created", False),
+            previous=tuple(datetime.fromisoformat(t) for t in previous) if previous else None,
+        )
     mail.user_id = booking.user_id
     mail.message_id = message_id(context.settings, payload["message_key"])
     send_now(mail, context)
@@ -135,19 +157,22 @@ def attendee_mail(booking: Booking, what: str, reason: str, links: Links) -> Mai
     )
 
 
-def owner_mail(booking: Booking, what: str, reason: str, links: Links) -> Mail:
-    """The owner's notice (no ``.ics``: the write-back puts it in their calendar)."""
-    page, owner = booking.page, booking.page.user
-    lines = [
-        f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
-        when(booking, owner.timezone),
-    ]
-    if what == "requested":
-        lines.append("It waits for your confirmation in the dashboard.")
-    if reason:
-        lines.append(f"Reason: {reason}")
-    return Mail(
-        to=owner.email,
-        subject=f"[CalMesh] Booking {what}: {booking.attendee_name}",
-        body="\n".join(lines),
+def owner_mail(
+    booking: Booking,
+    what: str,
+    reason: str,
+    links: Links,
+    *,
+    created: bool = False,
+    previous: tuple[datetime, datetime] | None = None,
+) -> Mail:
+    """The owner's mail (see :mod:`calmesh.services.owner_mails`): answers, notes,
+    a link to the booking, and the event as ``.ics`` for the owner's calendar app
+    (PUBLISH; CANCEL once cancelled or declined)."""
+    values = owner_mails.context(
+        booking, what, links, reason=reason, created=created, previous=previous
     )
+    subject, body = owner_mails.render(values)
+    method = "CANCEL" if values["cancelled"] else "PUBLISH"
+    ics = build_calendar(booking_draft(booking, cancelled=method == "CANCEL"), method=method)
+    return Mail(to=booking.page.user.email, subject=subject, body=body, ics=ics, ics_method=method)

@@ -57,6 +57,12 @@ def moment_of(moment: datetime, habits: Habits) -> str:
     return f"{day_of(moment, habits)}, {time_of(moment, habits)}"
 
 
+def stamp_of(moment: datetime, habits: Habits) -> str:
+    """'2026-03-16 14:30 CET': compact, with the zone's abbreviation (tables)."""
+    local = moment.astimezone(habits.zone)
+    return f"{local:%Y-%m-%d} {clock_time(local, habits.clock)} {local:%Z}"
+
+
 def span_of(start: datetime, end: datetime, habits: Habits, zone_name: bool = False) -> str:
     """'Monday, 16 March 2026, 09:00–09:30' (an end on a later day gets its date),
     then ' (Europe/Berlin)' when ``zone_name``."""

@@ -131,13 +131,16 @@ WRITE_BACK = {
 }
 
 
-def _notify(booking: Booking, what: str, reason: str = "", created: bool = False) -> None:
+def _notify(
+    booking: Booking, what: str, reason: str = "", created: bool = False, previous=None
+) -> None:
     """Queue the e-mails, the calendar write-back and the webhook events for a
     change of ``booking`` (inside the change's transaction). Only the intent is
-    written: the mails are rendered when they are delivered."""
+    written: the mails are rendered when they are delivered. ``previous`` is
+    the (start, end) a reschedule moved the booking from."""
     event = "booking.created" if created and what == "accepted" else EVENT_FOR[what]
     events.emit(booking.user_id, event, booking_data(booking), subject=booking.uid)
-    booking_mail.queue(booking, what, reason)
+    booking_mail.queue(booking, what, reason, created=created, previous=previous)
     if what in WRITE_BACK:
         booking_writeback.queue(booking, WRITE_BACK[what])
 
@@ -332,7 +335,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "", by: str = "o
         )
         booking.save()
         _record(booking, "rescheduled", by, reason, old)
-        _notify(booking, "rescheduled", reason)
+        _notify(booking, "rescheduled", reason, previous=old)
     return booking
 
 

@@ -12,8 +12,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from calmesh.auth import ratelimit, sessions
 from calmesh.auth import setup as first_run
 from calmesh.db import write_transaction
-from calmesh.models import User, UserSession
-from calmesh.schema import Email, Invalid, Object, String, TimeZone
+from calmesh.models import CLOCKS, User, UserSession
+from calmesh.schema import Choice, Email, Invalid, Object, String, TimeZone
 
 HANDLE = String(
     min_length=2,
@@ -35,7 +35,17 @@ NEW_USER = Object(
     },
     name="NewUser",
 )
-PROFILE = Object({"name": NAME, "timezone": TimeZone()}, name="Profile")
+PROFILE = Object(
+    {
+        "name": NAME,
+        "timezone": TimeZone(),
+        "clock": Choice(*CLOCKS, default="24", description="24: 14:30, 12: 2:30pm"),
+        "week_start": Choice(
+            *(str(d) for d in range(7)), default="0", description="0 = Monday ... 6 = Sunday"
+        ),
+    },
+    name="Profile",
+)
 CURRENT_PASSWORD = String(min_length=1, max_length=200, strip=False)
 PASSWORD_CHANGE = Object(
     {"current_password": CURRENT_PASSWORD, "password": PASSWORD}, name="PasswordChange"
@@ -163,6 +173,7 @@ def authenticate(
 def update_profile(user: User, **fields: object) -> User:
     data = PROFILE.parse(fields)
     user.name, user.timezone = data["name"], data["timezone"]
+    user.clock, user.week_start = data["clock"], int(data["week_start"])
     user.save()
     return user
 
@@ -213,6 +224,24 @@ def change_email(user: User, keep: UserSession | None = None, **fields: object) 
         raise UserExists("email") from None
 
 
+def delete_account(user: User, *, current_password: str, confirm: str) -> None:
+    """Delete ``user`` and everything that is theirs (connections and their cached
+    events, calendars, booking pages and bookings, polls, webhooks, keys, sign-ins,
+    mails). ``confirm`` must be their handle, ``current_password`` their password.
+    Events already written to the owner's own calendars stay there."""
+    problems = []
+    if confirm.strip() != user.handle:
+        problems.append({"field": "confirm", "message": f"must be {user.handle}"})
+    try:
+        _check_current_password(user, current_password)
+    except Invalid as exc:
+        problems += exc.details
+    if problems:
+        raise Invalid(problems)
+    with write_transaction():
+        user.delete_instance(recursive=True, delete_nullable=True)
+
+
 __all__ = [
     "EMAIL_CHANGE",
     "NEW_USER",
@@ -225,5 +254,6 @@ __all__ = [
     "change_email",
     "change_password",
     "create_user",
+    "delete_account",
     "update_profile",
 ]

@@ -18,7 +18,7 @@ from peewee import JOIN
 from calmesh.db import write_transaction
 from calmesh.effects import outbox
 from calmesh.effects.booking_writeback import KIND
-from calmesh.models import Booking, BookingPage, OutboxItem, RemoteCalendar, User
+from calmesh.models import ACTIVE, Booking, BookingPage, OutboxItem, RemoteCalendar, User
 
 STATES = ("none", "queued", "retrying", "written", "removed", "failed")
 
@@ -63,9 +63,12 @@ def state_of(booking: Booking) -> WriteBack:
         state = "retrying" if item.attempts else "queued"
         return WriteBack(state, written, item.last_error, item.id, item.next_attempt_at)
     if item.status == "done":
-        return WriteBack(
-            "written" if booking.remote_href else "removed", written, "", item.id, item.done_at
-        )
+        if booking.remote_href:
+            return WriteBack("written", written, "", item.id, item.done_at)
+        if written is not None and booking.status not in ACTIVE:
+            return WriteBack("removed", written, "", item.id, item.done_at)
+        # A pending request moved: nothing was written, and nothing is to be yet.
+        return WriteBack("none", written)
     return WriteBack(
         "failed",
         written,

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 from calmesh.auth import sessions
 from calmesh.auth import setup as first_run
 from calmesh.auth.useragent import describe as describe_browser
+from calmesh.engine.timefmt import WEEKDAYS
 from calmesh.models import UserSession
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import users
@@ -108,10 +109,16 @@ def logout():
 
 
 def _profile_page(values: dict | None = None, errors: dict | None = None, status: int = 200):
-    values = values or {"name": current_user.name, "timezone": current_user.timezone}
+    values = values or {
+        "name": current_user.name,
+        "timezone": current_user.timezone,
+        "clock": current_user.clock,
+        "week_start": str(current_user.week_start),
+    }
     return render(
         "account/profile.html",
         values=values,
+        weekdays=WEEKDAYS,
         errors=errors or {},
         zones=sorted(iana_zones()),
         sessions=UserSession.active_for(current_user),
@@ -126,7 +133,7 @@ def profile():
     if request.method == "POST":
         values, errors = parse_form(users.PROFILE)
         if errors:
-            return _profile_page(values, errors)
+            return _profile_page(values, errors, 400)
         users.update_profile(current_user, **values)
         flash("Profile saved.")
         return redirect(url_for("web.profile"))
@@ -152,6 +159,14 @@ def change_password():
     return redirect(url_for("web.profile"))
 
 
+def _errors_of(exc: Invalid, password_input: str) -> dict[str, str]:
+    """Errors by input; the page has several password inputs, each form's named apart."""
+    return {
+        password_input if d["field"] == "current_password" else d["field"]: d["message"]
+        for d in exc.details
+    }
+
+
 @web.route("/profile/email", methods=["POST"])
 @login_required
 def change_email():
@@ -164,11 +179,7 @@ def change_email():
             current_password=request.form.get("email_password", ""),
         )
     except Invalid as exc:
-        errors = {
-            "email_password" if d["field"] == "current_password" else d["field"]: d["message"]
-            for d in exc.details
-        }
-        return _profile_page(errors=errors, status=400)
+        return _profile_page(errors=_errors_of(exc, "email_password"), status=400)
     except users.UserExists:
         return _profile_page(errors={"email": "belongs to another account"}, status=400)
     flash("E-mail changed." + _ended_others(ended))
@@ -203,4 +214,21 @@ def logout_everywhere():
     sessions.end_all(current_user)
     sessions.sign_out()
     flash("You are signed out everywhere.")
+    return redirect(url_for("web.login"))
+
+
+@web.route("/profile/delete", methods=["POST"])
+@login_required
+def delete_account():
+    """Delete the account and all its data, confirmed by the handle and the password."""
+    try:
+        users.delete_account(
+            current_user,
+            current_password=request.form.get("delete_password", ""),
+            confirm=request.form.get("confirm", ""),
+        )
+    except Invalid as exc:
+        return _profile_page(errors=_errors_of(exc, "delete_password"), status=400)
+    sessions.sign_out()
+    flash("Your account and all its data are deleted.")
     return redirect(url_for("web.login"))

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
@@ -25,10 +22,6 @@ def _failed():
     )
 
 
-def _local(dt: datetime) -> datetime:
-    return dt.astimezone(ZoneInfo(current_user.timezone))
-
-
 @web.route("/mail")
 @login_required
 def mail_log():
@@ -38,7 +31,6 @@ def mail_log():
         failed=_failed(),
         smtp=bool(current_app.config["CALMESH"]["mail.host"]),
         log_size=LOG_SIZE,
-        local=_local,
         zone=current_user.timezone,
     )
 
@@ -52,6 +44,6 @@ def retry_outbox_item(item_id: int):
     if item.status == "failed":  # a second click, after the first requeued it, does nothing
         outbox.retry_now(item)
     if request.headers.get("HX-Request"):
-        return render("mail/_outbox.html", failed=_failed(), local=_local, notice=RETRIED)
+        return render("mail/_outbox.html", failed=_failed(), notice=RETRIED)
     flash(RETRIED)
     return redirect(url_for("web.mail_log"))

@@ -1,6 +1,6 @@
 """Jinja filters that write times the signed-in owner's way (zone, 12h/24h):
 ``{{ booking.start | owner_time }}``, ``owner_day``, ``owner_moment``,
-``owner_long_day`` and ``{{ owner_span(start, end) }}``; ``owner_habits()``
+``owner_long_day``, ``owner_stamp`` and ``{{ owner_span(start, end) }}``; ``owner_habits()``
 gives the :class:`~calmesh.engine.timefmt.Habits` themselves (e.g. its
 ``week_start``). Mails use :mod:`calmesh.engine.timefmt` with the owner's
 habits directly."""
@@ -29,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(wrap(timefmt.day_of), "owner_day")
     app.add_template_filter(wrap(timefmt.long_day), "owner_long_day")
     app.add_template_filter(wrap(timefmt.moment_of), "owner_moment")
+    app.add_template_filter(wrap(timefmt.stamp_of), "owner_stamp")
     app.add_template_global(
         lambda start, end, zone_name=False: timefmt.span_of(start, end, _habits(), zone_name),
         "owner_span",

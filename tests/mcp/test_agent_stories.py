@@ -344,6 +344,28 @@ async def test_a_read_only_source_first_is_skipped_for_writes(agents, radicale, 
     assert gone["deleted"] == 1
 
 
+async def test_an_agent_chooses_where_bookings_go_but_never_an_ical_feed(agents, radicale, feed):
+    agent = agents["alice", "full"]
+    world = await set_up(agent, radicale, "alice", slug="goes-to")
+    slug, dav = world["calendar"]["slug"], world["remote"]["id"]
+    ics = await agent.ok(
+        "calmesh_start_credential_connection", provider="ics", name="Feed", url=feed
+    )
+    added = await agent.ok(
+        "calmesh_manage_calendar", calendar=slug, add_sources=[{"connection_id": ics["id"]}]
+    )
+    assert added["write_calendar_id"] == dav
+    for refused_id in [c["id"] for c in ics["calendars"]] + [987654]:
+        refused = await agent.call(
+            "calmesh_manage_calendar", calendar=slug, write_calendar_id=refused_id
+        )
+        assert refused.is_error and "writable calendar" in text(refused)
+    chosen = await agent.call("calmesh_manage_calendar", calendar=slug, write_calendar_id=dav)
+    assert not chosen.is_error and f"bookings go to calendar {dav}" in text(chosen)
+    back = await agent.ok("calmesh_manage_calendar", calendar=slug, write_calendar_id=0)
+    assert back["write_calendar_id"] == dav
+
+
 # --- lists, times, untrusted text -------------------------------------------------------------------
 
 

@@ -252,7 +252,7 @@ def test_profile_updates_name_and_time_zone(app, owner):
     bad = client.post(
         "/profile", data={"name": "x", "timezone": "Asia/Nowhere", "csrf_token": CSRF}
     )
-    assert bad.status_code == 200 and "unknown time zone" in bad.get_data(as_text=True)
+    assert bad.status_code == 400 and "unknown time zone" in bad.get_data(as_text=True)
     assert User.get_by_id(owner.id).timezone == "Asia/Kolkata"
 
 
@@ -266,3 +266,86 @@ def test_html_errors_are_pages_not_tracebacks(app, owner):
     response = signed_in_client(app, owner).get("/no/such/page")
     assert response.status_code == 404
     assert "<h1>404" in response.get_data(as_text=True)
+
+
+# --- account basics: clock, first day of the week, deleting the account -----------------
+
+
+def test_the_clock_and_the_first_day_of_the_week_are_kept_and_used(app, owner):
+    client = signed_in_client(app, owner)
+    saved = client.post(
+        "/profile",
+        data={
+            "name": "O",
+            "timezone": "Asia/Kolkata",
+            "clock": "12",
+            "week_start": "6",
+            "csrf_token": CSRF,
+        },
+    )
+    assert saved.status_code == 302
+    user = User.get_by_id(owner.id)
+    assert (user.clock, user.week_start) == ("12", 6)
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'value="12" checked' in page and '<option value="6" selected>Sunday' in page
+    # Session times: the owner's zone and clock (Kolkata is UTC+5:30, written IST).
+    assert re.search(r'data-label="Signed in">\d{4}-\d\d-\d\d \d{1,2}:\d\d[ap]m IST<', page)
+    refused = client.post(
+        "/profile",
+        data={"name": "O", "timezone": "UTC", "clock": "13", "week_start": "7", "csrf_token": CSRF},
+    )
+    assert refused.status_code == 400
+    assert "Times must be one of 24, 12" in refused.get_data(as_text=True)
+    assert User.get_by_id(owner.id).clock == "12"
+
+
+def test_deleting_the_account_needs_the_handle_and_the_password(app, owner, bob):
+    from calmesh.models import Booking, BookingChange, Connection, UnifiedCalendar
+    from calmesh.services import booking_pages, bookings, calendars
+    from tests.factories import make_connection
+    from tests.web.test_bookings_pages import at
+
+    calendar = calendars.create(owner, "work", "Work", "UTC")
+    calendars.add_source(calendar, make_connection(owner).id)
+    page = booking_pages.create(
+        owner,
+        booking_pages.NEW_PAGE.parse(
+            {
+                "slug": "intro",
+                "title": "Intro",
+                "calendar": "work",
+                "timezone": "UTC",
+                "min_notice": 0,
+            }
+        ),
+    )
+    with app.test_request_context():
+        bookings.book(
+            page, start=at(10), duration=None, attendee=bookings.Attendee("V", "v@x.org", "UTC")
+        )
+    calendars.create(bob, "work", "Bob's", "UTC")
+    client = signed_in_client(app, owner)
+    for form, message in (
+        (
+            {"confirm": "nope", "delete_password": "owner-password-123"},
+            f"Your handle must be {owner.handle}",
+        ),
+        ({"confirm": owner.handle, "delete_password": "wrong"}, "is not your password"),
+    ):
+        refused = client.post("/profile/delete", data={**form, "csrf_token": CSRF})
+        assert refused.status_code == 400 and message in refused.get_data(as_text=True)
+        assert User.get_or_none(User.id == owner.id) is not None
+    done = client.post(
+        "/profile/delete",
+        data={
+            "confirm": owner.handle,
+            "delete_password": "owner-password-123",
+            "csrf_token": CSRF,
+        },
+    )
+    assert done.status_code == 302 and "/login" in done.headers["Location"]
+    assert User.get_or_none(User.id == owner.id) is None
+    assert Booking.select().count() == BookingChange.select().count() == 0
+    assert Connection.select().count() == 0
+    assert [c.name for c in UnifiedCalendar.select()] == ["Bob's"]  # others keep theirs
+    assert client.get("/dashboard").status_code == 302

@@ -14,10 +14,10 @@ from calmesh.effects import delivery
 from calmesh.jobs.outbox import context
 from calmesh.models import Booking, BookingPage, OutboxItem, RemoteCalendar
 from calmesh.providers.base import AuthError
-from calmesh.services import booking_pages, bookings, calendars, write_backs
+from calmesh.services import bookings, calendars, write_backs
 from tests.conftest import CSRF, signed_in_client
 from tests.factories import make_connection
-from tests.web.test_bookings_pages import BERLIN, at
+from tests.web.test_bookings_pages import BERLIN, at, make_page
 
 QUESTIONS = [
     {"id": "company", "label": "Company", "type": "short_text", "required": False},
@@ -61,19 +61,7 @@ def setup(alice):
     dav = make_connection(alice, name="Dav", calendars=2)
     calendars.add_source(unified, feed.id)
     calendars.add_source(unified, dav.id)
-    page = booking_pages.create(
-        alice,
-        booking_pages.NEW_PAGE.parse(
-            {
-                "slug": "intro",
-                "title": "Intro call",
-                "calendar": "work",
-                "timezone": "America/New_York",
-                "min_notice": 60,
-                "questions": QUESTIONS,
-            }
-        ),
-    )
+    page = make_page(alice, questions=QUESTIONS, requires_confirmation=False)
     remotes = list(
         RemoteCalendar.select().where(RemoteCalendar.connection == dav).order_by(RemoteCalendar.id)
     )
@@ -103,7 +91,7 @@ def write_back_now(app) -> None:
         for item in OutboxItem.select().where(
             (OutboxItem.kind == write_backs.KIND) & (OutboxItem.status == "pending")
         ):
-            delivery.deliver(item.id, context())
+            delivery.deliver(item.id, context(app))
 
 
 def html(response) -> str:
