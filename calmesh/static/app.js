@@ -30,6 +30,31 @@
         });
       });
     });
+    root.querySelectorAll("[data-week-keys]").forEach(weekGrid);
+  }
+
+  // The calendar page's week grid: opens scrolled to the working day; on the focused
+  // grid, Left/Right go to the previous/next week and T to this week, and the grid of
+  // the new page takes the focus back.
+  function weekGrid(grid) {
+    if (grid.dataset.bound) return;
+    grid.dataset.bound = "1";
+    var body = grid.querySelector(".wg-body"), head = grid.querySelector(".wg-top");
+    var day = grid.querySelector(".wg-day");
+    var row = parseInt(grid.dataset.scrollRow, 10) || 1;
+    if (body && day) grid.scrollTop = body.offsetTop - head.offsetHeight - 8 + (row - 1) * day.offsetHeight / 96;
+    if (sessionStorage.getItem("week-focus")) {
+      sessionStorage.removeItem("week-focus");
+      grid.focus({ preventScroll: true });
+    }
+    grid.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      var target = { ArrowLeft: "prev", ArrowRight: "next", t: "this", T: "this" }[event.key];
+      if (!target) return;
+      event.preventDefault();
+      sessionStorage.setItem("week-focus", "1");
+      window.location.assign(grid.dataset[target]);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () { apply(document); });

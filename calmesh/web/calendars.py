@@ -1,4 +1,5 @@
-"""Unified calendars in the dashboard: sources in order, a week view, a day's availability."""
+"""Unified calendars in the dashboard: sources in order, a week grid (calmesh.web.week),
+a day's availability within the booking pages' hours."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.api.calendars import NEW_CALENDAR
-from calmesh.engine.hours import day_bounds
 from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
 from calmesh.urls import external_url
-from calmesh.web import render, web
+from calmesh.web import render, web, week
 from calmesh.web.forms import parse_form
-
-PALETTE_SIZE = 8  # .src-0 ... .src-7 in app.css
 
 
 def _owned(slug: str) -> UnifiedCalendar:
@@ -69,33 +67,6 @@ def _day(text: str | None, zone: ZoneInfo) -> date:
     return day if SANE_YEARS[0] <= day.year <= SANE_YEARS[1] else datetime.now(zone).date()
 
 
-def _week(calendar: UnifiedCalendar, monday: date) -> dict:
-    """The merged events of one week, by local day, with conflicts marked."""
-    zone = ZoneInfo(calendar.timezone)
-    start, end = day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=6), zone).end
-    found = service.events(calendar, start, end)
-    conflicting = set()
-    for conflict in service.conflicts_among(calendar, found):
-        conflicting |= {id(conflict.a), id(conflict.b)}
-    days = {monday + timedelta(days=i): [] for i in range(7)}
-    for event in found:
-        occ = event.occurrence
-        if occ.all_day:
-            first, last = occ.start_date, occ.end_date - timedelta(days=1)
-        else:
-            first = occ.start.astimezone(zone).date()
-            last = (
-                (occ.end - timedelta(microseconds=1)).astimezone(zone).date()
-                if occ.end > occ.start
-                else first
-            )
-        day = max(first, monday)
-        while day <= min(last, monday + timedelta(days=6)):
-            days[day].append({"event": event, "conflict": id(event.busy_event) in conflicting})
-            day += timedelta(days=1)
-    return {"days": days, "zone": zone, "conflicts": len(conflicting)}
-
-
 @web.route("/calendars/<slug:slug>")
 @login_required
 def calendar_detail(slug: str):
@@ -107,18 +78,17 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
     zone = ZoneInfo(calendar.timezone)
     monday = _week_start(request.args.get("week"), zone)
     chosen = _day(request.args.get("day"), zone)
-    bounds = day_bounds(chosen, zone)
     sources = service.sources(calendar)
     return render(
         "calendars/detail.html",
         calendar=calendar,
         sources=sources,
         target=service.default_write_target(calendar, sources),
-        colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
-        week=_week(calendar, monday),
+        colour=week.colours(sources),
+        week=week.week(calendar, monday, sources),
         monday=monday,
         day=chosen,
-        availability=service.availability_of(calendar, bounds.start, bounds.end),
+        availability=week.day_availability(calendar, chosen),
         zone=zone,
         connections=Connection.for_user(current_user).order_by(Connection.name),
         remote_calendars=RemoteCalendar.select()
@@ -166,7 +136,7 @@ def calendar_move_source(slug: str, source_id: int):
             calendar=calendar,
             sources=sources,
             target=service.default_write_target(calendar, sources),
-            colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
+            colour=week.colours(sources),
         )
     return _back(calendar)
 

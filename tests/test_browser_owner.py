@@ -1,0 +1,198 @@
+"""The owner's Overview, week grid, booking-page editor and polls in a real Chromium
+at 1280×800 and 390×844: axe-core finds nothing serious, nothing scrolls sideways,
+and the interactive parts work by keyboard alone.
+
+The owner is made with the CLI; calendars, events and bookings are written into
+the server's database as a finished sync leaves them (tests/factories.py).
+Screenshots go to docs/screenshots/ when CALMESH_SCREENSHOTS=1, else to the
+test's temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import make_app, start_server, stop_server
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:unclosed file .*server.log:ResourceWarning"),
+]
+
+PASSWORD = "olivia-pass-123"
+BERLIN = ZoneInfo("Europe/Berlin")
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+DOCS = Path(__file__).parents[1] / "docs" / "screenshots"
+
+
+def shots(tmp_path: Path) -> Path:
+    return DOCS if os.environ.get("CALMESH_SCREENSHOTS") == "1" else tmp_path
+
+
+def serious(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def berlin(day, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), BERLIN).astimezone(UTC)
+
+
+def seed(tmp_path: Path, url: str) -> None:
+    """A calendar with two sources, overlapping events, an all-day event, a booking
+    page with weekday hours and two bookings this week, in the server's database."""
+    from calmesh import db
+    from calmesh.models import Booking, BookingPage, User
+    from calmesh.services import calendars
+    from tests.factories import add_event, make_connection
+
+    app = make_app(tmp_path, database_url=url)  # the server's data folder: its keys
+    with app.app_context(), db.db.connection_context():
+        olivia = User.get(User.handle == "olivia")
+        work = calendars.create(olivia, "work", "Work", "Europe/Berlin")
+        sources = [make_connection(olivia, name=n) for n in ("Radicale", "Family")]
+        for connection in sources:
+            calendars.add_source(work, connection.id)
+        radicale, family = (c.calendars.get() for c in sources)
+        today = datetime.now(BERLIN).date()
+        monday = today - timedelta(days=today.weekday())
+        tue, wed, thu = (monday + timedelta(days=n) for n in (1, 2, 3))
+        add_event(radicale, berlin(monday, 9), berlin(monday, 10), "Stand-up")
+        add_event(radicale, berlin(tue, 10), berlin(tue, 11, 30), "Planning")
+        add_event(family, berlin(tue, 11), berlin(tue, 12), "Dentist")  # conflicts
+        add_event(radicale, berlin(wed, 14), berlin(wed, 15), "Review")
+        add_event(radicale, berlin(wed, 14, 30), berlin(wed, 16), "Design crit")
+        add_event(family, thu, thu + timedelta(days=2), "School trip")  # all day, 2 days
+        page = BookingPage.create(
+            user=olivia,
+            slug="intro-call",
+            title="Intro call",
+            calendar=work,
+            timezone="Europe/Berlin",
+            durations=[30],
+            weekly_hours={str(d): [["09:00", "17:00"]] for d in range(5)},
+            min_notice=0,
+        )
+        for day, hour, status, name in ((wed, 10, "accepted", "Ana"), (thu, 15, "pending", "Ben")):
+            Booking.create(
+                page=page,
+                user=olivia,
+                start=berlin(day, hour),
+                end=berlin(day, hour, 30),
+                status=status,
+                attendee_name=name,
+                attendee_email=f"{name.lower()}@example.net",
+                attendee_timezone="Europe/Lisbon",
+            )
+    db.db.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("owner")
+    server = start_server(folder, workers=2)
+    try:
+        made = server.cli(
+            "create-user", "--email", "olivia@example.org", "--handle", "olivia",
+            "--name", "Olivia Owner", "--password", PASSWORD, "--timezone", "Europe/Berlin",
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        seed(folder, server.env["CALMESH_DATABASE_URL"])
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def owner(browser, site):
+    """A signed-in page per width: ``owner("phone")``."""
+    contexts = []
+
+    def open_at(width: str) -> Page:
+        w, h = WIDTHS[width]
+        context = browser.new_context(
+            viewport={"width": w, "height": h}, timezone_id="Europe/Berlin"
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(site.url + "/login")
+        page.get_by_label("E-mail or handle").fill("olivia")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("h1")).to_be_visible()
+        return page
+
+    yield open_at
+    for context in contexts:
+        context.close()
+
+
+def no_sideways_scroll(page: Page) -> None:
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+# --- the week grid ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_the_week_grid_places_events_and_passes_axe(owner, site, width, tmp_path):
+    page = owner(width)
+    page.goto(site.url + "/calendars/work")
+    label = "1280" if width == "desktop" else "390"
+    if width == "desktop":
+        grid = page.locator("#week-grid")
+        expect(grid).to_be_visible()
+        planning = grid.locator(".wg-event", has_text="Planning")
+        dentist = grid.locator(".wg-event", has_text="Dentist")
+        expect(planning).to_have_class(re.compile(r"\bconflict\b"))
+        expect(dentist).to_have_class(re.compile(r"\bconflict\b"))
+        # Side by side: same day, different lanes, neither hides the other.
+        a, b = planning.bounding_box(), dentist.bounding_box()
+        assert a["x"] + a["width"] <= b["x"] + 1 and b["y"] > a["y"]
+        # Sized by time: 90 minutes are 1.5 times as tall as 60 (within a pixel of margin).
+        assert abs(a["height"] / b["height"] - 1.5) < 0.1
+        expect(grid.locator(".wg-event.booking", has_text="Ana")).to_be_visible()
+        expect(grid.locator(".wg-chip", has_text="School trip")).to_have_count(2)
+        expect(grid.locator(".wg-now")).to_have_count(1)
+        expect(grid.locator(".wg-open").first).to_be_attached()
+        grid.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('#week-grid').scrollTop > 0")
+    else:
+        expect(page.locator("#week-grid")).to_be_hidden()
+        expect(page.locator(".week-list")).to_be_visible()
+        expect(page.locator(".week-list .event.booking", has_text="Ana")).to_be_visible()
+    no_sideways_scroll(page)
+    assert serious(page) == []
+    page.locator(".week-card").screenshot(path=str(shots(tmp_path) / f"week-{label}.png"))
+
+
+def test_the_arrow_keys_on_the_grid_change_the_week(owner, site):
+    page = owner("desktop")
+    page.goto(site.url + "/calendars/work")
+    heading = page.locator("#week-title").inner_text()
+    page.locator("#week-grid").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page).to_have_url(re.compile(r"week=\d{4}-\d{2}-\d{2}"))
+    expect(page.locator("#week-title")).not_to_have_text(heading)
+    expect(page.locator("#week-grid")).to_be_focused()  # the grid keeps the focus
+    page.keyboard.press("ArrowLeft")
+    expect(page.locator("#week-title")).to_have_text(heading)
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("t")
+    expect(page.locator("#week-title")).to_have_text(heading)
