@@ -28,6 +28,16 @@ pytestmark = [
 
 PASSWORD = "olivia-pass-123"
 BERLIN = ZoneInfo("Europe/Berlin")
+POLL = {
+    "title": "Team offsite",
+    "timezone": "Europe/Berlin",
+    "location": "Lisbon",
+    "options": [
+        {"start": "2030-03-04T09:00:00+01:00", "end": "2030-03-04T12:00:00+01:00"},
+        {"start": "2030-03-05T09:00:00+01:00", "end": "2030-03-05T12:00:00+01:00"},
+        {"start": "2030-03-07T14:00:00+01:00", "end": "2030-03-07T17:00:00+01:00"},
+    ],
+}
 WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
 DOCS = Path(__file__).parents[1] / "docs" / "screenshots"
 
@@ -57,7 +67,7 @@ def seed(tmp_path: Path, url: str) -> None:
     page with weekday hours and two bookings this week, in the server's database."""
     from calmesh import db
     from calmesh.models import Booking, BookingPage, User
-    from calmesh.services import calendars
+    from calmesh.services import calendars, polls
     from tests.factories import add_event, make_connection
 
     app = make_app(tmp_path, database_url=url)  # the server's data folder: its keys
@@ -87,7 +97,25 @@ def seed(tmp_path: Path, url: str) -> None:
             weekly_hours={str(d): [["09:00", "17:00"]] for d in range(5)},
             min_notice=0,
         )
-        for day, hour, status, name in ((wed, 10, "accepted", "Ana"), (thu, 15, "pending", "Ben")):
+        poll = polls.create(olivia, polls.NEW_POLL.parse(POLL))
+        first, second = poll.options.order_by("position")[:2]
+        for name, answers in (("Vera", ("yes", "ifneedbe")), ("Sam", ("no", "yes"))):
+            votes = [
+                {"option_id": o.id, "value": v}
+                for o, v in zip((first, second), answers, strict=True)
+            ]
+            polls.vote(poll, name, f"{name.lower()}@example.net", votes)
+        polls.comment(poll, "Vera", "Thursday works better for me, if that helps.")
+        broken = make_connection(olivia, name="Google")
+        broken.status, broken.last_error = "auth_required", "The token was revoked: sign in again."
+        broken.save()
+        now = datetime.now(BERLIN)
+        for day, hour, status, name in (
+            (wed, 10, "accepted", "Ana"),
+            (thu, 15, "pending", "Ben"),
+            (now.date(), min(now.hour + 1, 23), "accepted", "Carla"),
+            (now.date() + timedelta(days=3), 11, "accepted", "Dev"),
+        ):
             Booking.create(
                 page=page,
                 user=olivia,
@@ -111,6 +139,11 @@ def site(tmp_path_factory):
             "--name", "Olivia Owner", "--password", PASSWORD, "--timezone", "Europe/Berlin",
         )  # fmt: skip
         assert made.returncode == 0, made.stderr
+        fresh = server.cli(
+            "create-user", "--email", "nina@example.org", "--handle", "nina",
+            "--name", "Nina New", "--password", PASSWORD, "--timezone", "Europe/Berlin",
+        )  # fmt: skip
+        assert fresh.returncode == 0, fresh.stderr
         seed(folder, server.env["CALMESH_DATABASE_URL"])
         yield server
     finally:
@@ -122,7 +155,7 @@ def owner(browser, site):
     """A signed-in page per width: ``owner("phone")``."""
     contexts = []
 
-    def open_at(width: str) -> Page:
+    def open_at(width: str, handle: str = "olivia") -> Page:
         w, h = WIDTHS[width]
         context = browser.new_context(
             viewport={"width": w, "height": h}, timezone_id="Europe/Berlin"
@@ -131,7 +164,7 @@ def owner(browser, site):
         contexts.append(context)
         page = context.new_page()
         page.goto(site.url + "/login")
-        page.get_by_label("E-mail or handle").fill("olivia")
+        page.get_by_label("E-mail or handle").fill(handle)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("h1")).to_be_visible()
@@ -196,3 +229,41 @@ def test_the_arrow_keys_on_the_grid_change_the_week(owner, site):
     page.keyboard.press("ArrowRight")
     page.keyboard.press("t")
     expect(page.locator("#week-title")).to_have_text(heading)
+
+
+# --- the Overview ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_the_overview_of_a_set_up_owner_is_their_home(owner, site, width, tmp_path):
+    page = owner(width)
+    page.goto(site.url + "/dashboard")
+    expect(page.get_by_role("heading", name="Set up CalMesh")).to_have_count(0)
+    today = page.locator("section", has=page.get_by_role("heading", name=re.compile("^Today")))
+    expect(today).to_contain_text("Carla")
+    requests = page.locator("section", has=page.get_by_role("heading", name=re.compile("Requests")))
+    expect(requests).to_contain_text("Ben")
+    expect(page.locator("section", has_text="Open polls")).to_contain_text("Vera")
+    expect(page.locator("section", has_text="Needs your attention")).to_contain_text("Google")
+    no_sideways_scroll(page)
+    assert serious(page) == []
+    label = "1280" if width == "desktop" else "390"
+    page.screenshot(path=str(shots(tmp_path) / f"overview-{label}.png"), full_page=True)
+
+
+def test_a_new_owner_follows_the_checklist_by_keyboard(owner, site, tmp_path):
+    page = owner("desktop", "nina")
+    page.goto(site.url + "/dashboard")
+    expect(page.get_by_text("0 of 4 steps done")).to_be_visible()
+    assert serious(page) == []
+    page.screenshot(path=str(shots(tmp_path) / "overview-first-run-1280.png"), full_page=True)
+    # Tab from the top reaches the current step's button; Enter follows it.
+    start = page.get_by_role("link", name="Connect a calendar")
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        if start.evaluate("el => el === document.activeElement"):
+            break
+    else:
+        pytest.fail("the current step's button is not reachable by Tab")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/connections$"))
