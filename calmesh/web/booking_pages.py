@@ -20,7 +20,7 @@ from calmesh.api.booking_pages import page_out
 from calmesh.models import BookingPage, UnifiedCalendar, User
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages as service
-from calmesh.web import render, web
+from calmesh.web import next_step, render, web
 
 DURATION_CHOICES = ("15", "30", "45", "60", "90")
 DAY_NAMES = dict(zip(service.DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
@@ -394,8 +394,12 @@ def _submitted(page: BookingPage | None):
     if errors:
         # The service may have changed the object before refusing; show what is stored.
         return _editor(state, page and BookingPage.get_by_id(page.id), errors)
-    flash(f"Saved “{saved.title}”." if page else f"Created “{saved.title}”.")
-    return redirect(url_for("web.booking_page_settings", slug=saved.slug))
+    settings = url_for("web.booking_page_settings", slug=saved.slug)
+    if page:
+        flash(f"Saved “{saved.title}”.")
+    else:
+        next_step(f"Created “{saved.title}”.", "copy its link and share it", f"{settings}#page-url")
+    return redirect(settings)
 
 
 @web.route("/booking-pages")

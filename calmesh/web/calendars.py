@@ -10,11 +10,11 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.api.calendars import NEW_CALENDAR
-from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
+from calmesh.models import BookingPage, Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
 from calmesh.urls import external_url
-from calmesh.web import render, web, week
+from calmesh.web import next_step, render, web, week
 from calmesh.web.forms import parse_form
 
 
@@ -39,8 +39,9 @@ def calendars():
             except service.CalendarError as exc:
                 errors = {"slug": str(exc)}
             else:
-                flash(f"Created “{calendar.name}”. Add its sources next.")
-                return redirect(url_for("web.calendar_detail", slug=calendar.slug))
+                detail = url_for("web.calendar_detail", slug=calendar.slug)
+                next_step(f"Created “{calendar.name}”.", "add its sources", f"{detail}#f-source")
+                return redirect(detail)
         status = 400
     rows = UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name)
     return render(
@@ -111,6 +112,8 @@ def calendar_add_source(slug: str):
     connection_id, _, remote_id = choice.partition(":")
     try:
         service.add_source(calendar, int(connection_id), int(remote_id) if remote_id else None)
+        if not BookingPage.for_user(current_user).exists():
+            next_step("Source added.", "make a booking page", url_for("web.new_booking_page"))
     except ValueError:
         flash("Choose a connection to add.")
     except service.CalendarError as exc:

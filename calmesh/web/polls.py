@@ -27,7 +27,7 @@ from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results
 from calmesh.services import polls as service
 from calmesh.urls import external_url
-from calmesh.web import render, web
+from calmesh.web import next_step, render, web
 
 ZONE_MODE_LABELS = dict(
     zip(
@@ -200,8 +200,14 @@ def _submitted(poll: Poll | None):
     saved, errors = save(state, poll)
     if errors:
         return _editor(state, poll, errors)
-    flash(f"Saved “{saved.title}”." if poll else f"Created “{saved.title}”. Share its link.")
-    return redirect(url_for("web.poll_detail", poll_id=saved.public_id))
+    detail = url_for("web.poll_detail", poll_id=saved.public_id)
+    if poll:
+        flash(f"Saved “{saved.title}”.")
+    else:
+        next_step(
+            f"Created “{saved.title}”.", "copy its link and send it round", f"{detail}#poll-url"
+        )
+    return redirect(detail)
 
 
 @web.route("/polls")

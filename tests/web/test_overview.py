@@ -137,3 +137,19 @@ def test_another_owners_bookings_and_failures_stay_off_the_overview(client, alic
     body = text(client.get("/dashboard"))
     assert "Secret" not in body and "bob's failure" not in body
     assert "Needs your attention" not in body
+
+
+def test_a_creation_flashes_a_link_to_the_next_step_with_the_name_escaped(client):
+    from tests.conftest import CSRF
+
+    made = client.post(
+        "/calendars",
+        data={"slug": "work", "name": "<b>Work</b>", "timezone": "UTC", "csrf_token": CSRF},
+    )
+    assert made.status_code == 302
+    body = client.get(made.headers["Location"]).get_data(as_text=True)
+    flash = re.search(r'<p class="flash" role="status">(.*?)</p>', body).group(1)
+    assert flash == (
+        "Created “&lt;b&gt;Work&lt;/b&gt;”. "
+        '<a href="/calendars/work#f-source">Next: add its sources</a>'
+    )
