@@ -267,3 +267,59 @@ def test_a_new_owner_follows_the_checklist_by_keyboard(owner, site, tmp_path):
         pytest.fail("the current step's button is not reachable by Tab")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/connections$"))
+
+
+# --- the booking-page editor --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_the_editor_has_sections_a_live_preview_and_passes_axe(owner, site, width, tmp_path):
+    page = owner(width)
+    page.goto(site.url + "/booking-pages/intro-call")
+    nav = page.get_by_role("navigation", name="Editor sections")
+    for name in ("Basics", "Availability", "Limits", "Questions", "Confirmation", "Sharing"):
+        expect(nav.get_by_role("link", name=name)).to_be_visible()
+    preview = page.locator("#preview")
+    page.get_by_label("Title").fill("Deep dive")
+    expect(preview.locator(".preview-title")).to_have_text("Deep dive")
+    page.get_by_label("Durations (minutes)").fill("45, 15")
+    expect(preview.locator(".chip")).to_have_text(["45 min", "15 min"])
+    if width == "desktop":
+        box, form = preview.bounding_box(), page.locator("#page-form").bounding_box()
+        assert box["x"] > form["x"] + form["width"] - 1, "the preview sits beside the form"
+    no_sideways_scroll(page)
+    assert serious(page) == []
+    label = "1280" if width == "desktop" else "390"
+    page.screenshot(path=str(tmp_path / f"editor-{label}-full.png"), full_page=True)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(shots(tmp_path) / f"editor-{label}.png"))  # as the owner first sees it
+
+
+def test_a_new_page_by_keyboard_slug_from_title_options_per_type_copy_hours(owner, site):
+    page = owner("desktop")
+    page.goto(site.url + "/booking-pages/new")
+    page.get_by_label("Title").focus()
+    page.keyboard.type("Café chat")
+    expect(page.get_by_label("Slug")).to_have_value("cafe-chat")
+    # The duration quick picks toggle their minutes in the input, in order.
+    page.get_by_role("button", name="60 min").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Durations (minutes)")).to_have_value("30, 60")
+    expect(page.get_by_role("button", name="60 min")).to_have_attribute("aria-pressed", "true")
+    # Monday's hours to every weekday, by keyboard.
+    page.locator("#f-hours-mon-0-start").fill("08:30")
+    page.get_by_role("button", name="Copy Mon’s hours to Mon–Fri").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#f-hours-fri-0-start")).to_have_value("08:30")
+    # A question's options show only for a choice.
+    page.get_by_role("button", name="+ Add a question").click()
+    expect(page.locator("#f-question-0-label")).to_be_focused()
+    page.keyboard.type("Team size")
+    expect(page.locator("#f-question-0-options")).to_be_hidden()
+    page.locator("#f-question-0-type").select_option("select")
+    expect(page.locator("#f-question-0-options")).to_be_visible()
+    page.locator("#f-question-0-options").fill("1-5\n6-20")
+    page.get_by_role("button", name="Create booking page").click()
+    expect(page).to_have_url(re.compile(r"/booking-pages/cafe-chat$"))
+    expect(page.get_by_role("status").first).to_contain_text("Next: copy its link")
+    expect(page.get_by_label("Durations (minutes)")).to_have_value("30, 60")

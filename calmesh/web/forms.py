@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from flask import request
 
-from calmesh.schema import Invalid, Object
+from calmesh.schema import SLUG_MAX, Invalid, Object
 
 
 def parse_form(
@@ -26,3 +28,10 @@ def parse_form(
         return schema.parse(raw), {}
     except Invalid as exc:
         return raw, {d["field"]: d["message"] for d in exc.details}
+
+
+def slug_from(title: str) -> str:
+    """The slug a title suggests: "Café Intro call!" -> "cafe-intro-call" (app.js
+    proposes the same while the owner types)."""
+    plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:SLUG_MAX].rstrip("-")
