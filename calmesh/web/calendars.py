@@ -15,7 +15,7 @@ from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
 from calmesh.urls import external_url
 from calmesh.web import next_step, render, web, week
-from calmesh.web.forms import parse_form
+from calmesh.web.forms import parse_form, slug_from
 
 
 def _owned(slug: str) -> UnifiedCalendar:
@@ -30,7 +30,8 @@ def _owned(slug: str) -> UnifiedCalendar:
 def calendars():
     values, errors, status = {"timezone": current_user.timezone}, {}, 200
     if request.method == "POST":
-        values, errors = parse_form(NEW_CALENDAR, ["slug", "name", "timezone"])
+        proposed = {"slug": slug_from(request.form.get("name", ""))}
+        values, errors = parse_form(NEW_CALENDAR, ["slug", "name", "timezone"], proposed)
         if not errors:
             try:
                 calendar = service.create(

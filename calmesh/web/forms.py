@@ -12,18 +12,20 @@ from calmesh.schema import SLUG_MAX, Invalid, Object
 
 
 def parse_form(
-    schema: Object, fields: list[str] | None = None
+    schema: Object, fields: list[str] | None = None, blank: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Parse ``request.form`` with ``schema``; returns (values, errors by field).
 
-    Empty optional inputs count as absent, as a browser always sends them.
+    Empty optional inputs count as absent, as a browser always sends them;
+    ``blank`` gives the value of an input left empty (a slug from the name).
     """
-    raw = {
-        key: value
-        for key in (fields or schema.fields)
-        if (value := request.form.get(key)) is not None
-        and (value != "" or key in schema.required_keys)
-    }
+    raw = {}
+    for key in fields or schema.fields:
+        value = request.form.get(key)
+        if value == "" and (blank or {}).get(key):
+            value = blank[key]
+        if value is not None and (value != "" or key in schema.required_keys):
+            raw[key] = value
     try:
         return schema.parse(raw), {}
     except Invalid as exc:

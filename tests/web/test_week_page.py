@@ -127,3 +127,14 @@ def test_the_grid_and_the_list_show_an_all_day_event_on_each_of_its_days(client,
     body = client.get(f"/calendars/work?week={MONDAY}").get_data(as_text=True)
     assert body.count('<li class="wg-chip src-0">Offsite</li>') == 2
     assert len(re.findall(r'<li class="event src-0">\s*<span class="time">all day', body)) == 2
+
+
+def test_a_new_calendar_without_a_slug_takes_one_from_its_name(client, alice):
+    from tests.conftest import CSRF
+
+    made = client.post(
+        "/calendars", data={"name": "Über Work", "slug": "", "timezone": "UTC", "csrf_token": CSRF}
+    )
+    assert made.status_code == 302 and made.headers["Location"].endswith("/calendars/uber-work")
+    nameless = client.post("/calendars", data={"name": "", "slug": "", "csrf_token": CSRF})
+    assert nameless.status_code == 400
