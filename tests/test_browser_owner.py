@@ -323,3 +323,67 @@ def test_a_new_page_by_keyboard_slug_from_title_options_per_type_copy_hours(owne
     expect(page).to_have_url(re.compile(r"/booking-pages/cafe-chat$"))
     expect(page.get_by_role("status").first).to_contain_text("Next: copy its link")
     expect(page.get_by_label("Durations (minutes)")).to_have_value("30, 60")
+
+
+# --- polls -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_poll_dates_and_times_are_picked_on_a_month_by_keyboard(owner, site, width, tmp_path):
+    page = owner(width)
+    page.goto(site.url + "/polls/new")
+    page.get_by_label("Title").fill("Board meeting")
+    grid = page.get_by_role("grid")
+    expect(grid).to_be_visible()
+    expect(page.locator("#f-options")).to_be_hidden()  # the typed lines fold away
+    today = grid.locator("button[tabindex='0']")
+    expect(today).to_have_count(1)  # one tab stop in the month
+    today.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Enter")  # tomorrow
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")  # a week after tomorrow
+    expect(grid.locator("[aria-pressed='true']")).to_have_count(2)
+    page.get_by_label("Specify times").check()
+    first = page.get_by_role("button", name=re.compile(r"^Add a time on ")).first
+    first.click()
+    expect(page.locator(".picker-slots").first.locator("li")).to_have_count(2)
+    lines = page.locator("#f-options").input_value().splitlines()
+    assert len(lines) == 3 and all(
+        re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d-\d\d:\d\d", x) for x in lines
+    )
+    assert lines[0].endswith("09:00-10:00") and lines[1].endswith("10:00-11:00")
+    no_sideways_scroll(page)
+    assert serious(page) == []
+    label = "1280" if width == "desktop" else "390"
+    page.screenshot(path=str(shots(tmp_path) / f"poll-new-{label}.png"), full_page=True)
+    if width == "desktop":
+        page.get_by_role("button", name="Create poll").click()
+        expect(page.get_by_role("status").first).to_contain_text("Next: copy its link")
+        expect(page.locator("table.poll-grid th.opt")).to_have_count(3)
+
+
+def test_deciding_asks_first_and_the_decision_stands_out(owner, site, tmp_path):
+    page = owner("desktop")
+    page.goto(site.url + "/polls")
+    page.get_by_role("link", name="Team offsite").click()
+    comments = page.locator("section", has=page.get_by_role("heading", name=re.compile("Comments")))
+    expect(comments).to_contain_text("Thursday works better for me")
+    assert serious(page) == []
+    page.locator("tfoot").get_by_role("link", name=re.compile("^Pick")).first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Decide on this time?")).to_be_visible()
+    assert serious(page) == []
+    page.get_by_label("No: I will tell them myself").check()
+    page.get_by_role("button", name="Decide", exact=True).click()
+    expect(page.get_by_role("status").first).to_contain_text("Nobody was e-mailed")
+    expect(page.get_by_role("heading", name=re.compile("^✓? ?Decided:"))).to_be_visible()
+    expect(page.locator("th.opt.decided")).to_have_count(1)
+    assert serious(page) == []
+    page.screenshot(path=str(shots(tmp_path) / "poll-decided-1280.png"), full_page=True)
+    page.get_by_role("link", name="Duplicate").click()
+    expect(page.get_by_label("Title")).to_have_value("Team offsite (copy)")
+    # The month opens at the copied dates: 4, 5 and 7 March 2030.
+    expect(page.locator("#picker-title")).to_have_text("March 2030")
+    expect(page.get_by_role("grid").locator("[aria-pressed='true']")).to_have_count(3)
+    expect(page.locator("#f-options")).to_have_value(re.compile(r"^2030-03-04 09:00-12:00"))
