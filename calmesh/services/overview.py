@@ -20,14 +20,13 @@ from calmesh.models import (
     BookingPage,
     CalendarSource,
     Connection,
-    OutboxItem,
     Participant,
     Poll,
     UnifiedCalendar,
     User,
     Vote,
 )
-from calmesh.services import outbox, poll_results
+from calmesh.services import poll_results, write_backs
 
 UPCOMING_DAYS = 7
 UPCOMING_LIMIT = 8
@@ -104,7 +103,7 @@ class Home:
     unconfirmed: list[Booking] = field(default_factory=list)
     polls: list[PollNews] = field(default_factory=list)
     broken: list[Connection] = field(default_factory=list)
-    failed_writes: list[tuple[OutboxItem, Booking | Poll | None]] = field(default_factory=list)
+    failed_writes: list[write_backs.FailedWriteBack] = field(default_factory=list)
 
 
 def _bookings(user: User):
@@ -142,7 +141,7 @@ def home(user: User, now: datetime | None = None) -> Home:
         broken=list(
             Connection.for_user(user).where(Connection.status.in_(BROKEN)).order_by(Connection.name)
         ),
-        failed_writes=failed_writes(user),
+        failed_writes=write_backs.failed_write_backs(user),
     )
 
 
@@ -169,29 +168,3 @@ def _open_polls(user: User) -> list[PollNews]:
             counts[participant_id][value] += 1
         news.append(PollNews(poll, people.count(), [(p, counts[p.id]) for p in latest]))
     return news
-
-
-def failed_writes(user: User) -> list[tuple[OutboxItem, Booking | Poll | None]]:
-    """Calendar write-backs that gave up, newest first, each with its booking or poll."""
-    items = list(
-        OutboxItem.select()
-        .where(
-            (OutboxItem.user == user)
-            & (OutboxItem.status == "failed")
-            & OutboxItem.kind.in_(outbox.kinds_of("writeback"))
-        )
-        .order_by(OutboxItem.created_at.desc())
-    )
-    found = []
-    for item in items:
-        subject: Booking | Poll | None = None
-        if "booking" in item.payload:
-            subject = Booking.get_or_none(
-                (Booking.uid == item.payload["booking"]) & (Booking.user == user)
-            )
-        elif "poll" in item.payload:
-            subject = Poll.get_or_none(
-                (Poll.public_id == item.payload["poll"]) & (Poll.user == user)
-            )
-        found.append((item, subject))
-    return found

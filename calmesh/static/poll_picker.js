@@ -51,6 +51,8 @@
     read();
     var picked = Object.keys(days).sort();
     var today = parse(box.dataset.today || iso(Date.now()));
+    var firstDay = (+box.dataset.firstDay || 0) % 7; // the owner's first weekday, 0 = Monday
+    function column(ms) { return (weekday(ms) - firstDay + 7) % 7; }
     var shown = new Date(picked.length ? parse(picked[0]) : today);
     var month = Date.UTC(shown.getUTCFullYear(), shown.getUTCMonth(), 1);
 
@@ -107,10 +109,13 @@
       wrap.append(head);
       var table = el("table", { role: "grid", "aria-labelledby": "picker-title", "class": "picker-grid" });
       var tr = el("tr");
-      WEEKDAYS.forEach(function (w) { tr.append(el("th", { scope: "col", abbr: w }, w.slice(0, 2))); });
+      for (var c = 0; c < 7; c++) {
+        var w = WEEKDAYS[(firstDay + c) % 7];
+        tr.append(el("th", { scope: "col", abbr: w }, w.slice(0, 2)));
+      }
       var thead = el("thead"); thead.append(tr); table.append(thead);
       var tbody = el("tbody");
-      var first = month - weekday(month) * DAY;
+      var first = month - column(month) * DAY;
       var nextMonth = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
       var stop = focusDay && parse(focusDay) >= month && parse(focusDay) < nextMonth ? focusDay : null;
       if (!stop) {
@@ -148,8 +153,8 @@
           case "ArrowRight": to = ms + DAY; break;
           case "ArrowUp": to = ms - 7 * DAY; break;
           case "ArrowDown": to = ms + 7 * DAY; break;
-          case "Home": to = ms - weekday(ms) * DAY; break;
-          case "End": to = ms + (6 - weekday(ms)) * DAY; break;
+          case "Home": to = ms - column(ms) * DAY; break;
+          case "End": to = ms + (6 - column(ms)) * DAY; break;
           case "PageUp": to = Date.UTC(dd.getUTCFullYear(), dd.getUTCMonth() - 1, Math.min(dd.getUTCDate(), 28)); break;
           case "PageDown": to = Date.UTC(dd.getUTCFullYear(), dd.getUTCMonth() + 1, Math.min(dd.getUTCDate(), 28)); break;
           default: return;

@@ -10,6 +10,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.api.calendars import NEW_CALENDAR
+from calmesh.engine import timefmt
 from calmesh.models import BookingPage, Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
@@ -56,8 +57,8 @@ def calendars():
 
 
 def _week_start(text: str | None, zone: ZoneInfo) -> date:
-    day = _day(text, zone)
-    return day - timedelta(days=day.weekday())
+    """The first day of the week ``text`` names, weeks starting on the owner's day."""
+    return timefmt.week_of(_day(text, zone), current_user.week_start)
 
 
 def _day(text: str | None, zone: ZoneInfo) -> date:
@@ -88,10 +89,10 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
         sources=sources,
         **_write_target_context(calendar, sources),
         colour=week.colours(sources),
-        week=week.week(calendar, monday, sources),
+        week=week.week(calendar, monday, sources, clock=current_user.clock),
         monday=monday,
         day=chosen,
-        availability=week.day_availability(calendar, chosen),
+        availability=week.day_availability(calendar, chosen, clock=current_user.clock),
         zone=zone,
         addable=_addable(sources),
         timedelta=timedelta,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
@@ -26,11 +25,6 @@ def index():
     return redirect(url_for("web.dashboard"))
 
 
-def local(moment: datetime, pattern: str = "%a %d %b, %H:%M") -> str:
-    """``moment`` on the owner's clock (never UTC unless that is their zone)."""
-    return moment.astimezone(ZoneInfo(current_user.timezone)).strftime(pattern)
-
-
 @web.route("/dashboard")
 @login_required
 def dashboard():
@@ -47,7 +41,6 @@ def dashboard():
         upcoming_days=overview.UPCOMING_DAYS,
         heartbeat=latest_heartbeat(),
         key_count=ApiKey.for_user(current_user).where(ApiKey.revoked_at.is_null()).count(),
-        local=local,
     )
 
 

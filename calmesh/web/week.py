@@ -15,6 +15,7 @@ from calmesh.db import utcnow
 from calmesh.engine.availability import Availability
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.intervals import Interval, intersect
+from calmesh.engine.timefmt import clock_time
 from calmesh.engine.weekgrid import ROWS_PER_HOUR, Block, DayFrame, Placed, day_frame, now_row
 from calmesh.engine.weekgrid import place_day as place
 from calmesh.models import UnifiedCalendar
@@ -62,12 +63,13 @@ def colours(sources) -> dict:
     return {s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)}
 
 
-def _when(start: datetime, end: datetime, day: date, zone: ZoneInfo) -> str:
+def _when(start: datetime, end: datetime, day: date, zone: ZoneInfo, clock: str) -> str:
     """The event's times on ``day``: "09:00–10:30", "from 22:00", "until 02:00"."""
     first, last = start.astimezone(zone), end.astimezone(zone)
+    begins, ends = clock_time(first, clock), clock_time(last, clock)
     if first.date() < day:
-        return "all day" if last.date() > day else f"until {last:%H:%M}"
-    return f"from {first:%H:%M}" if last.date() > day else f"{first:%H:%M}–{last:%H:%M}"
+        return "all day" if last.date() > day else f"until {ends}"
+    return f"from {begins}" if last.date() > day else f"{begins}–{ends}"
 
 
 def _all_day_dates(busy) -> tuple[date, date]:
@@ -75,11 +77,19 @@ def _all_day_dates(busy) -> tuple[date, date]:
     return busy.start_date, max(last, busy.start_date)
 
 
-def week(calendar: UnifiedCalendar, monday: date, sources, now: datetime | None = None) -> dict:
-    """The week from ``monday`` in the calendar's zone: its days with placed events,
-    the working hours, the now-line and how many events conflict."""
+def week(
+    calendar: UnifiedCalendar,
+    first_day: date,
+    sources,
+    now: datetime | None = None,
+    clock: str = "24",
+) -> dict:
+    """The week from ``first_day`` (the owner's first weekday, whichever it is) in the
+    calendar's zone: its days with placed events, the working hours, the now-line
+    and how many events conflict; times on the owner's ``clock`` ("24" or "12")."""
     zone = ZoneInfo(calendar.timezone)
-    start, end = day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=6), zone).end
+    start = day_bounds(first_day, zone).start
+    end = day_bounds(first_day + timedelta(days=6), zone).end
     found = service.with_bookings(calendar, service.events(calendar, start, end), start, end)
     conflicting: set[int] = set()
     for conflict in service.conflicts_among(calendar, found):
@@ -87,7 +97,7 @@ def week(calendar: UnifiedCalendar, monday: date, sources, now: datetime | None 
     palette = colours(sources)
     hours = pages.hours_on(calendar, start, end)
     now = now or utcnow()
-    days = [Day(d, day_frame(d, zone)) for d in (monday + timedelta(days=i) for i in range(7))]
+    days = [Day(d, day_frame(d, zone)) for d in (first_day + timedelta(days=i) for i in range(7))]
 
     def item(event: service.Event, when: str) -> Item:
         colour = "booking" if event.source is None else palette.get(event.source.id, "src-0")
@@ -104,7 +114,7 @@ def week(calendar: UnifiedCalendar, monday: date, sources, now: datetime | None 
         for placed in place(timed, d.day, zone):
             busy = blocks[placed.key].busy_event
             d.timed.append(
-                (placed, item(blocks[placed.key], _when(busy.start, busy.end, d.day, zone)))
+                (placed, item(blocks[placed.key], _when(busy.start, busy.end, d.day, zone, clock)))
             )
         d.open = place([Block(i, h.start, h.end) for i, h in enumerate(hours)], d.day, zone)
         d.now = now_row(now, d.day, zone)
@@ -112,7 +122,7 @@ def week(calendar: UnifiedCalendar, monday: date, sources, now: datetime | None 
         "days": days,
         "zone": zone,
         "conflicts": len(conflicting),
-        "hours": [f"{h:02d}:00" for h in range(24)],
+        "hours": [clock_time(datetime(2000, 1, 1, h), clock) for h in range(24)],
         "rows_per_hour": ROWS_PER_HOUR,
         "scroll_row": _first_row(days),
         "has_hours": bool(hours),
@@ -126,7 +136,7 @@ def _first_row(days: list[Day]) -> int:
     return max(first - ROWS_PER_HOUR, 1)  # an hour of context above
 
 
-def day_availability(calendar: UnifiedCalendar, day: date) -> dict:
+def day_availability(calendar: UnifiedCalendar, day: date, clock: str = "24") -> dict:
     """The day's busy time, and its free time within the working hours of the
     calendar's booking pages (the whole day when it has none)."""
     zone = ZoneInfo(calendar.timezone)
@@ -135,14 +145,16 @@ def day_availability(calendar: UnifiedCalendar, day: date) -> dict:
     hours = pages.hours_on(calendar, bounds.start, bounds.end)
     free = intersect(found.free, hours) if hours else found.free
     return {
-        "busy": [_span(i, day, zone) for i in found.busy],
-        "free": [_span(i, day, zone) for i in free],
-        "hours": [_span(i, day, zone) for i in hours],
+        "busy": [_span(i, day, zone, clock) for i in found.busy],
+        "free": [_span(i, day, zone, clock) for i in free],
+        "hours": [_span(i, day, zone, clock) for i in hours],
         "has_pages": pages.has_active_pages(calendar),
     }
 
 
-def _span(interval: Interval, day: date, zone: ZoneInfo) -> str:
+def _span(interval: Interval, day: date, zone: ZoneInfo, clock: str) -> str:
     start, end = interval.start.astimezone(zone), interval.end.astimezone(zone)
-    ends = "24:00" if end.date() > day else f"{end:%H:%M}"
-    return f"{start:%H:%M}–{ends}"
+    ends = (
+        ("24:00" if clock == "24" else "midnight") if end.date() > day else clock_time(end, clock)
+    )
+    return f"{clock_time(start, clock)}–{ends}"

@@ -138,3 +138,15 @@ def test_a_new_calendar_without_a_slug_takes_one_from_its_name(client, alice):
     assert made.status_code == 302 and made.headers["Location"].endswith("/calendars/uber-work")
     nameless = client.post("/calendars", data={"name": "", "slug": "", "csrf_token": CSRF})
     assert nameless.status_code == 400
+
+
+def test_the_week_starts_on_the_owners_first_day_and_uses_their_clock(client, alice, work):
+    _, remote = work
+    alice.week_start, alice.clock = 6, "12"  # Sunday, 2:30pm
+    alice.save()
+    add_event(remote, utc(MONDAY, 13), utc(MONDAY, 14, 30), "Review")  # 14:00 Berlin
+    body = client.get(f"/calendars/work?week={MONDAY}").get_data(as_text=True)
+    assert "Week of 03 Mar 2030" in body  # the Sunday before
+    heads = re.findall(r'<span class="wg-dayname[^"]*">(\w{3})', body)
+    assert heads == ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    assert "2:00pm–3:30pm" in body and "14:00" not in body.split('class="wg-body"')[1]
