@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.conftest import make_app, start_server, stop_server
+from tests.test_browser_poll import serious  # axe-core's serious and critical findings
 
 pytestmark = [
     pytest.mark.slow,
@@ -44,18 +45,6 @@ DOCS = Path(__file__).parents[1] / "docs" / "screenshots"
 
 def shots(tmp_path: Path) -> Path:
     return DOCS if os.environ.get("CALMESH_SCREENSHOTS") == "1" else tmp_path
-
-
-def serious(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is now."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    found = Axe().run(page).response["violations"]
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def berlin(day, hour: int, minute: int = 0) -> datetime:

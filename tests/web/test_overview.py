@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calmesh.models import Booking, BookingPage, OutboxItem
-from calmesh.services import calendars, polls
+from calmesh.services import calendars, polls, write_backs
 from tests.conftest import signed_in_client
 from tests.factories import make_connection
 
@@ -54,6 +54,18 @@ def book(page, start: datetime, name: str, status: str = "accepted") -> Booking:
         status=status,
         attendee_name=name,
         attendee_email=f"{name.lower()}@example.net",
+    )
+
+
+def failed_write(booking: Booking, error: str) -> None:
+    """A write-back of ``booking`` that gave up, as the outbox leaves it."""
+    OutboxItem.create(
+        user=booking.user,
+        kind="booking.writeback",
+        payload={"booking": booking.uid, "action": "create"},
+        ordering_key=write_backs.ordering_key(booking.uid),
+        status="failed",
+        last_error=error,
     )
 
 
@@ -104,13 +116,7 @@ def test_requests_polls_broken_connections_and_failed_writes_are_shown(client, a
     broken = make_connection(alice, name="Google")
     broken.status, broken.last_error = "auth_required", "token revoked"
     broken.save()
-    OutboxItem.create(
-        user=alice,
-        kind="booking.writeback",
-        payload={"booking": pending.uid, "action": "create"},
-        status="failed",
-        last_error="403 Forbidden from the CalDAV server",
-    )
+    failed_write(pending, "403 Forbidden from the CalDAV server")
 
     body = text(client.get("/dashboard"))
 
@@ -127,13 +133,7 @@ def test_another_owners_bookings_and_failures_stay_off_the_overview(client, alic
     set_up(alice)
     bobs = set_up(bob, slug="bobs")
     secret = book(bobs, tokyo_today_at(12), "Secret", status="pending")
-    OutboxItem.create(
-        user=bob,
-        kind="booking.writeback",
-        payload={"booking": secret.uid, "action": "create"},
-        status="failed",
-        last_error="bob's failure",
-    )
+    failed_write(secret, "bob's failure")
     body = text(client.get("/dashboard"))
     assert "Secret" not in body and "bob's failure" not in body
     assert "Needs your attention" not in body

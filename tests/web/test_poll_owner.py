@@ -41,29 +41,28 @@ def test_pick_asks_first_and_names_the_option_and_who_is_told(owner):
     assert Poll.get_by_id(poll.id).decided_option_id is None, "asking decides nothing"
 
 
-def test_deciding_without_notifying_sends_no_invitation(owner):
+def decide_by_form(owner, notify: str) -> tuple[Poll, PollOption, int]:
+    """A poll with one vote decided on its first option; the mails queued before."""
     poll = create(owner)
     voted(poll)
     before = mails()
     option = PollOption.of(poll).first()
     owner.post(
         f"/polls/{poll.public_id}/decide",
-        data={"option_id": str(option.id), "notify": "0", "csrf_token": CSRF},
+        data={"option_id": str(option.id), "notify": notify, "csrf_token": CSRF},
     )
+    return poll, option, before
+
+
+def test_deciding_without_notifying_sends_no_invitation(owner):
+    poll, option, before = decide_by_form(owner, notify="0")
     assert Poll.get_by_id(poll.id).decided_option_id == option.id
     assert mails() == before
     assert "Nobody was e-mailed" in text_of(owner.get(f"/polls/{poll.public_id}"))
 
 
 def test_deciding_and_notifying_invites_the_participants(owner):
-    poll = create(owner)
-    voted(poll)
-    before = mails()
-    option = PollOption.of(poll).first()
-    owner.post(
-        f"/polls/{poll.public_id}/decide",
-        data={"option_id": str(option.id), "notify": "1", "csrf_token": CSRF},
-    )
+    _, _, before = decide_by_form(owner, notify="1")
     invitation = OutboxItem.select().where(OutboxItem.kind == "mail").order_by(OutboxItem.id.desc())
     assert mails() == before + 1 and invitation.get().payload["to"] == "vera@example.net"
 
