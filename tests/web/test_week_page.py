@@ -77,6 +77,8 @@ def test_a_booking_is_marked_and_the_pending_one_says_unconfirmed(client, alice,
 
     assert "booking" in event_classes(body, "Intro: Ben")
     assert "(unconfirmed)" in body
+    booking = Booking.get(Booking.attendee_name == "Ben")
+    assert body.count(f'<a href="/bookings/{booking.uid}">Intro: Ben</a>') == 2  # grid and list
 
 
 def test_the_days_availability_keeps_to_the_pages_working_hours(client, alice, work):
