@@ -55,7 +55,7 @@ def seed(tmp_path: Path, url: str) -> None:
     """A calendar with two sources, overlapping events, an all-day event, a booking
     page with weekday hours and two bookings this week, in the server's database."""
     from calmesh import db
-    from calmesh.models import Booking, BookingPage, User
+    from calmesh.models import Booking, BookingPage, PollOption, User
     from calmesh.services import calendars, polls
     from tests.factories import add_event, make_connection
 
@@ -87,7 +87,7 @@ def seed(tmp_path: Path, url: str) -> None:
             min_notice=0,
         )
         poll = polls.create(olivia, polls.NEW_POLL.parse(POLL))
-        first, second = poll.options.order_by("position")[:2]
+        first, second = list(PollOption.of(poll))[:2]
         for name, answers in (("Vera", ("yes", "ifneedbe")), ("Sam", ("no", "yes"))):
             votes = [
                 {"option_id": o.id, "value": v}

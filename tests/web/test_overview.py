@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from calmesh.models import Booking, BookingPage, OutboxItem
+from calmesh.models import Booking, BookingPage, OutboxItem, PollOption
 from calmesh.services import calendars, polls, write_backs
 from tests.conftest import signed_in_client
 from tests.factories import make_connection
@@ -111,7 +111,7 @@ def test_requests_polls_broken_connections_and_failed_writes_are_shown(client, a
             {"title": "Offsite", "options": [{"date": "2031-05-01"}, {"date": "2031-05-02"}]}
         ),
     )
-    options = list(poll.options.order_by("position"))
+    options = list(PollOption.of(poll))
     polls.vote(poll, "Vera", None, [{"option_id": options[0].id, "value": "yes"}])
     broken = make_connection(alice, name="Google")
     broken.status, broken.last_error = "auth_required", "token revoked"
