@@ -21,7 +21,7 @@ from peewee import fn
 
 from calmesh.api.polls import csv_response
 from calmesh.engine.hours import local_to_utc
-from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar
+from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar, Vote
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results
@@ -352,6 +352,12 @@ def decide_poll(poll_id: str):
             option=option,
             heading=poll_results.heading(option, poll.timezone),
             invitees=Participant.of(poll).where(Participant.email != "").count(),
+            answers=dict(
+                Vote.select(Vote.value, fn.COUNT(Vote.id))
+                .where(Vote.option == option)
+                .group_by(Vote.value)
+                .tuples()
+            ),
         )
     notify = request.form.get("notify", "1") != "0"
     done = (

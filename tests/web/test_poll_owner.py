@@ -37,7 +37,7 @@ def test_pick_asks_first_and_names_the_option_and_who_is_told(owner):
     assert f'href="{ask}"' in body  # "Pick" is a link to the question, not a POST
     page = text_of(owner.get(ask))
     assert "Decide on this time?" in page and "Mon 10 Mar 2031, 19:00–21:00" in page
-    assert "the 1 participant who gave an address" in page
+    assert "the 1 participant who gave an address" in page and "1 yes, 0 if need be, 0 no" in page
     assert Poll.get_by_id(poll.id).decided_option_id is None, "asking decides nothing"
 
 
