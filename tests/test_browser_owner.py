@@ -376,3 +376,24 @@ def test_deciding_asks_first_and_the_decision_stands_out(owner, site, tmp_path):
     expect(page.locator("#picker-title")).to_have_text("March 2030")
     expect(page.get_by_role("grid").locator("[aria-pressed='true']")).to_have_count(3)
     expect(page.locator("#f-options")).to_have_value(re.compile(r"^2030-03-04 09:00-12:00"))
+
+
+def test_without_javascript_the_typed_lines_make_the_poll(browser, site):
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 800}
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    try:
+        page.goto(site.url + "/login")
+        page.get_by_label("E-mail or handle").fill("olivia")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(site.url + "/polls/new")
+        expect(page.get_by_role("grid")).to_have_count(0)  # no calendar without its script
+        page.get_by_label("Title").fill("Plain lines")
+        page.get_by_label("Days or times, one per line").fill("2031-06-02\n2031-06-03")
+        page.get_by_role("button", name="Create poll").click()
+        expect(page.locator("table.poll-grid th.opt")).to_have_count(2)
+    finally:
+        context.close()
