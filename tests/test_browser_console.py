@@ -131,6 +131,8 @@ def test_no_owner_page_logs_an_error_or_breaks_the_csp(watched, site):
         "/polls/new",
         f"/polls/{poll['id']}",
         f"/polls/{poll['id']}/edit",
+        f"/polls/new?from={poll['id']}",
+        f"/polls/{poll['id']}/decide?option_id={poll['options'][0]['id']}",
         "/webhooks",
         "/mail",
         "/api-keys",

@@ -160,7 +160,9 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     assert serious(page) == []
     page.screenshot(path=str(tmp_path / "poll-heat-map.png"), full_page=True)
 
-    page.get_by_role("button", name="Pick Mon 10 Mar 2031, 18:00–19:00").click()
+    page.get_by_role("link", name="Pick Mon 10 Mar 2031, 18:00–19:00").click()
+    expect(page.get_by_role("heading", name="Decide on this time?")).to_be_visible()
+    page.get_by_role("button", name="Decide", exact=True).click()  # notifying, the default
     expect(page.get_by_role("status")).to_contain_text("Decided.")
     expect(columns.nth(0)).to_contain_text("Decided")
     expect(page.get_by_role("button", name="Reopen (withdraws the decision)")).to_be_visible()

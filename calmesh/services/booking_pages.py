@@ -10,7 +10,8 @@ from typing import Any
 import peewee as pw
 
 from calmesh.db import utcnow, write_transaction
-from calmesh.engine.intervals import Interval, near
+from calmesh.engine.hours import working_hours
+from calmesh.engine.intervals import Interval, clip, merge, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
 from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by their service too
     DAYS,
@@ -375,3 +376,25 @@ def check_answers(page: BookingPage, answers: dict[str, Any]) -> dict[str, Any]:
 def _phone_ok(value: str) -> bool:
     digits = [c for c in value if c.isdigit()]
     return 5 <= len(digits) <= 20 and all(c.isdigit() or c in " +-()./" for c in value.strip())
+
+
+def hours_on(calendar: UnifiedCalendar, start: datetime, end: datetime) -> list[Interval]:
+    """The working hours in [start, end) of the calendar's active booking pages, merged:
+    the part of a day the calendar page shows as bookable (each page in its own zone,
+    its date overrides included)."""
+    window, laid_out = Interval(start, end), []
+    for page in _active_on(calendar):
+        rules = rules_for(page)
+        first, last = start.date() - timedelta(days=1), end.date() + timedelta(days=1)
+        laid_out += working_hours(
+            rules.weekly_hours, page.timezone, first, last, rules.date_overrides
+        )
+    return clip(merge(laid_out), window)
+
+
+def _active_on(calendar: UnifiedCalendar) -> pw.ModelSelect:
+    return BookingPage.select().where((BookingPage.calendar == calendar) & BookingPage.active)
+
+
+def has_active_pages(calendar: UnifiedCalendar) -> bool:
+    return _active_on(calendar).exists()

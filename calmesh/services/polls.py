@@ -395,9 +395,10 @@ def reopen(poll: Poll) -> Poll:
     return poll
 
 
-def decide(poll: Poll, option_id: int) -> Poll:
+def decide(poll: Poll, option_id: int, notify: bool = True) -> Poll:
     """Pick ``option_id``: close the poll, write its event to the linked calendar,
-    invite every participant who gave an address. Deciding again moves the event."""
+    invite every participant who gave an address (unless ``notify`` is False: the
+    owner tells them another way). Deciding again moves the event."""
     with write_transaction():
         poll = _lock(poll)
         option = PollOption.get_or_none((PollOption.id == option_id) & (PollOption.poll == poll))
@@ -417,7 +418,8 @@ def decide(poll: Poll, option_id: int) -> Poll:
             {**poll_data(poll), "decided_option": option_data(option)},
             subject=poll.public_id,
         )
-        _invite(poll, option, "REQUEST")
+        if notify:
+            _invite(poll, option, "REQUEST")
         poll_writeback.queue(poll)
     return poll
 

@@ -30,6 +30,89 @@
         });
       });
     });
+    root.querySelectorAll("[data-week-keys]").forEach(weekGrid);
+    root.querySelectorAll("input[data-slug-from]").forEach(slugFrom);
+    root.querySelectorAll("[data-presets-for]").forEach(presets);
+    root.querySelectorAll("select[data-shows]").forEach(showsWhen);
+  }
+
+  // As web.forms.slug_from: "Café Intro call!" -> "cafe-intro-call".
+  function slugify(text) {
+    return text.normalize("NFKD").replace(/[^\x00-\x7f]/g, "").toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 60).replace(/-+$/, "");
+  }
+
+  // A slug input follows its title until the owner types a slug of their own.
+  function slugFrom(slug) {
+    var title = document.querySelector(slug.dataset.slugFrom);
+    if (!title || slug.dataset.bound) return;
+    slug.dataset.bound = "1";
+    var following = slug.value === "" || slug.value === slugify(title.value);
+    slug.addEventListener("input", function () { following = slug.value === ""; });
+    title.addEventListener("input", function () {
+      if (!following) return;
+      slug.value = slugify(title.value);
+      slug.dispatchEvent(new Event("change", { bubbles: true }));
+    });
+  }
+
+  // Duration quick picks: each toggles its minutes in the comma-separated input, in order.
+  function presets(group) {
+    var input = document.querySelector(group.dataset.presetsFor);
+    if (!input || group.dataset.bound) return;
+    group.dataset.bound = "1";
+    group.hidden = false;
+    function values() { return input.value.split(",").map(function (v) { return v.trim(); }).filter(Boolean); }
+    function sync() {
+      group.querySelectorAll("[data-duration]").forEach(function (b) {
+        b.setAttribute("aria-pressed", values().indexOf(b.dataset.duration) >= 0 ? "true" : "false");
+      });
+    }
+    group.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-duration]");
+      if (!button) return;
+      var list = values(), at = list.indexOf(button.dataset.duration);
+      if (at >= 0) list.splice(at, 1); else list.push(button.dataset.duration);
+      input.value = list.join(", ");
+      input.dispatchEvent(new Event("input", { bubbles: true }));
+      sync();
+    });
+    input.addEventListener("input", sync);
+    sync();
+  }
+
+  // <select data-shows="#part" data-shows-when="select">: the part shows only for that value.
+  function showsWhen(select) {
+    var part = document.querySelector(select.dataset.shows);
+    if (!part) return;
+    function update() { part.hidden = select.value !== select.dataset.showsWhen; }
+    if (!select.dataset.bound) select.addEventListener("change", update);
+    select.dataset.bound = "1";
+    update();
+  }
+
+  // The calendar page's week grid: opens scrolled to the working day; on the focused
+  // grid, Left/Right go to the previous/next week and T to this week, and the grid of
+  // the new page takes the focus back.
+  function weekGrid(grid) {
+    if (grid.dataset.bound) return;
+    grid.dataset.bound = "1";
+    var body = grid.querySelector(".wg-body"), head = grid.querySelector(".wg-top");
+    var day = grid.querySelector(".wg-day");
+    var row = parseInt(grid.dataset.scrollRow, 10) || 1;
+    if (body && day) grid.scrollTop = body.offsetTop - head.offsetHeight - 8 + (row - 1) * day.offsetHeight / 96;
+    if (sessionStorage.getItem("week-focus")) {
+      sessionStorage.removeItem("week-focus");
+      grid.focus({ preventScroll: true });
+    }
+    grid.addEventListener("keydown", function (event) {
+      if (event.altKey || event.ctrlKey || event.metaKey) return;
+      var target = { ArrowLeft: "prev", ArrowRight: "next", t: "this", T: "this" }[event.key];
+      if (!target) return;
+      event.preventDefault();
+      sessionStorage.setItem("week-focus", "1");
+      window.location.assign(grid.dataset[target]);
+    });
   }
 
   document.addEventListener("DOMContentLoaded", function () { apply(document); });

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template, request
+from flask import Blueprint, Flask, flash, render_template, request
 from flask_login import current_user
+from markupsafe import Markup
 
 from calmesh import faults
 
@@ -32,6 +33,12 @@ def render(template: str, partial: str | None = None, **context):
     if partial and fragment:
         return render_template(partial, **context)
     return render_template(template, **context)
+
+
+def next_step(done: str, label: str, url: str) -> None:
+    """Flash what was just done and a link to what comes next ("Created “Intro”.
+    Next: copy its link"); ``done`` and ``label`` are escaped."""
+    flash(Markup('{} <a href="{}">Next: {}</a>').format(done, url, label))
 
 
 def init_app(app: Flask) -> None:

@@ -20,9 +20,11 @@ from calmesh.models import BookingPage, UnifiedCalendar, User
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages as service
 from calmesh.urls import links
-from calmesh.web import render, web
+from calmesh.web import next_step, render, web
+from calmesh.web.forms import slug_from
 
-DURATION_CHOICES = ("15", "30", "45", "60", "90")
+DURATION_PRESETS = ("15", "30", "45", "60", "90")  # quick picks beside the durations input
+WEEKDAYS = service.DAYS[:5]  # what "copy to all weekdays" fills
 DAY_NAMES = dict(zip(service.DAYS, ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"), strict=True))
 QUESTION_TYPES = dict(
     zip(
@@ -39,7 +41,6 @@ LABELS = {
     "calendar": "Calendar",
     "timezone": "Time zone",
     "durations": "Durations",
-    "duration": "Default duration",
     "slot_interval": "Slot interval",
     "buffer_before": "Buffer before",
     "buffer_after": "Buffer after",
@@ -86,14 +87,12 @@ def _indices(form, pattern: str) -> list[int]:
 
 def read_form(form) -> dict[str, Any]:
     """The submitted form as a state the template renders back (input kept on error)."""
-    state: dict[str, Any] = {k: form.get(k, "").strip() for k in (*TEXT_FIELDS, "duration")}
+    state: dict[str, Any] = {k: form.get(k, "").strip() for k in (*TEXT_FIELDS, "durations")}
     state |= {k: form.get(k, "").strip() for k in (*INT_FIELDS, *NULLABLE_INT_FIELDS)}
     state |= {k: form.get(k, "").strip() for k in ("window_start", "window_end")}
     # Browsers send textareas with CRLF line ends; store plain newlines.
     state["description"] = form.get("description", "").replace("\r\n", "\n")
     state["window_mode"] = "range" if form.get("window_mode") == "range" else "days"
-    state["durations"] = [d.strip() for d in form.getlist("durations") if d.strip()]
-    state["durations_other"] = form.get("durations_other", "").strip()
     state["requires_confirmation"] = form.get("requires_confirmation") == "1"
     state["active"] = form.get("active") == "1"
     state["hours"] = {day: _ranges(form, f"hours-{day}") for day in service.DAYS}
@@ -125,10 +124,7 @@ def state_from(data: dict[str, Any]) -> dict[str, Any]:
     return {
         **{k: "" if data[k] is None else str(data[k]) for k in plain},
         "window_mode": "range" if data.get("window_start") else "days",
-        "durations": [d for d in durations if d in DURATION_CHOICES],
-        "durations_other": ", ".join(d for d in durations if d not in DURATION_CHOICES),
-        # The first duration is the default; "" reads "the shortest", the usual case.
-        "duration": "" if durations[0] == min(durations, key=int) else durations[0],
+        "durations": ", ".join(durations),
         "requires_confirmation": data["requires_confirmation"],
         "active": data["active"],
         "hours": {day: [list(r) for r in data["weekly_hours"][day]] for day in service.DAYS},
@@ -178,9 +174,16 @@ def _range_rows(state: dict[str, Any], target: str) -> list[list[str]]:
 
 def apply_action(state: dict[str, Any], action: str) -> str:
     """Add or remove a row: ``add-range:hours-mon``, ``remove-range:override-0:1``,
-    ``add-question``, ``remove-question:2``...; returns the name of the input (or
-    the value of the button) that gets the focus."""
+    ``add-question``, ``remove-question:2``..., or ``copy-hours:mon`` (that day's
+    hours to every weekday); returns the name of the input (or the value of the
+    button) that gets the focus."""
     verb, _, rest = action.partition(":")
+    if verb == "copy-hours":
+        if rest not in state["hours"]:
+            abort(400)
+        for day in WEEKDAYS:
+            state["hours"][day] = [list(r) for r in state["hours"][rest]]
+        return action
     op, _, kind = verb.partition("-")
     if op not in {"add", "remove"} or kind not in NEW_ROWS:
         abort(400)
@@ -226,11 +229,11 @@ def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[st
     body: dict[str, Any] = {k: state[k] for k in TEXT_FIELDS}
     body |= {k: _int(state[k] or "0") for k in INT_FIELDS}
     body |= {k: _int(state[k]) if state[k] else None for k in NULLABLE_INT_FIELDS}
-    others = [d.strip() for d in state["durations_other"].split(",") if d.strip()]
-    durations = list(dict.fromkeys(_int(d) for d in state["durations"] + others))
-    body["durations"] = sorted(durations, key=lambda d: (not isinstance(d, int), d))
-    if state["duration"]:
-        body["duration"] = _int(state["duration"])
+    # In the order given: the visitor sees them so, and the first is the default.
+    typed = (d.strip() for d in state["durations"].split(","))
+    body["durations"] = list(dict.fromkeys(_int(d) for d in typed if d))
+    if not state["slug"] and state["title"]:
+        body["slug"] = slug_from(state["title"])  # what app.js proposes, without JavaScript
     if state["window_mode"] == "range":
         body["window_days"] = None
         body["window_start"] = state["window_start"] or None
@@ -326,7 +329,7 @@ def _anchor(key: str) -> str:
     if key in {"date_overrides", "questions", "form"}:
         return {"date_overrides": "overrides", "form": "page-form"}.get(key, key)
     suffix = {"override": "-date", "question": "-label"}.get(key.partition("-")[0], "")
-    return f"f-{'durations_other' if key == 'durations' else key}{suffix}"
+    return f"f-{key}{suffix}"
 
 
 def _page_error(exc: service.PageError) -> dict[str, str]:
@@ -337,22 +340,12 @@ def _page_error(exc: service.PageError) -> dict[str, str]:
     return {field: str(exc)[:1].upper() + str(exc)[1:]}
 
 
-def _check_default(body: dict[str, Any]) -> dict[str, str]:
-    """The default must be ticked: otherwise the service would quietly add it back."""
-    if "duration" in body and body["duration"] not in body["durations"]:
-        return {"duration": "Default duration must be one of the offered durations"}
-    return {}
-
-
 def save(state: dict[str, Any], page: BookingPage | None) -> tuple[BookingPage | None, dict]:
     body, where = body_from(state)
-    errors = _check_default(body)
     try:
         data = (service.PAGE_PATCH if page else service.NEW_PAGE).parse(body)
     except Invalid as exc:
-        errors = {**errors_from(exc.details, where), **errors}
-    if errors:
-        return None, errors
+        return None, errors_from(exc.details, where)
     try:
         if page is None:
             return service.create(current_user, data), {}
@@ -369,16 +362,14 @@ def _editor(state: dict, page: BookingPage | None, errors: dict | None = None, f
     return render(
         "booking_pages/edit.html",
         "booking_pages/_form.html",
-        state=state,
+        **_preview(state),
         page=page,
         out=service.page_data(page, links()) if page else None,
         errors=errors or {},
         error_links=[(_anchor(key), message) for key, message in (errors or {}).items()],
         focus=focus,
         labels=LABELS,
-        days=DAY_NAMES,
-        question_types=QUESTION_TYPES,
-        duration_choices=DURATION_CHOICES,
+        duration_presets=DURATION_PRESETS,
         calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
         zones=sorted(iana_zones()),
         booking_count=page.bookings.count() if page else 0,
@@ -394,8 +385,12 @@ def _submitted(page: BookingPage | None):
     if errors:
         # The service may have changed the object before refusing; show what is stored.
         return _editor(state, page and BookingPage.get_by_id(page.id), errors)
-    flash(f"Saved “{saved.title}”." if page else f"Created “{saved.title}”.")
-    return redirect(url_for("web.booking_page_settings", slug=saved.slug))
+    settings = url_for("web.booking_page_settings", slug=saved.slug)
+    if page:
+        flash(f"Saved “{saved.title}”.")
+    else:
+        next_step(f"Created “{saved.title}”.", "copy its link and share it", f"{settings}#page-url")
+    return redirect(settings)
 
 
 @web.route("/booking-pages")
@@ -422,6 +417,25 @@ def new_booking_page():
     if request.method == "POST":
         return _submitted(None)
     return _editor(_new_state(), None)
+
+
+# "_" is no slug character: the path cannot shadow a page's settings.
+@web.route("/booking-pages/_preview", methods=["POST"])
+@login_required
+def booking_page_preview():
+    """The editor's live preview of the public page, from the form as it is now."""
+    return render("booking_pages/_preview.html", **_preview(read_form(request.form)))
+
+
+def _preview(state: dict[str, Any]) -> dict[str, Any]:
+    durations = [d.strip() for d in state["durations"].split(",") if d.strip().isdigit()]
+    return {
+        "state": state,
+        "preview_durations": list(dict.fromkeys(durations)),
+        "days": DAY_NAMES,
+        "question_types": QUESTION_TYPES,
+        "preview_slug": state["slug"] or slug_from(state["title"]),
+    }
 
 
 @web.route("/booking-pages/<slug:slug>", methods=["GET", "POST"])

@@ -1,4 +1,5 @@
-"""Unified calendars in the dashboard: sources in order, a week view, a day's availability."""
+"""Unified calendars in the dashboard: sources in order, a week grid (calmesh.web.week),
+a day's availability within the booking pages' hours."""
 
 from __future__ import annotations
 
@@ -8,17 +9,15 @@ from zoneinfo import ZoneInfo
 from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.engine.hours import day_bounds
+from calmesh.engine import timefmt
 from calmesh.inputs.calendars import NEW_CALENDAR
-from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
+from calmesh.models import BookingPage, Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
 from calmesh.services import write_backs
 from calmesh.urls import external_url
-from calmesh.web import render, web
-from calmesh.web.forms import parse_form
-
-PALETTE_SIZE = 8  # .src-0 ... .src-7 in app.css
+from calmesh.web import next_step, render, web, week
+from calmesh.web.forms import parse_form, slug_from
 
 
 def _owned(slug: str) -> UnifiedCalendar:
@@ -33,7 +32,8 @@ def _owned(slug: str) -> UnifiedCalendar:
 def calendars():
     values, errors, status = {"timezone": current_user.timezone}, {}, 200
     if request.method == "POST":
-        values, errors = parse_form(NEW_CALENDAR, ["slug", "name", "timezone"])
+        proposed = {"slug": slug_from(request.form.get("name", ""))}
+        values, errors = parse_form(NEW_CALENDAR, ["slug", "name", "timezone"], proposed)
         if not errors:
             try:
                 calendar = service.create(
@@ -42,8 +42,9 @@ def calendars():
             except service.CalendarError as exc:
                 errors = {"slug": str(exc)}
             else:
-                flash(f"Created “{calendar.name}”. Add its sources next.")
-                return redirect(url_for("web.calendar_detail", slug=calendar.slug))
+                detail = url_for("web.calendar_detail", slug=calendar.slug)
+                next_step(f"Created “{calendar.name}”.", "add its sources", f"{detail}#f-source")
+                return redirect(detail)
         status = 400
     rows = UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name)
     return render(
@@ -56,8 +57,8 @@ def calendars():
 
 
 def _week_start(text: str | None, zone: ZoneInfo) -> date:
-    day = _day(text, zone)
-    return day - timedelta(days=day.weekday())
+    """The first day of the week ``text`` names, weeks starting on the owner's day."""
+    return timefmt.week_of(_day(text, zone), current_user.week_start)
 
 
 def _day(text: str | None, zone: ZoneInfo) -> date:
@@ -68,33 +69,6 @@ def _day(text: str | None, zone: ZoneInfo) -> date:
     except ValueError:
         return datetime.now(zone).date()
     return day if SANE_YEARS[0] <= day.year <= SANE_YEARS[1] else datetime.now(zone).date()
-
-
-def _week(calendar: UnifiedCalendar, monday: date) -> dict:
-    """The merged events of one week, by local day, with conflicts marked."""
-    zone = ZoneInfo(calendar.timezone)
-    start, end = day_bounds(monday, zone).start, day_bounds(monday + timedelta(days=6), zone).end
-    found = service.events(calendar, start, end)
-    conflicting = set()
-    for conflict in service.conflicts_among(calendar, found):
-        conflicting |= {id(conflict.a), id(conflict.b)}
-    days = {monday + timedelta(days=i): [] for i in range(7)}
-    for event in found:
-        occ = event.occurrence
-        if occ.all_day:
-            first, last = occ.start_date, occ.end_date - timedelta(days=1)
-        else:
-            first = occ.start.astimezone(zone).date()
-            last = (
-                (occ.end - timedelta(microseconds=1)).astimezone(zone).date()
-                if occ.end > occ.start
-                else first
-            )
-        day = max(first, monday)
-        while day <= min(last, monday + timedelta(days=6)):
-            days[day].append({"event": event, "conflict": id(event.busy_event) in conflicting})
-            day += timedelta(days=1)
-    return {"days": days, "zone": zone, "conflicts": len(conflicting)}
 
 
 @web.route("/calendars/<slug:slug>")
@@ -108,18 +82,17 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
     zone = ZoneInfo(calendar.timezone)
     monday = _week_start(request.args.get("week"), zone)
     chosen = _day(request.args.get("day"), zone)
-    bounds = day_bounds(chosen, zone)
     sources = service.sources(calendar)
     return render(
         "calendars/detail.html",
         calendar=calendar,
         sources=sources,
         **_write_target_context(calendar, sources),
-        colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
-        week=_week(calendar, monday),
+        colour=week.colours(sources),
+        week=week.week(calendar, monday, sources, clock=current_user.clock),
         monday=monday,
         day=chosen,
-        availability=service.availability_of(calendar, bounds.start, bounds.end),
+        availability=week.day_availability(calendar, chosen, clock=current_user.clock),
         zone=zone,
         addable=_addable(sources),
         timedelta=timedelta,
@@ -200,6 +173,8 @@ def calendar_add_source(slug: str):
     connection_id, _, remote_id = choice.partition(":")
     try:
         service.add_source(calendar, int(connection_id), int(remote_id) if remote_id else None)
+        if not BookingPage.for_user(current_user).exists():
+            next_step("Source added.", "make a booking page", url_for("web.new_booking_page"))
     except ValueError:
         flash("Choose a connection to add.")
     except service.CalendarError as exc:
@@ -225,7 +200,7 @@ def calendar_move_source(slug: str, source_id: int):
             calendar=calendar,
             sources=sources,
             **_write_target_context(calendar, sources),
-            colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
+            colour=week.colours(sources),
         )
     return _back(calendar)
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, request, url_for
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.auth import apikeys
 from calmesh.db import utcnow
 from calmesh.inputs.keys import NEW_KEY
 from calmesh.jobs.heartbeat import latest_heartbeat
-from calmesh.models import SCOPES, ApiKey
+from calmesh.models import SCOPES, ApiKey, BookingPage
+from calmesh.services import overview
+from calmesh.urls import external_url
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
 
@@ -26,8 +28,17 @@ def index():
 @web.route("/dashboard")
 @login_required
 def dashboard():
+    smtp = bool(current_app.config["CALMESH"]["mail.host"])
+    first_page = BookingPage.for_user(current_user).order_by(BookingPage.created_at).first()
     return render(
         "dashboard/home.html",
+        setup=overview.setup(current_user, smtp),
+        home=overview.home(current_user),
+        first_page=first_page,
+        share_url=first_page
+        and external_url("public.booking_page", handle=current_user.handle, slug=first_page.slug),
+        now=utcnow(),
+        upcoming_days=overview.UPCOMING_DAYS,
         heartbeat=latest_heartbeat(),
         key_count=ApiKey.for_user(current_user).where(ApiKey.revoked_at.is_null()).count(),
     )

@@ -21,13 +21,13 @@ from peewee import fn
 
 from calmesh.delivery import attachment
 from calmesh.engine.hours import local_to_utc
-from calmesh.models import Participant, Poll, PollOption, UnifiedCalendar
+from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar, Vote
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results
 from calmesh.services import polls as service
 from calmesh.urls import external_url
-from calmesh.web import render, web
+from calmesh.web import next_step, render, web
 
 ZONE_MODE_LABELS = dict(
     zip(
@@ -46,6 +46,18 @@ LINE = re.compile(
     r"(?:[ T]+(?P<start>\d{1,2}:\d{2})(?:\s*[-–]\s*(?P<end>\d{1,2}:\d{2}))?)?"
 )
 HEAT_LEVELS = 4  # .heat-0 ... .heat-4 in app.css
+# The error summary's words and links: (label, id of the input it names).
+FIELDS = {
+    "title": ("Title", "f-title"),
+    "description": ("Description", "f-description"),
+    "location": ("Location", "f-location"),
+    "timezone": ("Time zone", "f-timezone"),
+    "duration": ("Duration", "f-duration"),
+    "options": ("Options", "options-field"),
+    "zone_mode": ("How times are shown", "f-zone-participant"),
+    "deadline": ("Deadline", "f-deadline"),
+    "calendar": ("Calendar", "f-calendar"),
+}
 
 
 def local(moment: datetime, tz: str) -> str:
@@ -164,14 +176,24 @@ def body_from(state: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _keyed(details: list[dict[str, str]]) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for detail in details:
+        errors.setdefault(re.match(r"[a-z_]*", detail["field"])[0] or "form", detail["message"])
+    return errors
+
+
 def save(state: dict[str, Any], poll: Poll | None) -> tuple[Poll | None, dict[str, str]]:
+    errors: dict[str, str] = {}
     try:
-        data = (service.POLL_PATCH if poll else service.NEW_POLL).parse(body_from(state))
+        body = body_from(state)
+    except Invalid as exc:  # a bad option line; the other fields are still checked
+        errors, body = _keyed(exc.details), body_from({**state, "options": ""})
+    try:
+        data = (service.POLL_PATCH if poll else service.NEW_POLL).parse(body)
     except Invalid as exc:
-        errors: dict[str, str] = {}
-        for detail in exc.details:
-            key = re.match(r"[a-z_]*", detail["field"])[0] or "form"
-            errors.setdefault(key, detail["message"])
+        errors = {**_keyed(exc.details), **errors}
+    if errors:
         return None, errors
     try:
         return (service.update(poll, data) if poll else service.create(current_user, data)), {}
@@ -183,12 +205,28 @@ def save(state: dict[str, Any], poll: Poll | None) -> tuple[Poll | None, dict[st
 # --- views -----------------------------------------------------------------------------------
 
 
+def _summary(errors: dict[str, str]) -> list[tuple[str | None, str]]:
+    """(anchor, sentence) per error, in the form's order: the summary links each to its field."""
+    order = [*FIELDS, *errors]
+    found = []
+    for key in sorted(errors, key=order.index):
+        label, anchor = FIELDS.get(key, (None, None))
+        message = errors[key]
+        found.append(
+            (anchor, f"{label}: {message}" if label else message[:1].upper() + message[1:])
+        )
+    return found
+
+
 def _editor(state: dict[str, Any], poll: Poll | None, errors: dict | None = None):
     return render(
         "polls/edit.html",
         state=state,
         poll=poll,
         errors=errors or {},
+        summary=_summary(errors or {}),
+        today=datetime.now(ZoneInfo(current_user.timezone)).date().isoformat(),
+        first_weekday=current_user.week_start,  # where the picker's weeks start
         zone_modes=ZONE_MODE_LABELS,
         calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
         zones=sorted(iana_zones()),
@@ -200,8 +238,14 @@ def _submitted(poll: Poll | None):
     saved, errors = save(state, poll)
     if errors:
         return _editor(state, poll, errors)
-    flash(f"Saved “{saved.title}”." if poll else f"Created “{saved.title}”. Share its link.")
-    return redirect(url_for("web.poll_detail", poll_id=saved.public_id))
+    detail = url_for("web.poll_detail", poll_id=saved.public_id)
+    if poll:
+        flash(f"Saved “{saved.title}”.")
+    else:
+        next_step(
+            f"Created “{saved.title}”.", "copy its link and send it round", f"{detail}#poll-url"
+        )
+    return redirect(detail)
 
 
 @web.route("/polls")
@@ -229,6 +273,10 @@ def polls():
 def new_poll():
     if request.method == "POST":
         return _submitted(None)
+    source = request.args.get("from", "")
+    if source:  # "Duplicate": the editor filled from another poll, its votes left behind
+        original = _owned(source)
+        return _editor({**state_from(original), "title": f"{original.title} (copy)"}, None)
     return _editor(_new_state(), None)
 
 
@@ -263,6 +311,7 @@ def poll_detail(poll_id: str):
         heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
         decided=poll.decided_option_id,
         accepts=poll_results.accepts_votes(poll),
+        comments=list(Comment.of(poll)),
         url=external_url("public.poll_page", poll_id=poll.public_id),
         local=local,
     )
@@ -279,17 +328,45 @@ def _act(poll_id: str, change, done: str, *args):
     return redirect(url_for("web.poll_detail", poll_id=poll.public_id))
 
 
-@web.route("/polls/<token:poll_id>/decide", methods=["POST"])
+def _option_id(text: str) -> int:
+    if not text.isdigit() or len(text) > 10:
+        abort(400, "choose an option")
+    return int(text)
+
+
+@web.route("/polls/<token:poll_id>/decide", methods=["GET", "POST"])
 @login_required
 def decide_poll(poll_id: str):
-    option = request.form.get("option_id", "")
-    if not option.isdigit() or len(option) > 10:
-        abort(400, "choose an option")
+    """GET asks first (which option, notify or not); POST decides."""
+    if request.method == "GET":
+        poll = _owned(poll_id)
+        option = PollOption.get_or_none(
+            (PollOption.id == _option_id(request.args.get("option_id", "")))
+            & (PollOption.poll == poll)
+        )
+        if option is None:
+            abort(404)
+        return render(
+            "polls/decide.html",
+            poll=poll,
+            option=option,
+            heading=poll_results.heading(option, poll.timezone),
+            invitees=Participant.of(poll).where(Participant.email != "").count(),
+            answers=dict(
+                Vote.select(Vote.value, fn.COUNT(Vote.id))
+                .where(Vote.option == option)
+                .group_by(Vote.value)
+                .tuples()
+            ),
+        )
+    notify = request.form.get("notify", "1") != "0"
+    done = (
+        "Decided. The participants who gave an address get an invitation."
+        if notify
+        else "Decided. Nobody was e-mailed: tell the participants yourself."
+    )
     return _act(
-        poll_id,
-        service.decide,
-        "Decided. The participants who gave an address get an invitation.",
-        int(option),
+        poll_id, service.decide, done, _option_id(request.form.get("option_id", "")), notify
     )
 
 

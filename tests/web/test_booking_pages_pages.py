@@ -92,9 +92,7 @@ def settings_form(**changes) -> dict:
         "requires_confirmation": "1",
         "calendar": "work",
         "timezone": "Europe/Berlin",
-        "durations": ["30", "60"],
-        "durations_other": "20, 120",
-        "duration": "30",
+        "durations": "30, 20, 60, 120",  # in this order: the first is the default
         "slot_interval": "15",
         "hours-mon-0-start": "09:00",
         "hours-mon-0-end": "12:00",
@@ -205,14 +203,48 @@ def test_create_stores_every_setting_as_the_form_said(client):
     assert "Created “Intro call”" in client.get("/booking-pages/intro").get_data(as_text=True)
 
 
-def test_a_date_range_window_and_the_shortest_default(client):
+def test_a_date_range_window_and_durations_in_the_order_typed(client):
     form = settings_form(
-        window_mode="range", window_start="2030-01-01", window_end="2030-03-31", duration=""
+        window_mode="range",
+        window_start="2030-01-01",
+        window_end="2030-03-31",
+        durations="60, 15, 60, 30",
     )
     assert client.post("/booking-pages/new", data=form).status_code == 302
     got = stored(client)
     assert (got["window_start"], got["window_end"]) == ("2030-01-01", "2030-03-31")
-    assert got["durations"] == [20, 30, 60, 120]
+    assert got["durations"] == [60, 15, 30]  # as typed, once each; the first is the default
+    assert 'value="60, 15, 30"' in client.get("/booking-pages/intro").get_data(as_text=True)
+
+
+def test_a_blank_slug_is_proposed_from_the_title(client):
+    form = settings_form(title="Café: Intro call!", slug="")
+    response = client.post("/booking-pages/new", data=form)
+    assert response.headers["Location"].endswith("/booking-pages/cafe-intro-call")
+
+
+def test_copy_to_all_weekdays_fills_mon_to_fri_without_saving(client):
+    form = settings_form(_action="copy-hours:mon")
+    response = client.post("/booking-pages/new", data=form, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    back = form_of(response.get_data(as_text=True))
+    for day in ("mon", "tue", "wed", "thu", "fri"):
+        assert (back[f"hours-{day}-0-start"], back[f"hours-{day}-1-end"]) == (["09:00"], ["17:00"])
+    assert "hours-sat-0-start" not in back
+    assert BookingPage.select().count() == 0
+    bad = client.post("/booking-pages/new", data=settings_form(_action="copy-hours:xyz"))
+    assert bad.status_code == 400
+
+
+def test_the_live_preview_shows_the_form_as_typed(client):
+    form = settings_form(title="<i>Deep dive</i>", durations="45, 15", location="Room 7")
+    response = client.post("/booking-pages/_preview", data=form, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "&lt;i&gt;Deep dive&lt;/i&gt;" in html and "<i>" not in html
+    assert html.index("45 min") < html.index("15 min")
+    assert "Room 7" in html and "A friend / The web" in html and "/alice/intro" in html
+    assert BookingPage.select().count() == 0
 
 
 def test_the_edit_form_round_trips_unchanged(client):
@@ -263,9 +295,7 @@ def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_stored(client):
     form = settings_form(
         title="  ",
         slug="Bad Slug",
-        durations=[],
-        durations_other="abc",
-        duration="",
+        durations="abc",
         **{"hours-mon-1-end": "25:00", "override-0-date": "2030-13-01", "question-1-label": ""},
         buffer_before="-5",
     )
@@ -285,14 +315,14 @@ def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_stored(client):
     for anchor in (
         "f-title",
         "f-slug",
-        "f-durations_other",
+        "f-durations",
         "f-hours-mon-1-start",
         "f-override-0-date",
     ):
         assert f'<a href="#{anchor}">' in html and f'id="{anchor}"' in html
     # What was typed stays in the form.
     form_back = form_of(html)
-    assert form_back["slug"] == ["Bad Slug"] and form_back["durations_other"] == ["abc"]
+    assert form_back["slug"] == ["Bad Slug"] and form_back["durations"] == ["abc"]
     assert form_back["hours-mon-1-end"] == ["25:00"] and form_back["question-1-options"] == [
         "A friend\n\nThe web\n"
     ]
@@ -310,11 +340,6 @@ def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_stored(client):
         ),
         ({"question-1-options": ""}, "questions", "a select needs options"),
         ({"window_mode": "range", "window_start": "2030-01-01"}, "window_start", "go together"),
-        (
-            {"durations": ["60"], "duration": "30"},
-            "duration",
-            "must be one of the offered durations",
-        ),
     ],
 )
 def test_rules_of_the_service_are_shown_on_the_form(client, changes, key, message):
