@@ -132,7 +132,8 @@ def test_adding_the_same_source_twice_is_refused_with_a_message(client, alice, w
 
 
 @pytest.mark.parametrize(
-    "choice", ["", "abc", "1:x", ":", "0", "-1", "99999999999999999999999", "1:99999999999999999999"]
+    "choice",
+    ["", "abc", "1:x", ":", "0", "-1", "99999999999999999999999", "1:99999999999999999999"],
 )
 def test_a_malformed_choice_asks_for_a_connection(client, alice, work, choice):
     """An id beyond what the database holds was a 500 (an overflow on SQLite)."""

@@ -7,8 +7,8 @@ import pytest
 from calmesh.models import OutboxItem
 from calmesh.services import outbox
 from tests.conftest import CSRF, signed_in_client
-from tests.web.test_booking_pages_pages import XSS
-from tests.web.test_bookings_pages import at, book, make_page, text
+from tests.web.test_booking_pages import XSS
+from tests.web.test_bookings import at, book, make_page, text
 
 HTMX = {"HX-Request": "true"}
 
