@@ -1,4 +1,4 @@
-"""Leases and the scheduler: one holder at a time, across threads and processes."""
+"""The scheduler: jobs run under a lease, and one scheduler per host (an flock election)."""
 
 from __future__ import annotations
 
@@ -6,44 +6,11 @@ import itertools
 import subprocess
 import sys
 import textwrap
-import threading
 from datetime import timedelta
 
 from calmesh.jobs import leases, scheduler
 from calmesh.models import Heartbeat, Lease
 from tests.conftest import ROOT
-
-
-def test_only_one_claimant_wins_a_free_lease(app):
-    assert leases.claim("job:x", timedelta(minutes=1), who="a") is True
-    assert leases.claim("job:x", timedelta(minutes=1), who="b") is False
-    leases.release("job:x", who="a")
-    assert leases.claim("job:x", timedelta(minutes=1), who="b") is True
-
-
-def test_an_expired_lease_can_be_taken_over(app):
-    assert leases.claim("job:y", timedelta(seconds=-1), who="crashed")
-    assert leases.claim("job:y", timedelta(minutes=1), who="b")
-    assert Lease.get_by_id("job:y").holder == "b"
-
-
-def test_concurrent_claims_have_exactly_one_winner(app):
-    from calmesh.db import db
-
-    results: list[bool] = []
-    barrier = threading.Barrier(8)
-
-    def contend(i: int) -> None:
-        with app.app_context(), db.connection_context():
-            barrier.wait()
-            results.append(leases.claim("job:race", timedelta(minutes=1), who=f"t{i}"))
-
-    threads = [threading.Thread(target=contend, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == [False] * 7 + [True]
 
 
 def test_run_job_skips_work_another_process_holds(app):
