@@ -71,12 +71,10 @@ NOT_YET = {
     "calmesh/services/booking_pages.py",
     "calmesh/services/bookings.py",
     "calmesh/services/calendars.py",
-    "calmesh/services/errors.py",
     "calmesh/services/memo.py",
     "calmesh/services/poll_results.py",
     "calmesh/services/users.py",
     "calmesh/web/feeds.py",
-    "calmesh/web/forms.py",
     "calmesh/web/poll_public.py",
     "calmesh/web/__init__.py",
     "calmesh/api/__init__.py",
@@ -86,9 +84,6 @@ NOT_YET = {
     "calmesh/__init__.py",
     "calmesh/schema.py",
     "calmesh/server.py",
-    "calmesh/migrations/m0030_idempotency_fingerprint.py",
-    "calmesh/migrations/m0031_calendar_object_fault.py",
-    "calmesh/migrations/m0040_booking_page_slug_per_owner.py",
 }
 
 
