@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import peewee as pw
 from playhouse.migrate import migrate as run_ops
 
 from calmesh import db
@@ -16,12 +17,10 @@ def test_existing_objects_get_an_empty_fault(app, alice):
     migrator = db.migrator_for(db.db.obj)
     run_ops(migrator.drop_column("calendar_object", "fault"))
     db.SchemaVersion.delete().where(db.SchemaVersion.name == NAME).execute()
-    mark = "?" if db.is_sqlite() else "%s"
-    db.db.execute_sql(
-        "INSERT INTO calendar_object (calendar_id, href, etag, uid, ical) "
-        f"VALUES ({', '.join([mark] * 5)})",
-        (remote.id, "/cal/a.ics", "e1", "a", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"),
-    )
+    table = pw.Table("calendar_object", ("calendar_id", "href", "etag", "uid", "ical"))
+    table.bind(db.db.obj).insert(
+        calendar_id=remote.id, href="/cal/a.ics", etag="e1", uid="a", ical="BEGIN:VCALENDAR"
+    ).execute()
 
     assert db.migrate() == [NAME]
 
