@@ -50,11 +50,10 @@ NOT_YET = {
     # (issue 12.4); tests/providers/ is being moved then.
     "calmesh/providers/base.py",
     "calmesh/providers/registry.py",
-    # Side effects become a package of their own (issue 12.1), with these;
-    # the outbox lanes and the sync jobs are tested today in
-    # tests/services/test_outbox.py and tests/services/test_sync.py.
+    # Side effects became a package of their own (issue 12.1); the outbox
+    # lanes and the sync jobs are tested today in tests/services/test_outbox.py
+    # and tests/services/test_sync.py.
     "calmesh/services/events.py",
-    "calmesh/services/handlers.py",
     "calmesh/jobs/outbox.py",
     "calmesh/jobs/sync.py",
     # Tested through the pages and the API that use them; tests of their own
@@ -84,6 +83,27 @@ NOT_YET = {
     "calmesh/__init__.py",
     "calmesh/schema.py",
     "calmesh/server.py",
+}
+
+
+# Modules merged while the rule was being written (2 December 2026), by
+# helpers who add their mirrored tests: each entry names who owes them. Not a
+# place for new modules either; the test below fails once one is tested.
+OWED = {
+    "calmesh/claims.py": "effects",
+    "calmesh/effects/booking_mail.py": "effects",
+    "calmesh/effects/booking_writeback.py": "effects",
+    "calmesh/effects/delivery.py": "effects",
+    "calmesh/effects/drafts.py": "effects",
+    "calmesh/effects/kinds.py": "effects",
+    "calmesh/effects/mail.py": "effects",
+    "calmesh/effects/outbox.py": "effects",
+    "calmesh/effects/poll_writeback.py": "effects",
+    "calmesh/effects/webhook.py": "effects",
+    "calmesh/effects/writeback.py": "effects",
+    "calmesh/engine/timefmt.py": "ownera",
+    "calmesh/services/write_backs.py": "ownera",
+    "calmesh/web/owner_time.py": "ownera",
 }
 
 
@@ -129,7 +149,7 @@ def test_every_module_has_a_test_module_of_its_own():
     missing = [
         f"{name}: tests go in {where_tests_go(module).relative_to(ROOT)}"
         for name, module in modules().items()
-        if name not in CANNOT and name not in NOT_YET and not has_tests(where_tests_go(module))
+        if name not in {*CANNOT, *NOT_YET, *OWED} and not has_tests(where_tests_go(module))
     ]
     assert not missing, "modules without a test module:\n" + "\n".join(missing)
 
@@ -139,10 +159,12 @@ def test_the_lists_of_exceptions_name_modules_that_still_lack_tests():
     known = modules()
     stale = [
         name
-        for name in sorted({*CANNOT, *NOT_YET})
+        for name in sorted({*CANNOT, *NOT_YET, *OWED})
         if name not in known or has_tests(where_tests_go(known[name]))
     ]
-    assert not stale, "take these out of CANNOT or NOT_YET in tests/test_layout.py: " + str(stale)
+    assert not stale, "take these out of CANNOT, NOT_YET or OWED in tests/test_layout.py: " + str(
+        stale
+    )
 
 
 def test_the_mapping_of_modules_to_test_modules():
