@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from calmesh.effects import outbox
 from calmesh.jobs import registry, scheduler
-from calmesh.services import outbox
 
 
 def test_every_job_is_registered_once_the_registry_is_imported():
