@@ -73,7 +73,6 @@ NOT_YET = {
     "calmesh/services/memo.py",
     "calmesh/services/poll_results.py",
     "calmesh/services/users.py",
-    "calmesh/web/feeds.py",
     "calmesh/web/poll_public.py",
     "calmesh/web/__init__.py",
     "calmesh/api/__init__.py",
