@@ -48,7 +48,9 @@ echo "== ruff"
 # and CLIs the tests start included: see [tool.coverage] in pyproject.toml);
 # the PostgreSQL run runs the same code and is not, to keep CI short.
 logs=$(mktemp -d /tmp/calmesh-tests.XXXXXX)
-mkdir "$logs/coverage"
+# Open to every user: a test runs `calmesh init` as nobody (setpriv), and that
+# process writes its coverage data here too.
+chmod 755 "$logs" && mkdir -m 1777 "$logs/coverage"
 run_suite() {  # NAME [ENV=VALUE ...] -- MODULE...: the whole suite; output in $logs/NAME.log
   local name=$1 settings=(); shift
   while [ "$1" != "--" ]; do settings+=("$1"); shift; done
