@@ -44,13 +44,22 @@ echo "== ruff"
 # The two engines run side by side: most of a test's time is spent waiting on
 # real servers (serve, Radicale, Chromium, PostgreSQL), so two runs share two
 # cores well. Each run's output goes to its own log, printed when both ended.
+# The SQLite run is measured by coverage.py (lines and branches, the servers
+# and CLIs the tests start included: see [tool.coverage] in pyproject.toml);
+# the PostgreSQL run runs the same code and is not, to keep CI short.
 logs=$(mktemp -d /tmp/calmesh-tests.XXXXXX)
-run_suite() {  # NAME [ENV=VALUE ...]: the whole suite; output in $logs/NAME.log
-  local name=$1; shift
-  env "$@" .venv/bin/python -m pytest -q -p no:cacheprovider "${pytest_args[@]}" \
+# Open to every user: a test runs `calmesh init` as nobody (setpriv), and that
+# process writes its coverage data here too.
+chmod 755 "$logs" && mkdir -m 1777 "$logs/coverage"
+run_suite() {  # NAME [ENV=VALUE ...] -- MODULE...: the whole suite; output in $logs/NAME.log
+  local name=$1 settings=(); shift
+  while [ "$1" != "--" ]; do settings+=("$1"); shift; done
+  shift
+  env "${settings[@]}" .venv/bin/python -m "$@" -q -p no:cacheprovider "${pytest_args[@]}" \
     >"$logs/$name.log" 2>&1
 }
 pytest_args=("$@")
+export COVERAGE_FILE="$logs/coverage/data"
 
 pg=""
 if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -64,9 +73,9 @@ fi
 
 started=$(date +%s)
 echo "== tests on SQLite${pg:+ and, at the same time, on PostgreSQL}"
-run_suite sqlite & sqlite_pid=$!
+run_suite sqlite -- coverage run -m pytest & sqlite_pid=$!
 if [ -n "$pg" ]; then
-  run_suite postgresql CALMESH_TEST_DATABASE_URL="$PG_URL" & pg_pid=$!
+  run_suite postgresql CALMESH_TEST_DATABASE_URL="$PG_URL" -- pytest & pg_pid=$!
 fi
 status=0
 wait "$sqlite_pid" || status=1
@@ -81,5 +90,26 @@ else
   echo "== PostgreSQL not installed: the second run is skipped on this machine"
 fi
 echo "== both runs took $(( $(date +%s) - started )) s"
+
+# A run of part of the suite (extra arguments) measures part of the code: the
+# report is printed, but only the whole suite is held to fail_under.
+echo "== coverage of calmesh/ on SQLite (lines and branches)"
+fail_under=()
+[ ${#pytest_args[@]} -eq 0 ] || fail_under=(--fail-under=0)
+if .venv/bin/python -m coverage combine -q "$logs/coverage"; then
+  .venv/bin/python -m coverage report "${fail_under[@]}" || status=1
+  .venv/bin/python -m coverage json -q -o "$logs/coverage.json"
+  .venv/bin/python - "$logs/coverage.json" <<'SUMMARY'
+import json, sys
+totals = json.load(open(sys.argv[1]))["totals"]
+lines = 100 * totals["covered_lines"] / max(1, totals["num_statements"])
+branches = 100 * totals["covered_branches"] / max(1, totals["num_branches"])
+print(f"calmesh/: {lines:.1f}% of lines, {branches:.1f}% of branches, "
+      f"{totals['percent_covered']:.1f}% together (fail_under applies to this one)")
+SUMMARY
+else
+  echo "no coverage data: the SQLite run did not start" >&2
+  status=1
+fi
 rm -rf "$logs"
 exit "$status"

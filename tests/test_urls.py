@@ -15,8 +15,8 @@ from calmesh.jobs.outbox import process_due
 from calmesh.models import MailMessage, User
 from calmesh.urls import external_url, listen_origin, local_path, trusted_origin
 from tests.conftest import CSRF, make_user, signed_in_client
-from tests.web.test_poll_pages import cast
-from tests.web.test_poll_pages import create as create_poll
+from tests.web.test_polls import cast
+from tests.web.test_polls import create as create_poll
 from tests.web.test_public_booking import berlin, make_page, post_booking
 
 TRUSTED = "https://cal.example.test"

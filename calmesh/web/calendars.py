@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from calmesh.engine import timefmt
 from calmesh.inputs.calendars import NEW_CALENDAR
 from calmesh.models import BookingPage, Connection, RemoteCalendar, UnifiedCalendar
-from calmesh.schema import SANE_YEARS, iana_zones
+from calmesh.schema import SANE_YEARS, Integer, iana_zones
 from calmesh.services import calendars as service
 from calmesh.services import write_backs
 from calmesh.urls import external_url
@@ -172,7 +172,7 @@ def calendar_add_source(slug: str):
     choice = request.form.get("source", "")
     connection_id, _, remote_id = choice.partition(":")
     try:
-        service.add_source(calendar, int(connection_id), int(remote_id) if remote_id else None)
+        service.add_source(calendar, _id(connection_id), _id(remote_id) if remote_id else None)
         if not BookingPage.for_user(current_user).exists():
             next_step("Source added.", "make a booking page", url_for("web.new_booking_page"))
     except ValueError:
@@ -180,6 +180,15 @@ def calendar_add_source(slug: str):
     except service.CalendarError as exc:
         flash(f"Could not add the source: {exc}")
     return _back(calendar)
+
+
+def _id(text: str) -> int:
+    """An id chosen in a form; ValueError for one the database could not hold
+    (an overflow on SQLite, an error on PostgreSQL: a 500 before)."""
+    number = int(text)
+    if not 0 < number <= Integer.LIMIT:
+        raise ValueError(f"not an id: {text!r}")
+    return number
 
 
 @web.route("/calendars/<slug:slug>/sources/<int:source_id>/move", methods=["POST"])

@@ -365,7 +365,8 @@ def test_a_hanging_server_times_out_quickly(google, primary):
     started = time.monotonic()
     with pytest.raises(ProviderError, match="no answer in time") as caught:
         provider.changes(primary, None, WINDOW)
-    assert time.monotonic() - started < 3
+    # Well before the server would have answered: a ratio, not this machine's speed.
+    assert time.monotonic() - started < google.hang / 2
     assert not caught.value.permanent
 
 

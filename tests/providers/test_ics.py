@@ -434,7 +434,8 @@ def test_a_slow_server_fails_fast_with_a_timeout(feeds):
     started = time.monotonic()
     with pytest.raises(ProviderError, match="no answer in time") as caught:
         sync(feeds.url_for("slow.ics"), http=HttpSettings(allow_private=True, timeout=1))
-    assert time.monotonic() - started < 5
+    # The configured 1 s, not the default timeout: a ratio, not this machine's speed.
+    assert time.monotonic() - started < HttpSettings().timeout / 4
     assert not caught.value.permanent
 
 

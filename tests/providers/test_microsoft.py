@@ -406,7 +406,8 @@ def test_a_hanging_server_times_out_quickly(graph, calendar):
     started = time.monotonic()
     with pytest.raises(ProviderError, match="no answer in time") as caught:
         provider.changes(calendar, None, WINDOW)
-    assert time.monotonic() - started < 3
+    # Well before the server would have answered: a ratio, not this machine's speed.
+    assert time.monotonic() - started < graph.hang / 2
     assert not caught.value.permanent
 
 

@@ -264,7 +264,8 @@ def test_a_server_that_never_answers_times_out(feeds):
     started = time.monotonic()
     with net.client(settings) as http, pytest.raises(ProviderError, match="no answer in time"):
         net.fetch(http, "GET", feeds.url_for("hang.ics"), settings)
-    assert time.monotonic() - started < 3
+    # The configured 0.5 s, not the default timeout: a ratio, not this machine's speed.
+    assert time.monotonic() - started < HttpSettings().timeout / 4
 
 
 def test_a_server_dripping_bytes_hits_the_whole_answer_deadline(feeds):
@@ -277,7 +278,8 @@ def test_a_server_dripping_bytes_hits_the_whole_answer_deadline(feeds):
         pytest.raises(ProviderError, match=r"took longer than 1\.5 s"),
     ):
         net.fetch(http, "GET", feeds.url_for("drip.ics"), settings)
-    assert time.monotonic() - started < 3
+    # Well before the whole body (8 s of drips) would have arrived.
+    assert time.monotonic() - started < 40 * 0.2 / 2
 
 
 def test_a_closed_port_is_a_retryable_error():

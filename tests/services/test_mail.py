@@ -226,7 +226,8 @@ def test_a_server_that_is_down_is_retried_and_fails_fast(app):
         send(mail(), settings)
 
     assert caught.value.retry is True
-    assert time.monotonic() - started < 2
+    # A refused connection is reported at once, not after the timeout: a ratio.
+    assert time.monotonic() - started < settings["mail.timeout"] / 4
 
 
 def test_a_server_that_never_answers_times_out_and_is_retried(app, silent_smtp_port):

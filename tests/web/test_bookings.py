@@ -12,7 +12,7 @@ from calmesh.services import booking_pages, bookings, calendars
 from calmesh.web import bookings as bookings_view
 from tests.api.test_bookings import next_weekday_at
 from tests.conftest import CSRF, signed_in_client
-from tests.web.test_booking_pages_pages import XSS
+from tests.web.test_booking_pages import XSS
 
 BERLIN = ZoneInfo("Europe/Berlin")  # alice's zone: the list's times
 NEW_YORK = ZoneInfo("America/New_York")  # the page's zone: its weekly hours

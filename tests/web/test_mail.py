@@ -8,8 +8,8 @@ from calmesh.effects import outbox
 from calmesh.jobs.outbox import process_due
 from calmesh.models import OutboxItem
 from tests.conftest import CSRF, signed_in_client
-from tests.web.test_booking_pages_pages import XSS
-from tests.web.test_bookings_pages import at, book, make_page, text
+from tests.web.test_booking_pages import XSS
+from tests.web.test_bookings import at, book, make_page, text
 
 HTMX = {"HX-Request": "true"}
 
