@@ -15,6 +15,8 @@ class User(BaseModel):
     name = pw.CharField(max_length=200, default="")
     password_hash = pw.CharField(max_length=300, default="")
     timezone = pw.CharField(max_length=64, default="UTC")
+    # /{handle} lists the active booking pages only when the owner turns this on.
+    public_profile = pw.BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
 
     # flask-login's protocol

@@ -11,6 +11,7 @@ import peewee as pw
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.intervals import Interval, near
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
+from calmesh.i18n import LANGUAGES
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
 from calmesh.schema import (
     SLUG_MAX,
@@ -108,6 +109,10 @@ SETTINGS: dict[str, Any] = {
     "location": String(max_length=500),
     "questions": List(QUESTION, max_items=30),
     "active": Boolean(),
+    "language": Choice(
+        *LANGUAGES, description="Visitors' language when their browser asks for none of these"
+    ),
+    "ask_notes": Boolean(description="The booking form's free notes field"),
 }
 DEFAULTS = {
     "description": "",
@@ -128,6 +133,8 @@ DEFAULTS = {
     "location": "",
     "questions": [],
     "active": True,
+    "language": "en",
+    "ask_notes": True,
 }
 
 
@@ -155,6 +162,26 @@ def public_page(handle: str, slug: str) -> BookingPage | None:
         .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
         .first()
     )
+
+
+def paused_page(handle: str, slug: str) -> BookingPage | None:
+    """A page that exists at /{handle}/{slug} but is switched off."""
+    return (
+        BookingPage.select(BookingPage, User)
+        .join(User)
+        .where((User.handle == handle) & (BookingPage.slug == slug) & ~BookingPage.active)
+        .first()
+    )
+
+
+def listed_pages(handle: str) -> tuple[User, list[BookingPage]] | None:
+    """The owner and their active pages for the public profile /{handle}, or None
+    when there is no such owner or they keep their profile private."""
+    owner = User.get_or_none((User.handle == handle) & User.public_profile)
+    if owner is None:
+        return None
+    pages = BookingPage.for_user(owner).where(BookingPage.active).order_by(BookingPage.title)
+    return owner, list(pages)
 
 
 def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:

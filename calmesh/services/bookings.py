@@ -24,7 +24,7 @@ from calmesh.db import db, is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
 from calmesh.models import ACTIVE, Booking, BookingPage, User
 from calmesh.schema import Email, Object, String, TimeZone
-from calmesh.services import booking_pages, events, mail, outbox
+from calmesh.services import booking_pages, events, mail, outbox, visitor_mail
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
 from calmesh.urls import external_url
@@ -61,6 +61,7 @@ class Attendee:
     name: str
     email: str
     timezone: str
+    locale: str = "en"  # the language of the visitor's mails
 
 
 def event_uid(booking: Booking) -> str:
@@ -87,10 +88,32 @@ def manage_token(booking: Booking) -> str:
     return signing.sign("booking-manage", {"b": booking.uid})
 
 
-def by_manage_token(uid: str, token: str) -> Booking:
+# What a visitor's link may do; "manage" (the older links) does both changes.
+LINK_PURPOSES = ("view", "reschedule", "cancel", "manage")
+
+
+def visitor_token(booking: Booking, purpose: str) -> str:
+    """A signed link token for one of :data:`LINK_PURPOSES`: a reschedule token
+    does not cancel, a cancel token does not move, a view token does neither."""
+    assert purpose in LINK_PURPOSES
+    return signing.sign(f"booking-{purpose}", {"b": booking.uid})
+
+
+def by_visitor_token(uid: str, token: str, purposes: tuple[str, ...]) -> tuple[Booking, str]:
+    """The booking and the purpose ``token`` was signed for, the first of
+    ``purposes`` it verifies for; BadToken when none."""
+    for purpose in purposes[:-1]:
+        try:
+            return by_manage_token(uid, token, purpose), purpose
+        except signing.BadToken:
+            continue
+    return by_manage_token(uid, token, purposes[-1]), purposes[-1]
+
+
+def by_manage_token(uid: str, token: str, purpose: str = "manage") -> Booking:
     """The booking a visitor's signed link is for; BadToken for a tampered,
     expired or foreign one (a token for another booking does not open this one)."""
-    data = signing.verify("booking-manage", token)
+    data = signing.verify(f"booking-{purpose}", token)
     if not isinstance(data, dict) or data.get("b") != uid:
         raise signing.BadToken("this link is for another booking")
     booking = (
@@ -146,10 +169,15 @@ def _when(booking: Booking, tz: str) -> str:
     return f"{start:%A, %d %B %Y, %H:%M}–{end:%H:%M} ({tz})"
 
 
-def _mail(to: str, subject: str, body: str, booking: Booking, method: str | None) -> outbox.Item:
+def _mail(
+    to: str, subject: str, body: str, booking: Booking, method: str | None, visitor: bool = False
+) -> outbox.Item:
     ics = None
     if method:
-        ics = build_calendar(draft_for(booking, cancelled=method == "CANCEL"), method=method)
+        draft = draft_for(booking, cancelled=method == "CANCEL")
+        if visitor:  # their copy's description in their language, with their links
+            draft = visitor_mail.booking_draft(draft, booking)
+        ics = build_calendar(draft, method=method)
     payload = {
         "to": to,
         "subject": subject,
@@ -218,30 +246,8 @@ def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.
     """The outbox items of a change: built from the booking alone, so that
     ``book`` can prepare them before it takes the owner's lock."""
     page, owner = booking.page, booking.page.user
-    subject, line, method = {
-        "requested": (
-            f"Requested: {page.title}",
-            "Your request was sent; you will hear when it is confirmed.",
-            "REQUEST",
-        ),
-        "accepted": (f"Confirmed: {page.title}", "Your booking is confirmed.", "REQUEST"),
-        "rescheduled": (f"Moved: {page.title}", "Your booking has a new time.", "REQUEST"),
-        "declined": (f"Declined: {page.title}", "Sorry, this request was declined.", "CANCEL"),
-        "cancelled": (f"Cancelled: {page.title}", "This booking is cancelled.", "CANCEL"),
-    }[what]
-    body = [
-        f"Hello {booking.attendee_name},",
-        "",
-        line,
-        "",
-        _when(booking, booking.attendee_timezone),
-    ]
-    if page.location:
-        body.append(f"Where: {page.location}")
-    if reason:
-        body += ["", f"Reason: {reason}"]
-    if what not in ("declined", "cancelled"):
-        body += ["", f"To cancel or reschedule: {manage_url(booking)}"]
+    method = "CANCEL" if what in ("declined", "cancelled") else "REQUEST"
+    subject, body = visitor_mail.booking_notice(booking, what, reason)
     owner_lines = [
         f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
         _when(booking, owner.timezone),
@@ -251,7 +257,7 @@ def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.
     if reason:
         owner_lines.append(f"Reason: {reason}")
     items = [
-        _mail(booking.attendee_email, subject, "\n".join(body), booking, method),
+        _mail(booking.attendee_email, subject, body, booking, method, visitor=True),
         _mail(
             owner.email,
             f"[CalMesh] Booking {what}: {booking.attendee_name}",
@@ -318,6 +324,7 @@ def book(
         attendee_name=attendee.name,
         attendee_email=attendee.email,
         attendee_timezone=attendee.timezone,
+        attendee_locale=attendee.locale,
         notes=notes,
         answers=clean_answers,
         idempotency_key=idempotency_key,

@@ -20,6 +20,7 @@ from flask import current_app
 from calmesh.auth import signing
 from calmesh.db import is_sqlite, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.i18n import LANGUAGES
 from calmesh.models import (
     Comment,
     Participant,
@@ -43,7 +44,7 @@ from calmesh.schema import (
     TimeZone,
     minutes_field,
 )
-from calmesh.services import calendars, events, outbox
+from calmesh.services import calendars, events, outbox, visitor_mail
 from calmesh.services.errors import ServiceError
 from calmesh.services.mail import message_id, parse_address
 from calmesh.services.poll_results import (
@@ -96,6 +97,9 @@ SETTINGS: dict[str, Any] = {
     "hide_participants": Boolean(description="Participants see only the totals and their own"),
     "allow_comments": Boolean(),
     "notify_owner": Boolean(description="E-mail the owner about every vote"),
+    "language": Choice(
+        *LANGUAGES, description="Participants' language when their browser asks for none of these"
+    ),
     "calendar": String(
         min_length=1,
         max_length=SLUG_MAX,
@@ -113,6 +117,7 @@ DEFAULTS: dict[str, Any] = {
     "hide_participants": False,
     "allow_comments": True,
     "notify_owner": True,
+    "language": "en",
     "calendar": None,
 }
 NEW_POLL = Object(SETTINGS, name="NewPoll", required=("title", "options"))
@@ -372,9 +377,15 @@ def _set_votes(participant: Participant, choices: dict[int, str]) -> None:
 
 
 def vote(
-    poll: Poll, name: str, email: str | None, votes: list[dict[str, Any]], timezone: str = ""
+    poll: Poll,
+    name: str,
+    email: str | None,
+    votes: list[dict[str, Any]],
+    timezone: str = "",
+    locale: str = "",
 ) -> Participant:
-    """A new participant's votes; refused (409) once the poll is closed or past its deadline."""
+    """A new participant's votes; refused (409) once the poll is closed or past its deadline.
+    ``locale``: the language of their mails (default: the poll's)."""
     if email:
         _check_address(email)
     with write_transaction():
@@ -383,7 +394,11 @@ def vote(
             raise reason
         choices = _choices(poll, votes)
         participant = Participant.create(
-            poll=poll, name=name, email=email or "", timezone=timezone or ""
+            poll=poll,
+            name=name,
+            email=email or "",
+            timezone=timezone or "",
+            locale=locale or poll.language,
         )
         _set_votes(participant, choices)
         _voted(poll, participant, created=True)
@@ -536,21 +551,10 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
     options = list(PollOption.of(poll))
     if participant.email:
         zone = display_zone(poll, participant.timezone)
-        _mail(
-            poll,
-            participant.email,
-            f"Your vote on “{title}”",
-            "\n".join(
-                [
-                    f"Hello {participant.name},",
-                    "",
-                    f"Your vote on “{title}” is saved:",
-                    *_vote_lines(options, votes, zone),
-                    "",
-                    f"To change it later: {edit_url(participant, poll)}",
-                ]
-            ),
+        subject, body = visitor_mail.vote_saved(
+            poll, participant, options, votes, zone, edit_url(participant, poll)
         )
+        _mail(poll, participant.email, subject, body)
     if poll.notify_owner:
         owner = poll.user
         who = participant.name + (f" <{participant.email}>" if participant.email else "")
@@ -599,17 +603,10 @@ def draft_for(poll: Poll, option: PollOption, attendee: Participant | None = Non
 
 
 def _invite(poll: Poll, option: PollOption, method: str) -> None:
-    title = _subject_text(poll.title)
     for participant in Participant.of(poll).where(Participant.email != ""):
-        when = label(option, display_zone(poll, participant.timezone))
-        if method == "REQUEST":
-            subject, line = f"Decided: {title}", f"“{title}” will be on {when}."
-        else:
-            subject, line = f"Cancelled: {title}", f"“{title}” on {when} is called off."
-        ics = build_calendar(draft_for(poll, option, participant), method=method)
-        body = "\n".join([f"Hello {participant.name},", "", line])
-        if poll.location:
-            body += f"\nWhere: {poll.location}"
+        zone = display_zone(poll, participant.timezone)
+        subject, body = visitor_mail.poll_invitation(poll, option, participant, zone, method)
+        ics = build_calendar(visitor_mail.poll_draft(poll, option, participant), method=method)
         _mail(poll, participant.email, subject, body, ics, method)
 
 
