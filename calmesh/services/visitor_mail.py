@@ -113,10 +113,10 @@ def booking_notice(booking: Booking, what: str, reason: str = "") -> tuple[str, 
             body += [
                 "",
                 _("Add it to your calendar:"),
-                f"  Google Calendar: {added.google}",
-                f"  Outlook.com: {added.outlook}",
-                f"  Office 365: {added.office}",
-                f"  {_('Other calendars (.ics)')}: {added.ics}",
+                f"  {_('Google Calendar')}: {added.google}",
+                f"  {_('Outlook.com')}: {added.outlook}",
+                f"  {_('Office 365')}: {added.office}",
+                "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
                 "",
                 _("To reschedule: %(url)s", url=urls["reschedule"]),
                 _("To cancel: %(url)s", url=urls["cancel"]),
@@ -185,10 +185,10 @@ def poll_invitation(
             body += [
                 "",
                 _("Add it to your calendar:"),
-                f"  Google Calendar: {added.google}",
-                f"  Outlook.com: {added.outlook}",
-                f"  Office 365: {added.office}",
-                f"  {_('Other calendars (.ics)')}: {added.ics}",
+                f"  {_('Google Calendar')}: {added.google}",
+                f"  {_('Outlook.com')}: {added.outlook}",
+                f"  {_('Office 365')}: {added.office}",
+                "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
             ]
         return subject, "\n".join(body)
 
