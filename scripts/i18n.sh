@@ -13,7 +13,7 @@ case "${1:-}" in
       --omit-header -o "$DIR/messages.pot" .
     for lang in de fr es; do
       if [ -f "$DIR/$lang/LC_MESSAGES/messages.po" ]; then
-        "$PYBABEL" -q update --no-fuzzy-matching --no-location -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
+        "$PYBABEL" -q update --no-fuzzy-matching --ignore-obsolete --width 100 -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
       else
         "$PYBABEL" -q init -i "$DIR/messages.pot" -d "$DIR" -l "$lang"
       fi

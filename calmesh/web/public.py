@@ -39,6 +39,7 @@ from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
 from calmesh.api.framework import ApiError
 from calmesh.auth import signing
 from calmesh.db import utcnow
+from calmesh.engine import slots
 from calmesh.engine.calendar_links import links_for
 from calmesh.engine.ical import build_calendar
 from calmesh.http import allow_framing
@@ -568,9 +569,13 @@ def _friendly(field_: str, message: str) -> str:
         return _("Please choose a time first.")
     if field_ == "notes":
         return _("Please keep your notes under 5000 characters.")
-    # An answer: the question's own label names it.
-    if message == "is required":
+    # An answer: the field sits under the question's own label.
+    if "needs an answer" in message or message == "is required":
         return _("Please answer this question.")
+    if "offered options" in message:
+        return _("Please choose one of the options.")
+    if "phone" in message:
+        return _("Please enter a phone number.")
     return _("Please check this answer.")
 
 
@@ -579,7 +584,24 @@ def _refusal(exc: bookings.BookingError) -> str:
         return _("This form was already sent with other details. Check them and send it again.")
     if exc.status == 409:
         return _("Sorry, someone booked this time a moment ago.")
+    detail = str(exc).split(": ", 1)[-1]
+    for reason, why in _REASONS.items():
+        if detail.startswith(reason):
+            return _("Sorry, this time cannot be booked any more (%(why)s).", why=why())
     return _("Sorry, this time cannot be booked any more.")
+
+
+# The engine's reasons (calmesh.engine.slots), as the visitor reads them.
+_REASONS = {
+    slots.IN_THE_PAST: lambda: _("it is in the past"),
+    slots.BEYOND_WINDOW: lambda: _("it is too far ahead"),
+    slots.OUTSIDE_HOURS: lambda: _("outside the page's hours"),
+    slots.NOT_A_SLOT_START: lambda: _("not one of the offered times"),
+    slots.DURATION_NOT_OFFERED: lambda: _("this length is not offered"),
+    slots.DAILY_LIMIT: lambda: _("the day is fully booked"),
+    slots.WEEKLY_LIMIT: lambda: _("the week is fully booked"),
+    "too soon": lambda: _("it is too soon"),
+}
 
 
 def _alternatives(booker: Booker) -> list[Time]:
