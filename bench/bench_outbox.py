@@ -3,7 +3,7 @@ write-back to a real Radicale, and a webhook receiver (tests/webhook_receiver.py
 
 Each booking queues four items (two mails, one write-back, one webhook). The
 baseline, measured in the same run, delivers one item after another (what the
-outbox did before it had lanes: ``outbox.process_due``); then the scheduler's
+outbox did before it had lanes: ``calmesh.jobs.outbox.process_due``); then the scheduler's
 way: the three lanes at once, ``outbox.concurrency`` items each. Prints items/s
 of both and the ratio.
 """
@@ -83,16 +83,18 @@ def queue_bookings(page, first: int, count: int) -> None:
 
 
 def drain_one_by_one() -> None:
+    from calmesh.effects import delivery, outbox
+    from calmesh.effects.kinds import KINDS
+    from calmesh.jobs.outbox import context
     from calmesh.models import OutboxItem
-    from calmesh.services import outbox
 
     took: dict[str, float] = {}
     while pending():
         for item_id in outbox.due_items(200):
             kind = OutboxItem.get_by_id(item_id).kind
             began = time.perf_counter()
-            outbox.deliver(item_id)
-            lane = outbox.HANDLERS[kind].lane
+            delivery.deliver(item_id, context())
+            lane = KINDS[kind].LANE
             took[lane] = took.get(lane, 0.0) + time.perf_counter() - began
     for name, seconds in took.items():
         print(f"  {name:10s} items took {seconds:6.2f} s in all")
@@ -100,8 +102,8 @@ def drain_one_by_one() -> None:
 
 def drain_in_lanes(app) -> None:
     from calmesh.db import db
+    from calmesh.effects import outbox
     from calmesh.jobs.outbox import deliver_lane
-    from calmesh.services import outbox
 
     took: dict[str, tuple[int, float]] = {}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 
 from calmesh.auth import setup as first_run
+from calmesh.jobs.outbox import process_due
 from calmesh.models import MailMessage, User
-from calmesh.services import outbox
 from calmesh.urls import external_url, listen_origin, local_path, trusted_origin
 from tests.conftest import CSRF, make_user, signed_in_client
 from tests.web.test_poll_pages import cast
@@ -61,7 +61,7 @@ def evil_client(app):
 
 
 def mails_to(address: str) -> list[str]:
-    outbox.process_due()
+    process_due()
     return [m.body for m in MailMessage.select().where(MailMessage.to_address == address)]
 
 

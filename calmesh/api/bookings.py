@@ -218,7 +218,7 @@ def cancel_booking(uid, body):
             booking = service.by_manage_token(uid, body["token"])
         except signing.BadToken as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
-        return booking_out(service.cancel(booking, body["reason"]))
+        return booking_out(service.cancel(booking, body["reason"], by="visitor"))
     principal = who()
     if principal is None:
         raise ApiError(401, "unauthorized", "sign in, send an API key, or give the visitor's token")

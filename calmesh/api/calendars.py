@@ -69,6 +69,11 @@ CALENDAR_OUT = Object(
             "that turns the feed on or rotates it: it is stored as a hash, never shown again",
         ),
         "sources": List(SOURCE_OUT),
+        "write_calendar_id": Integer(
+            nullable=True,
+            description="Where bookings are written: the id of a writable remote calendar of "
+            "the sources (the owner's choice, else the first writable one); null when none is",
+        ),
         "created_at": DateTime(),
     },
     name="UnifiedCalendar",
@@ -91,7 +96,8 @@ def source_out(source: CalendarSource, target: CalendarSource | None) -> dict:
 def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> dict:
     """The calendar; ``feed_token`` only right after the feed was made or rotated."""
     sources = service.sources(calendar)
-    target = service.default_write_target(calendar, sources)
+    goes_to = service.bookings_go_to(calendar, sources)
+    target = goes_to[0] if goes_to else None
     feed = external_url("web.calendar_feed", token=feed_token) if feed_token else None
     return {
         "id": calendar.id,
@@ -102,6 +108,7 @@ def calendar_out(calendar: UnifiedCalendar, feed_token: str | None = None) -> di
         "feed_mode": calendar.feed_mode if calendar.feed_token_hash else "off",
         "feed_url": feed,
         "sources": [source_out(s, target) for s in sources],
+        "write_calendar_id": goes_to[1].id if goes_to else None,
         "created_at": iso(calendar.created_at),
     }
 
@@ -185,6 +192,12 @@ CALENDAR_PATCH = Object(
         "rotate_feed": Boolean(
             default=False, description="Give the feed a new URL (old links stop working)"
         ),
+        "write_calendar_id": Integer(
+            nullable=True,
+            required=False,
+            description="Where bookings go: a writable remote calendar of the sources "
+            "(422 for an iCal URL or a read-only one); null: the first writable one",
+        ),
     },
     name="UnifiedCalendarUpdate",
 )
@@ -196,8 +209,8 @@ CALENDAR_PATCH = Object(
     auth="full",
     body=CALENDAR_PATCH,
     response=CALENDAR_OUT,
-    errors=(409,),
-    summary="Update a unified calendar (name, slug, zone, feed)",
+    errors=(409, 422),
+    summary="Update a unified calendar (name, slug, zone, feed, where bookings go)",
     tag=TAG,
 )
 def update_calendar(slug, body):

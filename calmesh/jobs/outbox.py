@@ -1,25 +1,39 @@
 """Delivering the outbox: three lanes (mail, calendar write-back, webhooks),
 each with its own job and its own threads, so a slow webhook receiver never
 delays a confirmation mail. Within a lane, items of different ordering keys go
-out at once; one key's items stay in order (see :func:`outbox.due`)."""
+out at once; one key's items stay in order (see :func:`calmesh.effects.outbox.due`).
+
+This runner has the app: it builds the :class:`~calmesh.effects.outbox.Context`
+(settings and links) that every delivery is handed.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import partial
 
-from flask import Flask
+from flask import Flask, current_app
 
+from calmesh.effects import delivery, outbox
+from calmesh.effects.kinds import kinds_of
 from calmesh.jobs.drain import drain
 from calmesh.jobs.scheduler import job
-from calmesh.services import outbox
+from calmesh.urls import links
 
 LANE_POLL_SECONDS = 2
+
+
+def context(app: Flask | None = None) -> outbox.Context:
+    """What deliveries may use of ``app`` (default: the current one)."""
+    app = app or current_app
+    return outbox.Context(settings=app.config["CALMESH"], links=links())
 
 
 def deliver_lane(app: Flask, lane: str, workers: int | None = None) -> int:
     """Deliver what is due in ``lane`` until nothing is left; how many were tried."""
     workers = workers or app.config["CALMESH"]["outbox.concurrency"]
-    kinds = outbox.kinds_of(lane)
+    kinds = kinds_of(lane)
+    ctx = context(app)
     return drain(
         app,
         fetch=lambda running, limit: [
@@ -27,13 +41,19 @@ def deliver_lane(app: Flask, lane: str, workers: int | None = None) -> int:
             for item_id, key in outbox.due(limit, kinds=kinds, exclude=running)
         ],
         claim=outbox.claim,
-        work=outbox.run,
+        work=lambda item_id: delivery.run(item_id, ctx),
         renew=outbox.renew,
         renew_every=outbox.LEASE.total_seconds() / 3,
         workers=workers,
         per_group=max(1, workers // 2),
         name=f"outbox-{lane}",
     )
+
+
+def process_due(limit: int = 50, now: datetime | None = None) -> int:
+    """Deliver what is due in every lane, one item after another, in the current
+    app (tests and the CLI)."""
+    return delivery.process_due(context(), limit, now)
 
 
 def _group(ordering_key: str) -> str:

@@ -68,9 +68,11 @@ def _calendar_line(calendar: dict[str, Any]) -> str:
         + ")"
         for s in sources
     )
+    goes_to = calendar.get("write_calendar_id")
     return (
         f"- {calendar['slug']}: {calendar['name']!r} in {calendar['timezone']}; "
-        f"sources: {names or 'none yet'}"
+        f"sources: {names or 'none yet'}; bookings go to "
+        + (f"calendar {goes_to}" if goes_to else "nowhere (no writable source)")
     )
 
 
@@ -297,12 +299,23 @@ def register(tool: Registrar, api: Api) -> None:
                 "first writable one becomes the write target (read-only ones are skipped)"
             ),
         ] = None,
+        write_calendar_id: Annotated[
+            int | None,
+            Field(
+                ge=0,
+                description="Where bookings go: a writable remote calendar of the sources "
+                "(its id from calmesh_list_connections; never an iCal URL); 0: back to the "
+                "first writable one",
+            ),
+        ] = None,
     ) -> CallToolResult:
         """Change a unified calendar: its name, slug, IANA time zone and private feed, and
         its sources: add connections (or one calendar of a connection), remove sources, and
-        reorder them (the first writable source is where new events and bookings are written).
+        reorder them (the first writable source is where new events and bookings are written,
+        unless `write_calendar_id` names the calendar bookings go to).
 
-        Steps run in this order: settings, additions, removals, new order; the first that
+        Steps run in this order: settings, additions, removals, new order, where bookings
+        go; the first that
         fails stops the rest, and the error says what was done and what was not. Removing a
         source hides its events from the calendar (the connection itself stays). The result
         is the calendar as it is now; when the feed was just turned on or given a new URL,
@@ -326,6 +339,9 @@ def register(tool: Registrar, api: Api) -> None:
         if source_order is not None:
             body = {"source_ids": source_order}
             steps.append(("reorder the sources", "PATCH", "/sources/reorder", body))
+        if write_calendar_id is not None:
+            body = {"write_calendar_id": write_calendar_id or None}
+            steps.append(("choose where bookings go", "PATCH", "", body))
         if not steps:
             data = await api.get(f"/calendars/{seg(slug)}")
             return result("Nothing to change:\n" + _calendar_line(data), data)

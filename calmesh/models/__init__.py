@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from calmesh.models.bookings import ACTIVE, BOOKING_STATUSES, Booking, BookingPage
+from calmesh.models.bookings import (
+    ACTIVE,
+    BOOKING_STATUSES,
+    Booking,
+    BookingChange,
+    BookingPage,
+)
 from calmesh.models.calendars import CalendarSource, UnifiedCalendar
 from calmesh.models.connections import (
     PROVIDERS,
@@ -16,7 +22,7 @@ from calmesh.models.mail import MailMessage
 from calmesh.models.outbox import OutboxItem
 from calmesh.models.polls import Comment, Participant, Poll, PollOption, Vote
 from calmesh.models.system import Heartbeat, InstanceSetting, KeyFingerprint, Lease, RateCounter
-from calmesh.models.users import SCOPES, ApiKey, User, UserSession
+from calmesh.models.users import CLOCKS, SCOPES, ApiKey, User, UserSession
 from calmesh.models.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS = [
@@ -37,6 +43,7 @@ ALL_MODELS = [
     CalendarSource,
     BookingPage,
     Booking,
+    BookingChange,
     Poll,
     PollOption,
     Participant,
@@ -52,10 +59,12 @@ __all__ = [
     "ACTIVE",
     "ALL_MODELS",
     "BOOKING_STATUSES",
+    "CLOCKS",
     "PROVIDERS",
     "SCOPES",
     "ApiKey",
     "Booking",
+    "BookingChange",
     "BookingPage",
     "CalendarObject",
     "CalendarSource",

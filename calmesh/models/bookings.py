@@ -78,6 +78,8 @@ class Booking(BaseModel):
     # Where the write-back put the event, once it did.
     remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     remote_href = pw.CharField(max_length=2000, null=True)
+    # The failed write-back (outbox item id) the owner dismissed: a later failure shows again.
+    dismissed_failure = pw.BigIntegerField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 
@@ -94,3 +96,24 @@ class Booking(BaseModel):
         return cls.select().where(
             (cls.user == user) & cls.status.in_(ACTIVE) & (cls.start < end) & (cls.end > start)
         )
+
+
+CHANGES = ("requested", "booked", "confirmed", "declined", "rescheduled", "cancelled")
+ACTORS = ("visitor", "owner")
+
+
+class BookingChange(BaseModel):
+    """One step in a booking's history, oldest first: who did what, and why."""
+
+    booking = pw.ForeignKeyField(Booking, backref="changes", on_delete="CASCADE")
+    what = pw.CharField(max_length=12)  # one of CHANGES
+    by = pw.CharField(max_length=8)  # one of ACTORS; the API and MCP act as the owner
+    reason = pw.TextField(default="")
+    # For a reschedule, the times before it.
+    old_start = UTCDateTimeField(null=True)
+    old_end = UTCDateTimeField(null=True)
+    at = UTCDateTimeField(default=utcnow)
+
+    @classmethod
+    def of(cls, booking: Booking) -> pw.ModelSelect:
+        return cls.select().where(cls.booking == booking).order_by(cls.at, cls.id)

@@ -22,6 +22,10 @@ class UnifiedCalendar(BaseModel):
     # is kept (the URL is shown once, like an API key); rotating it revokes old links.
     feed_token_hash = pw.CharField(max_length=64, null=True, unique=True)
     feed_mode = pw.CharField(max_length=10, default="busy")
+    # Where bookings are written ("bookings go to"): one writable calendar of the
+    # sources, chosen by the owner; None (or one no longer among the sources, or
+    # no longer writable) means the first writable one in source order.
+    write_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     created_at = UTCDateTimeField(default=utcnow)
 
     class Meta:
@@ -35,7 +39,8 @@ class UnifiedCalendar(BaseModel):
 class CalendarSource(BaseModel):
     """A connection (all its calendars) or one remote calendar, in order.
 
-    The source with the lowest ``sort_order`` is the default write target.
+    Unless the calendar names its ``write_calendar``, the first source in
+    ``sort_order`` with a writable calendar is where bookings are written.
     """
 
     calendar = pw.ForeignKeyField(UnifiedCalendar, backref="sources", on_delete="CASCADE")

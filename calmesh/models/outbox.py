@@ -14,7 +14,7 @@ OUTBOX_STATUSES = ("pending", "done", "failed")
 
 class OutboxItem(BaseModel):
     user = pw.ForeignKeyField(User, null=True, on_delete="CASCADE")
-    kind = pw.CharField(max_length=40)  # a handler name in calmesh.services.outbox
+    kind = pw.CharField(max_length=40)  # a kind of calmesh.effects.kinds.KINDS
     payload = JSONField()
     # Items with the same key run in creation order, one at a time (e.g. all
     # side effects of one booking), so a cancel never overtakes its create.

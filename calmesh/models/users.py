@@ -7,6 +7,7 @@ import peewee as pw
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 
 SCOPES = ("read", "book", "full")
+CLOCKS = ("24", "12")  # how the owner's pages and mails write times: 14:30 or 2:30pm
 
 
 class User(BaseModel):
@@ -15,6 +16,8 @@ class User(BaseModel):
     name = pw.CharField(max_length=200, default="")
     password_hash = pw.CharField(max_length=300, default="")
     timezone = pw.CharField(max_length=64, default="UTC")
+    clock = pw.CharField(max_length=2, default="24")  # one of CLOCKS
+    week_start = pw.IntegerField(default=0)  # the first day of the week: 0 = Monday, 6 = Sunday
     # /{handle} lists the active booking pages only when the owner turns this on.
     public_profile = pw.BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)

@@ -14,24 +14,24 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from peewee import fn
 
 from calmesh.auth import signing
 from calmesh.db import db, is_sqlite, utcnow, write_transaction
-from calmesh.engine.ical import EventDraft, build_calendar
-from calmesh.models import ACTIVE, Booking, BookingPage, User
+from calmesh.effects import booking_mail, booking_writeback
+from calmesh.effects.booking_mail import manage_token
+from calmesh.models import ACTIVE, Booking, BookingChange, BookingPage, User
 from calmesh.schema import Email, Object, String, TimeZone
-from calmesh.services import booking_pages, events, mail, outbox, visitor_mail
+from calmesh.services import booking_pages, events
 from calmesh.services.calendars import BOOKING_UID_DOMAIN
 from calmesh.services.errors import ServiceError
-from calmesh.urls import external_url
+from calmesh.urls import links
 
-# The UID a booking's event carries everywhere (provider, .ics mails). The
-# domain also lets busy-time readers skip these events: bookings block through
-# their own rows, and must not block themselves when rescheduled.
+# The UID domain of a booking's event everywhere (provider, .ics mails; see
+# effects.drafts.booking_uid). It also lets busy-time readers skip these
+# events: bookings block through their own rows, and must not block
+# themselves when rescheduled.
 UID_DOMAIN = BOOKING_UID_DOMAIN
 
 
@@ -64,10 +64,6 @@ class Attendee:
     locale: str = "en"  # the language of the visitor's mails
 
 
-def event_uid(booking: Booking) -> str:
-    return booking.uid + UID_DOMAIN
-
-
 def lock_owner(user_id: int) -> None:
     """Serialise booking changes of one owner (call inside write_transaction)."""
     if not is_sqlite():  # SQLite's BEGIN IMMEDIATE already holds the write lock
@@ -82,21 +78,6 @@ def get_for(user: User, uid: str) -> Booking | None:
         .where((Booking.uid == uid) & (Booking.user == user))
         .first()
     )
-
-
-def manage_token(booking: Booking) -> str:
-    return signing.sign("booking-manage", {"b": booking.uid})
-
-
-# What a visitor's link may do; "manage" (the older links) does both changes.
-LINK_PURPOSES = ("view", "reschedule", "cancel", "manage")
-
-
-def visitor_token(booking: Booking, purpose: str) -> str:
-    """A signed link token for one of :data:`LINK_PURPOSES`: a reschedule token
-    does not cancel, a cancel token does not move, a view token does neither."""
-    assert purpose in LINK_PURPOSES
-    return signing.sign(f"booking-{purpose}", {"b": booking.uid})
 
 
 def by_visitor_token(uid: str, token: str, purposes: tuple[str, ...]) -> tuple[Booking, str]:
@@ -129,65 +110,7 @@ def by_manage_token(uid: str, token: str, purpose: str = "manage") -> Booking:
 
 def manage_url(booking: Booking) -> str:
     """The visitor's signed link to cancel or reschedule, on the trusted origin."""
-    return external_url("public.manage_booking", uid=booking.uid, token=manage_token(booking))
-
-
-def draft_for(booking: Booking, cancelled: bool = False) -> EventDraft:
-    page, owner = booking.page, booking.page.user
-    return EventDraft(
-        uid=event_uid(booking),
-        summary=f"{page.title}: {booking.attendee_name}",
-        start=booking.start,
-        end=booking.end,
-        description=_describe(booking),
-        location=page.location,
-        sequence=booking.sequence,
-        status="CANCELLED"
-        if cancelled
-        else ("TENTATIVE" if booking.status == "pending" else "CONFIRMED"),
-        organizer_email=owner.email,
-        organizer_name=owner.name or owner.handle,
-        attendees=((booking.attendee_name, booking.attendee_email),),
-        timezone=page.timezone,
-    )
-
-
-def _describe(booking: Booking) -> str:
-    lines = [f"Booked by {booking.attendee_name} <{booking.attendee_email}> via CalMesh."]
-    if booking.notes:
-        lines += ["", "Notes:", booking.notes]
-    for q in booking.page.questions:
-        if q["id"] in booking.answers:
-            value = booking.answers[q["id"]]
-            lines.append(f"{q['label']}: {'yes' if value is True else value}")
-    return "\n".join(lines)
-
-
-def _when(booking: Booking, tz: str) -> str:
-    zone = ZoneInfo(tz)
-    start, end = booking.start.astimezone(zone), booking.end.astimezone(zone)
-    return f"{start:%A, %d %B %Y, %H:%M}–{end:%H:%M} ({tz})"
-
-
-def _mail(
-    to: str, subject: str, body: str, booking: Booking, method: str | None, visitor: bool = False
-) -> outbox.Item:
-    ics = None
-    if method:
-        draft = draft_for(booking, cancelled=method == "CANCEL")
-        if visitor:  # their copy's description in their language, with their links
-            draft = visitor_mail.booking_draft(draft, booking)
-        ics = build_calendar(draft, method=method)
-    payload = {
-        "to": to,
-        "subject": subject,
-        "body": body,
-        "ics": ics,
-        "ics_method": method or "",
-        "user_id": booking.user_id,
-        "message_id": mail.message_id(current_app.config["CALMESH"]),
-    }
-    return outbox.Item("mail", payload, booking.user_id, f"booking:{booking.uid}:mail:{to}")
+    return links().manage_booking(booking.uid, manage_token(booking))
 
 
 def booking_data(booking: Booking) -> dict[str, Any]:
@@ -230,61 +153,40 @@ EVENT_FOR = {
 }
 
 
+WRITE_BACK = {
+    "accepted": "write",
+    "rescheduled": "write",
+    "declined": "delete",
+    "cancelled": "delete",
+}
+
+
 def _notify(booking: Booking, what: str, reason: str = "", created: bool = False) -> None:
     """Queue the e-mails, the calendar write-back and the webhook events for a
-    change of ``booking`` (inside the change's transaction)."""
-    _queue(booking, _side_effects(booking, what, reason), what, created)
-
-
-def _queue(booking: Booking, items: list[outbox.Item], what: str, created: bool = False) -> None:
+    change of ``booking`` (inside the change's transaction). Only the intent is
+    written: the mails are rendered when they are delivered."""
     event = "booking.created" if created and what == "accepted" else EVENT_FOR[what]
     events.emit(booking.user_id, event, booking_data(booking), subject=booking.uid)
-    outbox.enqueue_many(items)
-
-
-def _side_effects(booking: Booking, what: str, reason: str = "") -> list[outbox.Item]:
-    """The outbox items of a change: built from the booking alone, so that
-    ``book`` can prepare them before it takes the owner's lock."""
-    page, owner = booking.page, booking.page.user
-    method = "CANCEL" if what in ("declined", "cancelled") else "REQUEST"
-    subject, body = visitor_mail.booking_notice(booking, what, reason)
-    owner_lines = [
-        f"{booking.attendee_name} <{booking.attendee_email}> — {page.title}",
-        _when(booking, owner.timezone),
-    ]
-    if what == "requested":
-        owner_lines.append("It waits for your confirmation in the dashboard.")
-    if reason:
-        owner_lines.append(f"Reason: {reason}")
-    items = [
-        _mail(booking.attendee_email, subject, body, booking, method, visitor=True),
-        _mail(
-            owner.email,
-            f"[CalMesh] Booking {what}: {booking.attendee_name}",
-            "\n".join(owner_lines),
-            booking,
-            None,
-        ),
-    ]
-    action = {
-        "accepted": "write",
-        "rescheduled": "write",
-        "declined": "delete",
-        "cancelled": "delete",
-    }.get(what)
-    if action:
-        items.append(
-            outbox.Item(
-                "booking.writeback",
-                {"booking": booking.uid, "action": action},
-                booking.user_id,
-                f"booking:{booking.uid}:writeback",
-            )
-        )
-    return items
+    booking_mail.queue(booking, what, reason)
+    if what in WRITE_BACK:
+        booking_writeback.queue(booking, WRITE_BACK[what])
 
 
 # --- the changes ----------------------------------------------------------------------
+
+
+def _record(booking: Booking, what: str, by: str, reason: str = "", old=None) -> None:
+    """One line of the booking's history (inside the change's transaction);
+    ``old`` is the (start, end) a reschedule moved it from."""
+    BookingChange.create(
+        booking=booking,
+        what=what,
+        by=by,
+        reason=reason,
+        old_start=old[0] if old else None,
+        old_end=old[1] if old else None,
+        at=booking.updated_at,
+    )
 
 
 def book(
@@ -333,8 +235,6 @@ def book(
         updated_at=now,
     )
     what = "requested" if booking.status == "pending" else "accepted"
-    # Mails and .ics are built before the lock: it is held only to check and write.
-    items = _side_effects(booking, what)
     with write_transaction():
         lock_owner(page.user_id)
         if idempotency_key:
@@ -355,7 +255,8 @@ def book(
         if reason:
             raise BookingError(f"this time cannot be booked: {reason}", *_status_for(reason))
         booking.save(force_insert=True)
-        _queue(booking, items, what, created=True)
+        _record(booking, "requested" if what == "requested" else "booked", "visitor")
+        _notify(booking, what, created=True)
     return booking, True
 
 
@@ -414,6 +315,7 @@ def confirm(booking: Booking) -> Booking:
             utcnow(),
         )
         booking.save()
+        _record(booking, "confirmed", "owner")
         _notify(booking, "accepted")
     return booking
 
@@ -424,21 +326,24 @@ def decline(booking: Booking, reason: str = "") -> Booking:
         booking.status, booking.reason = "declined", reason
         booking.sequence, booking.updated_at = booking.sequence + 1, utcnow()
         booking.save()
+        _record(booking, "declined", "owner", reason)
         _notify(booking, "declined", reason)
     return booking
 
 
-def cancel(booking: Booking, reason: str = "") -> Booking:
+def cancel(booking: Booking, reason: str = "", by: str = "owner") -> Booking:
+    """Cancel a pending or accepted booking; ``by`` the owner or the visitor."""
     with write_transaction():
         booking = _change(booking, ACTIVE, "cancelled")
         booking.status, booking.reason = "cancelled", reason
         booking.sequence, booking.updated_at = booking.sequence + 1, utcnow()
         booking.save()
+        _record(booking, "cancelled", by, reason)
         _notify(booking, "cancelled", reason)
     return booking
 
 
-def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
+def reschedule(booking: Booking, start: datetime, reason: str = "", by: str = "owner") -> Booking:
     """Move a pending or accepted booking, keeping its uid; the new time is
     checked like a new booking, but the booking does not block itself."""
     with write_transaction():
@@ -449,6 +354,7 @@ def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
         )
         if problem:
             raise BookingError(f"the new time cannot be booked: {problem}", *_status_for(problem))
+        old = (booking.start, booking.end)
         booking.start, booking.end = start, start + timedelta(minutes=minutes)
         booking.reason, booking.sequence, booking.updated_at = (
             reason,
@@ -456,58 +362,9 @@ def reschedule(booking: Booking, start: datetime, reason: str = "") -> Booking:
             utcnow(),
         )
         booking.save()
+        _record(booking, "rescheduled", by, reason, old)
         _notify(booking, "rescheduled", reason)
     return booking
-
-
-# --- the write-back, run by the outbox ---------------------------------------------------
-
-
-@outbox.handler("booking.writeback", lane="writeback")
-def write_back(payload: dict[str, Any]) -> None:
-    """Make the provider match the booking as it is now (retries see the latest state)."""
-    from calmesh.providers.base import ProviderError
-    from calmesh.services import calendars
-    from calmesh.services.sync import provider_for
-
-    booking = (
-        Booking.select(Booking, BookingPage)
-        .join(BookingPage)
-        .where(Booking.uid == payload["booking"])
-        .first()
-    )
-    if booking is None:
-        return
-    calendar = booking.page.calendar
-    try:
-        if booking.status not in ACTIVE or payload["action"] == "delete":
-            if booking.remote_href and booking.remote_calendar_id:
-                remote = booking.remote_calendar
-                provider_for(remote.connection).delete_event(remote.remote_id, booking.remote_href)
-                calendars.forget_written(remote, booking.remote_href)
-                Booking.update(remote_href=None).where(Booking.id == booking.id).execute()
-            return
-        if booking.status != "accepted":
-            return  # pending bookings hold time here, not in the owner's calendar
-        draft = draft_for(booking)
-        if booking.remote_href and booking.remote_calendar_id:
-            remote = booking.remote_calendar
-            href = provider_for(remote.connection).update_event(
-                remote.remote_id, booking.remote_href, draft
-            )
-        else:
-            source, remote = calendars.write_target(calendar)
-            href = provider_for(source.connection).create_event(remote.remote_id, draft)
-        calendars.store_written(remote, href, draft, calendar.timezone)
-        Booking.update(remote_calendar=remote, remote_href=href).where(
-            Booking.id == booking.id
-        ).execute()
-    except calendars.CalendarError as exc:
-        raise outbox.GiveUp(str(exc)) from None
-    except ProviderError as exc:
-        if exc.permanent:
-            raise outbox.GiveUp(str(exc)) from None
-        raise outbox.Retry(str(exc)) from None
 
 
 # --- reading -----------------------------------------------------------------------------

@@ -43,8 +43,9 @@ from calmesh.providers.base import ProviderError
 from calmesh.schema import slug_field
 from calmesh.services.errors import ServiceError
 from calmesh.services.memo import Memo
+from calmesh.services.sync import bump, horizon, insert_occurrences, occurrence_rows, provider_for
 
-BOOKING_UID_DOMAIN = "@booking.calmesh"  # see services.bookings.event_uid
+BOOKING_UID_DOMAIN = "@booking.calmesh"  # see effects.drafts.booking_uid
 
 SLUG = slug_field()
 
@@ -81,6 +82,8 @@ def update(calendar: UnifiedCalendar, **fields) -> tuple[UnifiedCalendar, str | 
     turned on or rotated, its new token: only its hash is kept, so this is the
     one time the feed's URL can be shown."""
     feed_mode = fields.pop("feed_mode", None)
+    if "write_calendar_id" in fields:
+        choose_write_calendar(calendar, fields.pop("write_calendar_id"), save=False)
     token = None
     if (fields.pop("rotate_feed", False) and calendar.feed_token_hash) or (
         feed_mode in ("busy", "full") and not calendar.feed_token_hash
@@ -435,51 +438,104 @@ def conflicts_among(calendar: UnifiedCalendar, found: list[Event]) -> list[Confl
 # --- writing events to a provider ----------------------------------------------------------
 
 
+def _writable_of(source: CalendarSource) -> pw.ModelSelect:
+    """The enabled writable calendars ``source`` brings (none for an iCal URL)."""
+    query = RemoteCalendar.select().where(
+        (RemoteCalendar.connection == source.connection_id)
+        & RemoteCalendar.writable
+        & RemoteCalendar.enabled
+    )
+    if source.remote_calendar_id is not None:
+        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
+    return query.order_by(RemoteCalendar.id)
+
+
 def writable_calendar(source: CalendarSource) -> RemoteCalendar | None:
     """The remote calendar that writes through ``source`` go to, or None when the
     source is read-only (an iCal URL, or no enabled writable calendar)."""
     if source.connection.provider == "ics":
         return None
-    query = RemoteCalendar.select().where(RemoteCalendar.connection == source.connection_id)
-    if source.remote_calendar_id is not None:
-        query = query.where(RemoteCalendar.id == source.remote_calendar_id)
-    return (
-        query.where(RemoteCalendar.writable & RemoteCalendar.enabled)
-        .order_by(RemoteCalendar.id)
-        .first()
-    )
+    return _writable_of(source).first()
+
+
+def writable_choices(
+    calendar: UnifiedCalendar, all_sources: list[CalendarSource] | None = None
+) -> list[tuple[CalendarSource, RemoteCalendar]]:
+    """Every calendar bookings could be written to, in source order, each with the
+    source that brings it: the enabled writable calendars of the writable
+    sources (never an iCal URL, never a read-only calendar), each once."""
+    choices, seen = [], set()
+    for source in sources(calendar) if all_sources is None else all_sources:
+        if source.connection.provider == "ics":
+            continue
+        for remote in _writable_of(source):
+            if remote.id not in seen:
+                seen.add(remote.id)
+                choices.append((source, remote))
+    return choices
+
+
+def bookings_go_to(
+    calendar: UnifiedCalendar, all_sources: list[CalendarSource] | None = None
+) -> tuple[CalendarSource, RemoteCalendar] | None:
+    """Where the calendar's bookings are written: the owner's choice while it is
+    still one of :func:`writable_choices`, else the first of them; None when
+    the calendar has nothing writable."""
+    choices = writable_choices(calendar, all_sources)
+    chosen = next((c for c in choices if c[1].id == calendar.write_calendar_id), None)
+    return chosen or (choices[0] if choices else None)
+
+
+def choose_write_calendar(
+    calendar: UnifiedCalendar, remote_calendar_id: int | None, save: bool = True
+) -> UnifiedCalendar:
+    """Make ``remote_calendar_id`` where bookings go (None: the first writable one).
+    Refused for a calendar that is not a writable one of this calendar's sources."""
+    if remote_calendar_id is not None and remote_calendar_id not in {
+        remote.id for _, remote in writable_choices(calendar)
+    }:
+        raise CalendarError(
+            "bookings can only go to a writable calendar of this calendar's sources "
+            "(not an iCal URL or a read-only calendar)",
+            422,
+            "not_writable",
+        )
+    calendar.write_calendar = remote_calendar_id
+    if save:
+        with write_transaction():
+            calendar.save(only=[UnifiedCalendar.write_calendar])
+    return calendar
 
 
 def default_write_target(
     calendar: UnifiedCalendar, all_sources: list[CalendarSource] | None = None
 ) -> CalendarSource | None:
-    """The first writable source in order: read-only sources are skipped for writes,
-    wherever they are ordered, so reordering never makes writing fail."""
-    for source in sources(calendar) if all_sources is None else all_sources:
-        if writable_calendar(source) is not None:
-            return source
-    return None
+    """The source bookings are written through (see :func:`bookings_go_to`):
+    read-only sources are skipped, wherever they are ordered, so reordering
+    never makes writing fail."""
+    target = bookings_go_to(calendar, all_sources)
+    return target[0] if target else None
 
 
 def write_target(
     calendar: UnifiedCalendar, source_id: int | None = None
 ) -> tuple[CalendarSource, RemoteCalendar]:
-    """The source to write to (a chosen one, or the first writable one) and its
+    """The source to write to (a chosen one, or where bookings go) and its
     writable remote calendar."""
     all_sources = sources(calendar)
     if not all_sources:
         raise CalendarError("the calendar has no sources to write to; add one first")
     if source_id is None:
-        source = default_write_target(calendar, all_sources)
-        if source is None:
+        target = bookings_go_to(calendar, all_sources)
+        if target is None:
             raise CalendarError(
                 "the calendar has only read-only sources (iCal URLs or read-only calendars); "
                 "add a CalDAV, iCloud, Google or Microsoft calendar to write to"
             )
-    else:
-        source = next((s for s in all_sources if s.id == source_id), None)
-        if source is None:
-            raise CalendarError("no such source in this calendar", 404, "not_found")
+        return target
+    source = next((s for s in all_sources if s.id == source_id), None)
+    if source is None:
+        raise CalendarError("no such source in this calendar", 404, "not_found")
     if source.connection.provider == "ics":
         raise CalendarError(
             f"source {source.id} ({source.connection.name}) is an iCal URL, which is read-only; "
@@ -493,15 +549,7 @@ def write_target(
     return source, remote
 
 
-def bump(remote_calendar_id: int) -> None:
-    from calmesh.services.sync import bump as bump_version
-
-    bump_version(remote_calendar_id)
-
-
 def _provider(source: CalendarSource):
-    from calmesh.services.sync import provider_for
-
     return provider_for(source.connection)
 
 
@@ -509,8 +557,6 @@ def store_written(
     remote: RemoteCalendar, href: str, draft: EventDraft, default_tz: str
 ) -> CalendarObject:
     """Cache what we just wrote, so it counts at once; the next sync replaces it."""
-    from calmesh.services.sync import horizon, insert_occurrences, occurrence_rows
-
     ical = build_calendar(draft)
     with write_transaction():
         obj = CalendarObject.get_or_none(

@@ -13,7 +13,7 @@ from calmesh.auth import crypto, signing
 from calmesh.db import utcnow, write_transaction
 from calmesh.models import Connection, OAuthAttempt, RemoteCalendar, User
 from calmesh.models.connections import new_version
-from calmesh.providers import net
+from calmesh.providers import net, oauth
 from calmesh.providers.base import ProviderError
 from calmesh.providers.caldav import ICLOUD_URL
 from calmesh.services import sync
@@ -148,8 +148,6 @@ def start_oauth(
             code_verifier=verifier,
             browser_hash=_digest(browser) if browser else None,
         )
-    from calmesh.providers import oauth
-
     state = signing.sign("oauth-state", {"a": attempt.id, "u": user.id, "k": kind, "n": nonce})
     url = oauth.authorization_url(kind, settings, redirect_uri(kind, host_url), state, verifier)
     return connection, url
@@ -220,8 +218,6 @@ def finish_oauth(
     (:func:`_claim_attempt`), exchange the code, store the tokens."""
     attempt = _claim_attempt(kind, state, user, browser)
     connection = attempt.connection
-    from calmesh.providers import oauth
-
     try:
         token = oauth.exchange_code(
             kind,

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from calmesh.effects import webhook as sending
 from calmesh.models.webhooks import EVENTS, Webhook, WebhookDelivery
-from calmesh.services import outbox
+from calmesh.services.webhooks import body_for
 
 
 def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> int:
@@ -21,26 +22,12 @@ def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> i
     """
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
-    from calmesh.services.webhooks import body_for
-
     body = body_for(event, data)
     count = 0
     for webhook in Webhook.select().where((Webhook.user == user_id) & Webhook.active):
         if event not in webhook.events:
             continue
         delivery = WebhookDelivery.create(webhook=webhook, event=event, body=body)
-        queue_delivery(delivery, f"webhook:{webhook.id}:{subject or delivery.delivery_id}")
+        sending.queue(delivery, f"webhook:{webhook.id}:{subject or delivery.delivery_id}")
         count += 1
     return count
-
-
-def queue_delivery(delivery: WebhookDelivery, ordering_key: str) -> None:
-    """Queue the outbox item that sends ``delivery`` (inside the caller's transaction)."""
-    item = outbox.enqueue(
-        "webhook.deliver",
-        {"delivery": delivery.id},
-        user_id=delivery.webhook.user_id,
-        ordering_key=ordering_key,
-    )
-    WebhookDelivery.update(outbox_item=item).where(WebhookDelivery.id == delivery.id).execute()
-    delivery.outbox_item = item

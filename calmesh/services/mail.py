@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -109,9 +110,18 @@ def compose(mail: Mail, settings: Mapping[str, Any]) -> EmailMessage:
     return message
 
 
-def message_id(settings: Mapping[str, Any]) -> str:
-    """A new, globally unique Message-ID for a mail about to be queued."""
+def message_key() -> str:
+    """The unique part of a queued mail's Message-ID, fixed when it is queued
+    (no settings needed on the request path; see :func:`message_id`)."""
+    return secrets.token_hex(12)
+
+
+def message_id(settings: Mapping[str, Any], key: str = "") -> str:
+    """The Message-ID of the mail queued with ``key`` (the same on every retry),
+    on the domain of ``mail.from_address``; without a key a new, globally unique one."""
     _, _, domain = settings["mail.from_address"].rpartition("@")
+    if key:
+        return f"<{key}.calmesh@{domain or 'localhost'}>"
     return make_msgid(domain=domain or "localhost")
 
 

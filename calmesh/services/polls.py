@@ -15,11 +15,10 @@ import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from flask import current_app
-
 from calmesh.auth import signing
 from calmesh.db import is_sqlite, utcnow, write_transaction
-from calmesh.engine.ical import EventDraft, build_calendar
+from calmesh.effects import mail, poll_writeback, visitor_mail
+from calmesh.engine.ical import build_calendar
 from calmesh.i18n import LANGUAGES
 from calmesh.models import (
     Comment,
@@ -44,9 +43,9 @@ from calmesh.schema import (
     TimeZone,
     minutes_field,
 )
-from calmesh.services import calendars, events, outbox, visitor_mail
+from calmesh.services import events
 from calmesh.services.errors import ServiceError
-from calmesh.services.mail import message_id, parse_address
+from calmesh.services.mail import Mail, parse_address
 from calmesh.services.poll_results import (
     VALUE_LABELS,
     closed_reason,
@@ -55,7 +54,7 @@ from calmesh.services.poll_results import (
     option_data,
     poll_data,
 )
-from calmesh.urls import external_url
+from calmesh.urls import external_url, links
 
 UID_DOMAIN = "@poll.calmesh"
 PUBLIC_ID = re.compile(r"[A-Za-z0-9_-]{1,24}")
@@ -467,7 +466,7 @@ def reopen(poll: Poll) -> Poll:
         poll.save()
         if option is not None:
             _invite(poll, option, "CANCEL")
-            _write_back(poll)
+            poll_writeback.queue(poll)
     return poll
 
 
@@ -494,7 +493,7 @@ def decide(poll: Poll, option_id: int) -> Poll:
             subject=poll.public_id,
         )
         _invite(poll, option, "REQUEST")
-        _write_back(poll)
+        poll_writeback.queue(poll)
     return poll
 
 
@@ -514,19 +513,9 @@ def _subject_text(text: str) -> str:
 def _mail(
     poll: Poll, to: str, subject: str, body: str, ics: str | None = None, method: str = ""
 ) -> None:
-    outbox.enqueue(
-        "mail",
-        {
-            "to": to,
-            "subject": subject,
-            "body": body,
-            "ics": ics,
-            "ics_method": method,
-            "user_id": poll.user_id,
-            "message_id": message_id(current_app.config["CALMESH"]),
-        },
-        user_id=poll.user_id,
-        ordering_key=f"poll:{poll.public_id}:mail:{to}"[:100],
+    mail.queue(
+        Mail(to, subject, body, ics, method, user_id=poll.user_id),
+        ordering_key=f"poll:{poll.public_id}:mail:{to}",
     )
 
 
@@ -578,82 +567,11 @@ def _vote_lines(options: list[PollOption], votes: dict[int, str], zone: str) -> 
     return [f"  {label(o, zone)}: {VALUE_LABELS.get(votes.get(o.id, ''), '—')}" for o in options]
 
 
-def draft_for(poll: Poll, option: PollOption, attendee: Participant | None = None) -> EventDraft:
-    """The decided event. Each mailed copy names only its recipient: participants
-    never see each other's addresses."""
-    owner = poll.user
-    if option.day is not None:
-        start, end = option.day, option.day + timedelta(days=1)
-    else:
-        start, end = option.start, option.end
-    return EventDraft(
-        uid=poll.public_id + UID_DOMAIN,
-        summary=poll.title,
-        start=start,
-        end=end,
-        description=(poll.description + "\n\n" if poll.description else "")
-        + "Decided in a CalMesh poll.",
-        location=poll.location,
-        sequence=poll.sequence,
-        organizer_email=owner.email,
-        organizer_name=owner.name or owner.handle,
-        attendees=((attendee.name, attendee.email),) if attendee else (),
-        timezone=poll.timezone,
-    )
-
-
 def _invite(poll: Poll, option: PollOption, method: str) -> None:
     for participant in Participant.of(poll).where(Participant.email != ""):
         zone = display_zone(poll, participant.timezone)
-        subject, body = visitor_mail.poll_invitation(poll, option, participant, zone, method)
+        subject, body = visitor_mail.poll_invitation(
+            poll, option, participant, zone, method, links()
+        )
         ics = build_calendar(visitor_mail.poll_draft(poll, option, participant), method=method)
         _mail(poll, participant.email, subject, body, ics, method)
-
-
-def _write_back(poll: Poll) -> None:
-    if poll.calendar_id is not None or poll.remote_href:
-        outbox.enqueue(
-            "poll.writeback",
-            {"poll": poll.public_id},
-            user_id=poll.user_id,
-            ordering_key=f"poll:{poll.public_id}:writeback",
-        )
-
-
-@outbox.handler("poll.writeback", lane="writeback")
-def write_back(payload: dict[str, Any]) -> None:
-    """Make the linked calendar match the poll as it is now (retries see the latest)."""
-    from calmesh.providers.base import ProviderError
-    from calmesh.services.sync import provider_for
-
-    poll = Poll.get_or_none(Poll.public_id == payload["poll"])
-    if poll is None:
-        return
-    option = _decided(poll)
-    try:
-        if option is None:
-            if poll.remote_href and poll.remote_calendar_id:
-                remote = poll.remote_calendar
-                provider_for(remote.connection).delete_event(remote.remote_id, poll.remote_href)
-                calendars.forget_written(remote, poll.remote_href)
-                Poll.update(remote_href=None).where(Poll.id == poll.id).execute()
-            return
-        draft = draft_for(poll, option)
-        if poll.remote_href and poll.remote_calendar_id:
-            remote = poll.remote_calendar
-            href = provider_for(remote.connection).update_event(
-                remote.remote_id, poll.remote_href, draft
-            )
-        elif poll.calendar_id is not None:
-            source, remote = calendars.write_target(poll.calendar)
-            href = provider_for(source.connection).create_event(remote.remote_id, draft)
-        else:
-            return
-        calendars.store_written(remote, href, draft, poll.timezone)
-        Poll.update(remote_calendar=remote, remote_href=href).where(Poll.id == poll.id).execute()
-    except calendars.CalendarError as exc:
-        raise outbox.GiveUp(str(exc)) from None
-    except ProviderError as exc:
-        if exc.permanent:
-            raise outbox.GiveUp(str(exc)) from None
-        raise outbox.Retry(str(exc)) from None

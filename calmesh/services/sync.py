@@ -9,18 +9,17 @@ keeps the last good events, and never touches other connections.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
 
+from calmesh import claims
 from calmesh.auth import crypto
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.recurrence import Budget, CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
-from calmesh.jobs.leases import holder
 from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
 from calmesh.models.connections import new_version
 from calmesh.providers import base, net
@@ -121,27 +120,18 @@ def horizon(now: datetime | None = None) -> tuple[datetime, datetime]:
 
 
 def claim(connection_id: int, ttl: timedelta = LEASE) -> bool:
-    now = utcnow()
-    changed = (
-        Connection.update(leased_until=now + ttl, lease_holder=holder(), status="syncing")
-        .where(
-            (Connection.id == connection_id)
-            & (Connection.leased_until.is_null() | (Connection.leased_until < now))
-        )
-        .execute()
-    )
-    return changed == 1
+    return claims.claim(Connection, Connection.id == connection_id, ttl, status="syncing") == 1
 
 
 def release(connection_id: int, **fields) -> None:
     Connection.update(leased_until=None, lease_holder="", **fields).where(
-        (Connection.id == connection_id) & (Connection.lease_holder == holder())
+        (Connection.id == connection_id) & claims.mine(Connection)
     ).execute()
 
 
 def backoff_seconds(failures: int) -> int:
     cap = current_app.config["CALMESH"]["sync.max_backoff_seconds"]
-    return int(min(cap, RETRY_BASE_SECONDS * math.pow(2, max(0, failures - 1))))
+    return claims.backoff_seconds(failures, cap, RETRY_BASE_SECONDS)
 
 
 # --- storing what a provider returned --------------------------------------------------

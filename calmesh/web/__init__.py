@@ -45,12 +45,14 @@ def init_app(app: Flask) -> None:
         dashboard,
         feeds,
         mail,
+        owner_time,
         poll_public,
         polls,
         webhooks,
     )
     from calmesh.web.public import public
 
+    owner_time.init_app(app)
     app.register_blueprint(web)
     # After the dashboard's routes: /{handle}/{slug} must not shadow them.
     app.register_blueprint(public)
@@ -62,5 +64,18 @@ def init_app(app: Flask) -> None:
         endpoints = app.view_functions
         return {
             "nav": [(label, ep) for label, ep in NAV if ep in endpoints],
+            "nav_counts": {"web.bookings": _unconfirmed(current_user)},
             "database_failure": faults.database_failure(),
         }
+
+
+def _unconfirmed(user) -> int:
+    """Requests waiting for the owner's answer (shown beside Bookings in the menu)."""
+    from calmesh.db import utcnow
+    from calmesh.models import Booking
+
+    return (
+        Booking.select()
+        .where((Booking.user == user) & (Booking.status == "pending") & (Booking.end > utcnow()))
+        .count()
+    )

@@ -13,6 +13,7 @@ from calmesh.engine.hours import day_bounds
 from calmesh.models import Connection, RemoteCalendar, UnifiedCalendar
 from calmesh.schema import SANE_YEARS, iana_zones
 from calmesh.services import calendars as service
+from calmesh.services import write_backs
 from calmesh.urls import external_url
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
@@ -113,20 +114,78 @@ def _detail(calendar: UnifiedCalendar, feed_url: str | None = None):
         "calendars/detail.html",
         calendar=calendar,
         sources=sources,
-        target=service.default_write_target(calendar, sources),
+        **_write_target_context(calendar, sources),
         colour={s.id: f"src-{i % PALETTE_SIZE}" for i, s in enumerate(sources)},
         week=_week(calendar, monday),
         monday=monday,
         day=chosen,
         availability=service.availability_of(calendar, bounds.start, bounds.end),
         zone=zone,
-        connections=Connection.for_user(current_user).order_by(Connection.name),
-        remote_calendars=RemoteCalendar.select()
-        .join(Connection)
-        .where(Connection.user == current_user),
+        addable=_addable(sources),
         timedelta=timedelta,
         feed_url=feed_url,
     )
+
+
+# --- where bookings go (the write target), failed write-backs, sources to add ---------
+
+
+def _write_target_context(calendar: UnifiedCalendar, sources: list) -> dict:
+    goes_to = service.bookings_go_to(calendar, sources)
+    return {
+        "target": goes_to[0] if goes_to else None,
+        "goes_to": goes_to[1] if goes_to else None,
+        "writable": service.writable_choices(calendar, sources),
+        "failed_write_backs": write_backs.failed_write_backs(current_user, calendar.id),
+    }
+
+
+def _addable(sources: list) -> list[tuple[str, str]]:
+    """(value, label) of the sources not yet in the calendar: each connection whole,
+    and each of its calendars alone."""
+    taken = {(s.connection_id, s.remote_calendar_id) for s in sources}
+    remotes = (
+        RemoteCalendar.select()
+        .join(Connection)
+        .where(Connection.user == current_user)
+        .order_by(RemoteCalendar.id)
+    )
+    by_connection: dict[int, list[RemoteCalendar]] = {}
+    for remote in remotes:
+        by_connection.setdefault(remote.connection_id, []).append(remote)
+    choices = []
+    for connection in Connection.for_user(current_user).order_by(Connection.name):
+        if (connection.id, None) not in taken:
+            choices.append((str(connection.id), f"{connection.name} (all calendars)"))
+        for remote in by_connection.get(connection.id, []):
+            if (connection.id, remote.id) not in taken:
+                label = f"{connection.name} · {remote.name or 'calendar'}"
+                choices.append((f"{connection.id}:{remote.id}", label))
+    return choices
+
+
+@web.app_template_global()
+def bookings_go_to(calendar: UnifiedCalendar) -> RemoteCalendar | None:
+    """For templates (booking pages): the calendar this calendar's bookings are written to."""
+    found = service.bookings_go_to(calendar)
+    return found[1] if found else None
+
+
+@web.route("/calendars/<slug:slug>/write-target", methods=["POST"])
+@login_required
+def calendar_write_target(slug: str):
+    calendar = _owned(slug)
+    choice = request.form.get("write_calendar", "")
+    try:
+        service.choose_write_calendar(calendar, int(choice) if choice else None)
+    except ValueError:
+        flash("Choose a calendar for bookings.")
+    except service.CalendarError as exc:
+        flash(f"Not changed: {exc}.")
+    else:
+        where = bookings_go_to(calendar)
+        flash(f"Bookings go to {where.name or 'the chosen calendar'}." if where else "Saved.")
+    return _back(calendar)
 
 
 def _back(calendar: UnifiedCalendar):
@@ -165,7 +224,7 @@ def calendar_move_source(slug: str, source_id: int):
             "calendars/_sources.html",
             calendar=calendar,
             sources=sources,
-            target=service.default_write_target(calendar, sources),
+            **_write_target_context(calendar, sources),
             colour={s.id: f"src-{k % PALETTE_SIZE}" for k, s in enumerate(sources)},
         )
     return _back(calendar)

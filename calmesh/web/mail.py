@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
+from calmesh.effects import outbox
 from calmesh.models import OutboxItem
-from calmesh.services import mail, outbox
+from calmesh.services import mail
 from calmesh.web import render, web
 
 LOG_SIZE = 100

@@ -23,16 +23,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
 from calmesh import i18n
-from calmesh.api.booking_pages import throttle_public
-from calmesh.api.framework import ApiError
-from calmesh.auth import signing
+from calmesh.auth import ratelimit, signing
+from calmesh.effects import visitor_mail
 from calmesh.engine.calendar_links import links_for
 from calmesh.engine.ical import build_calendar
 from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
 from calmesh.schema import Email, Invalid, String, iana_zones
-from calmesh.services import poll_results, polls, visitor_mail
-from calmesh.web.public import is_web_url, public, zones
+from calmesh.services import poll_results, polls
+from calmesh.web.booker import is_web_url, zones
+from calmesh.web.public import public, throttle_public
 
 FRIENDLY = {
     "name": lazy_gettext("Please enter your name."),
@@ -172,7 +172,7 @@ def _vote(poll: Poll, you: Participant | None, token: str):
     values = request.form.to_dict()
     try:
         throttle_public("vote")
-    except ApiError:
+    except ratelimit.RateLimited:
         message = _("Too many votes from your network. Please wait a minute.")
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}
@@ -245,7 +245,7 @@ def poll_comment(poll_id: str):
     values = {"comment_name": request.form.get("name", ""), "body": request.form.get("body", "")}
     try:
         throttle_public("vote")
-    except ApiError:
+    except ratelimit.RateLimited:
         message = _("Too many comments from your network. Please wait a minute.")
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}

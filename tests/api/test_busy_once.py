@@ -8,8 +8,8 @@ from datetime import UTC, timedelta
 
 import pytest
 
+from calmesh.effects.drafts import booking_draft
 from calmesh.models import Booking
-from calmesh.services import bookings as booking_service
 from calmesh.services import calendars as calendar_service
 from tests.api.test_bookings import book, next_weekday_at, page  # noqa: F401 - fixture
 from tests.factories import add_event
@@ -38,7 +38,7 @@ def write_back(booking_uid: str, remote) -> None:
     """What the outbox's write-back leaves behind, without a provider: the event in
     the source's cache under the booking's UID, and the booking pointing at it."""
     booking = Booking.get(Booking.uid == booking_uid)
-    draft = booking_service.draft_for(booking)
+    draft = booking_draft(booking)
     href = f"{remote.remote_id}{booking_uid}.ics"
     calendar_service.store_written(remote, href, draft, "Europe/Berlin")
     Booking.update(remote_calendar=remote, remote_href=href).where(

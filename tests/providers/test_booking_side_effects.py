@@ -12,8 +12,9 @@ import caldav
 import icalendar
 import pytest
 
+from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, OutboxItem
-from calmesh.services import booking_pages, bookings, calendars, connections, outbox
+from calmesh.services import booking_pages, bookings, calendars, connections
 
 
 def next_weekday_at(hour: int) -> datetime:
@@ -50,7 +51,7 @@ def setup(app, alice, radicale, smtp_server):
 
 def drain() -> None:
     """Deliver everything due, as the scheduler's outbox job does."""
-    while outbox.process_due():
+    while process_due():
         pass
 
 
@@ -124,7 +125,9 @@ def test_an_smtp_outage_delays_the_mail_and_loses_nothing(app, setup):
     )
     drain()
     waiting = list(
-        OutboxItem.select().where((OutboxItem.kind == "mail") & (OutboxItem.status == "pending"))
+        OutboxItem.select().where(
+            (OutboxItem.kind == "booking.mail") & (OutboxItem.status == "pending")
+        )
     )
     assert len(waiting) == 2 and all(i.attempts == 1 and i.last_error for i in waiting)
     assert Booking.get_by_id(booking.id).status == "accepted"  # the booking stands

@@ -13,8 +13,9 @@ import caldav
 import pytest
 from caldav.lib.error import NotFoundError
 
+from calmesh.jobs.outbox import process_due
 from calmesh.models import OutboxItem, Poll, RemoteCalendar
-from calmesh.services import calendars, connections, outbox
+from calmesh.services import calendars, connections
 
 START = datetime.combine(date.today() + timedelta(days=9), datetime.min.time(), UTC).replace(
     hour=16
@@ -73,7 +74,7 @@ def invitations(smtp_server, method: str) -> list[tuple[list[str], str]]:
 def settle() -> None:
     """Run the outbox until nothing is due (the scheduler's job, run here by hand)."""
     for _ in range(10):
-        if not outbox.process_due():
+        if not process_due():
             break
     failed = [(i.kind, i.last_error) for i in OutboxItem.select() if i.status != "done"]
     assert failed == []

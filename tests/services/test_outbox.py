@@ -7,15 +7,17 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 
 from calmesh.auth import crypto
 from calmesh.config import Config
 from calmesh.db import utcnow
-from calmesh.jobs.outbox import deliver_lane
+from calmesh.effects import mail, outbox
+from calmesh.effects.kinds import KINDS
+from calmesh.jobs.outbox import deliver_lane, process_due
 from calmesh.models import MailMessage, OutboxItem
-from calmesh.services import outbox
 from calmesh.services.mail import Mail
 
 
@@ -32,7 +34,7 @@ def probe(monkeypatch):
     behaviour: dict[str, object] = {"sleep": 0.0, "raise": None}
     lock = threading.Lock()
 
-    def run(payload: dict) -> None:
+    def run(payload: dict, context) -> None:
         started = time.monotonic()
         time.sleep(payload.get("sleep", behaviour["sleep"]))
         with lock:
@@ -40,12 +42,15 @@ def probe(monkeypatch):
         if behaviour["raise"] is not None:
             raise behaviour["raise"]
 
-    monkeypatch.setitem(outbox.HANDLERS, "test.probe", outbox.Handler(run, "webhooks"))
+    kind = SimpleNamespace(
+        KIND="test.probe", LANE="webhooks", deliver=run, gave_up=lambda payload, error, ctx: None
+    )
+    monkeypatch.setitem(KINDS, "test.probe", kind)
     return runs, behaviour
 
 
 def queue(name: str, key: str = "", **payload) -> OutboxItem:
-    return outbox.enqueue("test.probe", {"name": name, **payload}, ordering_key=key)
+    return outbox.add(outbox.Item("test.probe", {"name": name, **payload}, ordering_key=key))
 
 
 # --- concurrency, order, lanes ------------------------------------------------------------
@@ -78,10 +83,7 @@ def test_a_slow_webhook_receiver_delays_no_mail(app, probe, smtp_server, monkeyp
     behaviour["sleep"] = 1.0
     for n in range(8):
         queue(f"hook-{n}", key=f"webhook:1:booking-{n}")
-    outbox.enqueue(
-        "mail",
-        {"to": "vera@example.net", "subject": "Confirmed", "body": "See you.", "message_id": ""},
-    )
+    mail.queue(Mail(to="vera@example.net", subject="Confirmed", body="See you."))
     hooks = threading.Thread(target=deliver_lane, args=(app, "webhooks", 2))
     with app.app_context():
         hooks.start()
@@ -123,8 +125,8 @@ def test_a_crashed_workers_item_is_free_again_after_the_short_lease(app, probe):
 
     later = now + outbox.LEASE + timedelta(seconds=1)
     assert outbox.due_items(now=later) == [first.id]
-    outbox.process_due(now=later)
-    outbox.process_due(now=later)
+    process_due(now=later)
+    process_due(now=later)
     runs, _ = probe
     assert [name for name, _, _ in runs] == ["first", "second"]
 
@@ -165,7 +167,7 @@ def test_retries_go_on_for_a_day_with_capped_back_off_then_fail(app, probe):
     now = utcnow()
     waits = []
     while OutboxItem.get_by_id(item.id).status == "pending":
-        outbox.process_due(now=now)
+        process_due(now=now)
         row = OutboxItem.get_by_id(item.id)
         if row.status == "pending":
             waits.append((row.next_attempt_at - now).total_seconds())
@@ -187,14 +189,14 @@ def test_a_receiver_back_after_twenty_hours_gets_everything_in_order(app, probe)
     now = utcnow()
     end = now + timedelta(hours=20)
     while now < end:
-        outbox.process_due(now=now)
+        process_due(now=now)
         now += timedelta(minutes=30)
     assert {name for name, _, _ in runs} == {"created"}, "the later ones wait behind the first"
     runs.clear()
     behaviour["raise"] = None  # back up
     for _ in range(3):
         now += timedelta(hours=1)
-        outbox.process_due(now=now)
+        process_due(now=now)
     assert [name for name, _, _ in runs] == ["created", "rescheduled", "cancelled"]
 
 
@@ -204,7 +206,7 @@ def test_what_this_host_cannot_decrypt_is_never_given_up(app, probe):
     item = queue("locked")
     now = utcnow()
     for _ in range(60):
-        outbox.process_due(now=now)
+        process_due(now=now)
         now = OutboxItem.get_by_id(item.id).next_attempt_at
     row = OutboxItem.get_by_id(item.id)
     assert now - utcnow() > timedelta(hours=48)
@@ -216,25 +218,40 @@ def test_what_this_host_cannot_decrypt_is_never_given_up(app, probe):
 
 def test_a_retried_mail_keeps_its_message_id(app, smtp_server, monkeypatch):
     configure(monkeypatch, app, smtp_server.settings())
-    from calmesh.services.mail import message_id
-
-    stable = message_id(app.config["CALMESH"])
-    mail = Mail(to="vera@example.net", subject="Confirmed", body="Hi", message_id=stable)
-    outbox.enqueue("mail", {**mail.__dict__})
+    mail.queue(Mail(to="vera@example.net", subject="Confirmed", body="Hi"))
     smtp_server.data_reply = "451 4.3.0 try again later"
-    outbox.process_due()
+    process_due()
     smtp_server.data_reply = None
-    outbox.process_due(now=utcnow() + timedelta(minutes=1))
+    process_due(now=utcnow() + timedelta(minutes=1))
 
     (received,) = smtp_server.messages
-    assert received.message["Message-ID"] == stable
+    stable = received.message["Message-ID"]
+    assert stable.startswith("<") and stable.endswith(">")
     assert [m.message_id for m in MailMessage.select().order_by(MailMessage.id)] == [stable] * 2
 
 
-def test_booking_mails_are_queued_with_their_own_message_ids(app, alice):
+def test_a_retried_booking_mail_keeps_its_message_id(app, alice, smtp_server, monkeypatch):
+    from tests.services.test_webhooks import book, make_page
+
+    configure(monkeypatch, app, smtp_server.settings())
+    book(make_page(alice), 0)
+    smtp_server.data_reply = "451 4.3.0 try again later"
+    process_due()
+    smtp_server.data_reply = None
+    process_due(now=utcnow() + timedelta(minutes=1))
+
+    ids = [m.message_id for m in MailMessage.select().order_by(MailMessage.id)]
+    assert len(ids) == 4 and len(set(ids)) == 2  # two mails, each tried twice
+    assert sorted(m.message["Message-ID"] for m in smtp_server.messages) == sorted(set(ids))
+
+
+def test_booking_mails_are_queued_as_intents_with_their_own_message_ids(app, alice):
     from tests.services.test_webhooks import book, make_page
 
     book(make_page(alice), 0)
-    ids = [i.payload["message_id"] for i in OutboxItem.select().where(OutboxItem.kind == "mail")]
-    assert len(ids) == 2 and len(set(ids)) == 2
-    assert all(i.startswith("<") and i.endswith("@localhost>") for i in ids)
+    queued = list(OutboxItem.select().where(OutboxItem.kind == "booking.mail"))
+    assert sorted(i.payload["role"] for i in queued) == ["attendee", "owner"]
+    keys = [i.payload["message_key"] for i in queued]
+    assert len(set(keys)) == 2
+    # Nothing is rendered on the request path: no text, no .ics, no address.
+    assert not any({"body", "ics", "subject", "to"} & set(i.payload) for i in queued)

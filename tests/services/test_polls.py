@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from calmesh.auth import signing
+from calmesh.effects import poll_writeback
+from calmesh.jobs import outbox as jobs_outbox
 from calmesh.models import OutboxItem, Participant, PollOption
 from calmesh.services import poll_results, polls
 from calmesh.services.polls import PollError
@@ -186,8 +188,9 @@ def test_deciding_without_a_calendar_writes_nothing_back(ctx, alice):
     OutboxItem.delete().execute()
     polls.decide(poll, PollOption.of(poll).first().id)
     assert [i.kind for i in OutboxItem.select()] == []  # Otto gave no address
-    polls.write_back({"poll": poll.public_id})  # nothing to do, and no error
-    polls.write_back({"poll": "gone"})
+    context = jobs_outbox.context()
+    poll_writeback.deliver({"poll": poll.public_id}, context)  # nothing to do, and no error
+    poll_writeback.deliver({"poll": "gone"}, context)
 
 
 def test_a_title_with_line_breaks_still_makes_a_one_line_subject(ctx, alice):

@@ -18,8 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from calmesh.db import utcnow
+from calmesh.jobs.outbox import process_due
 from calmesh.models import Connection, OutboxItem, Webhook, WebhookDelivery
-from calmesh.services import booking_pages, bookings, calendars, events, outbox, sync
+from calmesh.services import booking_pages, bookings, calendars, events, sync
 from calmesh.services import webhooks as service
 from calmesh.services.bookings import Attendee
 from tests.conftest import free_port
@@ -91,7 +92,7 @@ def subscribe(user, receiver: Receiver, events_: list[str] | None = None, url: s
 def run_outbox(rounds: int = 1) -> None:
     """Deliver what is due, then move time on: every waiting item is due again."""
     for _ in range(rounds):
-        outbox.process_due()
+        process_due()
         OutboxItem.update(next_attempt_at=utcnow() - timedelta(seconds=1)).where(
             OutboxItem.status == "pending"
         ).execute()
@@ -308,7 +309,7 @@ def test_after_the_retry_window_the_delivery_fails_and_the_webhook_is_failing(
     run_outbox(2)
     assert fresh(webhook).status == "ok"
     later = utcnow() + timedelta(hours=app.config["CALMESH"]["outbox.retry_hours"], seconds=1)
-    outbox.process_due(now=later)  # the injected clock: a day of failures later
+    process_due(now=later)  # the injected clock: a day of failures later
 
     created, cancelled = WebhookDelivery.select().order_by(WebhookDelivery.id)
     assert (created.status, created.attempts, created.last_status_code) == ("failed", 3, 500)
@@ -354,7 +355,7 @@ def test_redelivering_a_queued_delivery_makes_it_due_without_a_second_copy(alice
     receiver = Receiver(port=free_port())
     subscribe(alice, receiver)
     book(make_page(alice), 0)
-    outbox.process_due()  # refused: waits for its back-off
+    process_due()  # refused: waits for its back-off
     (delivery,) = WebhookDelivery.select()
     assert fresh(delivery).attempts == 1
 
@@ -362,7 +363,7 @@ def test_redelivering_a_queued_delivery_makes_it_due_without_a_second_copy(alice
 
     assert pending_webhook_items() == 1
     with receiver:
-        outbox.process_due()  # due now, without moving time
+        process_due()  # due now, without moving time
     assert [r.delivery_id for r in receiver.accepted] == [delivery.delivery_id]
 
 

@@ -73,7 +73,13 @@ def test_the_list_shows_times_in_the_owners_zone(app, client, page):
     assert 'class="badge pending"' in html
 
 
-def test_filters(app, client, page, alice):
+def names_in(html: str) -> list[str]:
+    """The attendees of the list, in the order shown."""
+    found = [(html.find(f"with {n}<"), n) for n in ("Vera Visitor", "Sam Smith", "Lee Late")]
+    return [n for at_, n in sorted(found) if at_ >= 0]
+
+
+def test_tabs_search_and_filters(app, client, page, alice):
     other = make_page(alice, "other", "Other page")
     vera = book(app, page, at(10))
     sam = book(app, page, at(11), "Sam Smith", "sam@example.net")
@@ -81,46 +87,73 @@ def test_filters(app, client, page, alice):
     with app.test_request_context():
         bookings.confirm(sam)
 
-    def names(**query) -> set[str]:
-        html = text(client.get("/bookings", query_string=query))
-        return {n for n in ("Vera Visitor", "Sam Smith", "Lee Late") if n in html}
+    def names(**query) -> list[str]:
+        return names_in(text(client.get("/bookings", query_string=query)))
 
-    assert names() == {"Vera Visitor", "Sam Smith", "Lee Late"}
-    assert names(status="accepted") == {"Sam Smith", "Lee Late"}  # "other" needs no confirmation
-    assert names(status="accepted", page="intro") == {"Sam Smith"}
-    assert names(status="pending", page="intro") == {"Vera Visitor"}
-    assert names(page="other") == {"Lee Late"}
-    assert names(attendee="SAM@EXAMPLE") == {"Sam Smith"}
-    assert names(attendee="vera vis") == {"Vera Visitor"}
+    # Upcoming first, soonest first; Unconfirmed only the pending request.
+    assert names() == ["Vera Visitor", "Sam Smith", "Lee Late"]
+    assert names(tab="unconfirmed") == ["Vera Visitor"]
+    assert names(tab="cancelled") == [] and names(tab="past") == []
+    assert names(page="other") == ["Lee Late"]
+    assert names(q="SAM@EXAMPLE") == ["Sam Smith"]
+    assert names(q="vera vis") == ["Vera Visitor"]
+    assert names(tab="unconfirmed", q="sam") == []
     day = later.start.astimezone(BERLIN).date()
-    assert names(**{"from": day.isoformat()}) == {"Lee Late"}
-    assert names(to=(day - timedelta(days=1)).isoformat(), **{"from": ""}) == {
-        "Vera Visitor",
-        "Sam Smith",
-    }
+    assert names(**{"from": day.isoformat()}) == ["Lee Late"]
+    assert names(to=(day - timedelta(days=1)).isoformat()) == ["Vera Visitor", "Sam Smith"]
+    with app.test_request_context():
+        bookings.cancel(vera, "Ill")
+    assert names(tab="cancelled") == ["Vera Visitor"]
     # A bad filter is reported and ignored, not a 500.
-    response = client.get("/bookings", query_string={"status": "bogus", "from": "2030-02-31"})
+    response = client.get("/bookings", query_string={"tab": "bogus", "from": "2030-02-31"})
     assert response.status_code == 200
-    assert "Filter “status” must be one of" in text(response) and "Vera Visitor" in text(response)
+    assert "Filter “tab” must be one of" in text(response) and "Sam Smith" in text(response)
     response = client.get("/bookings", query_string={"from": "0001-01-01", "to": "9999-12-31"})
     assert response.status_code == 200 and "must be between the years 1900 and 2200" in text(
         response
     )
-    assert vera.uid in text(client.get("/bookings"))
+    assert sam.uid in text(client.get("/bookings"))
 
 
-def test_the_list_starts_today_unless_asked_otherwise(client, page):
-    today = datetime.now(BERLIN).date().isoformat()
-    assert f'name="from" type="date" value="{today}"' in text(client.get("/bookings"))
-    assert 'name="from" type="date" value=""' in text(client.get("/bookings?from="))
+def test_past_lists_the_latest_first_and_cancelled_keeps_declined(app, client, page):
+    first, second = book(app, page, at(10)), book(app, page, at(11), "Sam Smith", "sam@x.net")
+    declined = book(app, page, at(12), "Lee Late", "lee@example.net")
+    with app.test_request_context():
+        bookings.decline(declined, "Full")
+    later = datetime.now(UTC) + timedelta(days=30)
+    with app.test_request_context():
+        past = bookings.search(page.user, statuses=["pending"], when="past", now=later)
+        assert {b.uid for b in past} == {first.uid, second.uid}
+    # Moved into the past (as time passes): Past shows the latest first.
+    for booking, days in ((first, 3), (second, 2)):
+        start = datetime.now(UTC) - timedelta(days=days)
+        Booking.update(start=start, end=start + timedelta(minutes=30)).where(
+            Booking.id == booking.id
+        ).execute()
+    assert names_in(text(client.get("/bookings?tab=past"))) == ["Sam Smith", "Vera Visitor"]
+    assert names_in(text(client.get("/bookings?tab=cancelled"))) == ["Lee Late"]
+    assert names_in(text(client.get("/bookings"))) == []
+
+
+def test_the_menu_counts_unconfirmed_requests(app, client, page):
+    assert 'class="count"' not in text(client.get("/profile"))
+    vera = book(app, page, at(10))
+    book(app, page, at(11), "Sam Smith", "sam@example.net")
+    html = text(client.get("/profile"))
+    assert '<span class="count">2<span class="visually-hidden"> unconfirmed</span>' in html
+    with app.test_request_context():
+        bookings.confirm(vera)
+    assert '<span class="count">1<span class="visually-hidden"> unconfirmed</span>' in text(
+        client.get("/profile")
+    )
 
 
 def test_htmx_filtering_answers_with_the_list_only(app, client, page):
     book(app, page, at(10))
-    html = text(client.get("/bookings?status=pending", headers=HTMX))
+    html = text(client.get("/bookings?tab=unconfirmed", headers=HTMX))
     assert "<html" not in html and 'id="bookings-list"' in html and "Vera Visitor" in html
     restore = {**HTMX, "HX-History-Restore-Request": "true"}
-    assert "<html" in text(client.get("/bookings?status=pending", headers=restore))
+    assert "<html" in text(client.get("/bookings?tab=unconfirmed", headers=restore))
 
 
 def test_pages_of_the_list(app, client, page, monkeypatch):
@@ -140,7 +173,7 @@ def test_confirm_with_htmx_swaps_the_row(app, client, page):
         f"/bookings/{booking.uid}/confirm", data={"csrf_token": CSRF}, headers=HTMX
     )
     html = text(response)
-    assert response.status_code == 200 and html.lstrip().startswith("<tr")
+    assert response.status_code == 200 and html.lstrip().startswith("<li")
     assert f'id="booking-{booking.uid}"' in html and 'class="badge accepted"' in html
     assert "Confirmed." in html and ">Confirm<" not in html
     assert status_of(booking) == "accepted"
@@ -150,7 +183,7 @@ def test_confirm_with_htmx_swaps_the_row(app, client, page):
 
 def test_decline_with_a_reason_without_javascript(app, client, page):
     booking = book(app, page, at(10))
-    back = "/bookings?status=pending"
+    back = "/bookings?tab=unconfirmed"
     response = client.post(
         f"/bookings/{booking.uid}/decline",
         data={"csrf_token": CSRF, "reason": "Fully booked that week", "next": back},
@@ -254,9 +287,11 @@ def test_a_foreign_next_is_not_followed(app, client, page, target):
 def test_bob_can_neither_see_nor_change_alices_bookings(app, client, page, bob):
     booking = book(app, page, at(10))
     bobs = signed_in_client(app, bob)
-    assert "Vera Visitor" not in text(bobs.get("/bookings?from="))
+    assert "Vera Visitor" not in text(bobs.get("/bookings"))
+    assert bobs.get(f"/bookings/{booking.uid}").status_code == 404
+    assert bobs.get(f"/bookings/{booking.uid}/event.ics").status_code == 404
     assert "Intro call" not in text(bobs.get("/bookings"))  # not even in the page filter
-    for action in ("confirm", "decline", "cancel", "reschedule"):
+    for action in ("confirm", "decline", "cancel", "reschedule", "write-back/retry"):
         response = bobs.post(
             f"/bookings/{booking.uid}/{action}",
             data={"csrf_token": CSRF, "start": "2030-01-07T10:00"},
@@ -269,6 +304,7 @@ def test_attendee_names_are_escaped(app, client, page):
     booking = book(app, page, at(10), name=XSS)
     for response in (
         client.get("/bookings"),
+        client.get(f"/bookings/{booking.uid}"),
         client.post(f"/bookings/{booking.uid}/confirm", data={"csrf_token": CSRF}, headers=HTMX),
     ):
         assert XSS not in text(response) and "&lt;script&gt;alert(1)&lt;/script&gt;" in text(

@@ -269,7 +269,7 @@ def test_moving_a_source_up_changes_the_order_and_the_write_target(client, work)
     fragment = text_of(response)
     assert fragment.lstrip().startswith('<ol class="sources" id="sources">')
     assert fragment.index("Home") < fragment.index("Work")
-    assert "default write target" in fragment.split("Work")[0]
+    assert "bookings go to Home 0" in fragment.split("Work")[0]
 
     plain = client.post(
         f"/calendars/work/sources/{home.id}/move", data={"direction": "down", "csrf_token": CSRF}

@@ -12,8 +12,8 @@ from datetime import timedelta
 import pytest
 
 from calmesh.db import utcnow
+from calmesh.jobs.outbox import process_due
 from calmesh.models import OutboxItem, Webhook, WebhookDelivery
-from calmesh.services import outbox
 from calmesh.services import webhooks as service
 from tests.conftest import CSRF, signed_in_client
 from tests.webhook_receiver import Receiver
@@ -85,8 +85,8 @@ def test_a_private_address_is_refused_on_the_form(app, client, monkeypatch):
 
 def give_up_on_what_fails() -> None:
     """Deliver, then once more with the clock past the retry window (injected)."""
-    outbox.process_due()
-    outbox.process_due(now=utcnow() + timedelta(hours=25))
+    process_due()
+    process_due(now=utcnow() + timedelta(hours=25))
 
 
 def test_a_failing_webhook_is_shown_clearly_with_its_error(app, client, alice, receiver):
@@ -115,7 +115,7 @@ def test_the_delivery_log_shows_attempts_and_redelivers(
     receiver.secret = secret
     receiver.status, receiver.answer_body = 502, b"<h1>Bad gateway</h1>"
     delivery = service.ping(webhook)
-    outbox.process_due()
+    process_due()
 
     page = text_of(client.get(f"/webhooks/{webhook.id}"))
     row = re.search(rf'<tr id="delivery-{delivery.delivery_id}">.*?</tr>', page, re.S).group(0)
@@ -138,7 +138,7 @@ def test_the_delivery_log_shows_attempts_and_redelivers(
     OutboxItem.update(next_attempt_at=delivery.created_at).where(
         OutboxItem.status == "pending"
     ).execute()
-    outbox.process_due()
+    process_due()
     assert WebhookDelivery.get_by_id(delivery.id).status == "delivered"
     assert receiver.accepted[-1].delivery_id == delivery.delivery_id
 
@@ -221,7 +221,7 @@ def test_redeliver_all_failed_queues_every_failed_delivery_in_order(client, alic
     receiver.status = 200
     answer = client.post(f"/webhooks/{webhook.id}/redeliver-failed", data={"csrf_token": CSRF})
     assert answer.status_code == 302
-    outbox.process_due()
+    process_due()
 
     assert [r.delivery_id for r in receiver.accepted] == [first.delivery_id, second.delivery_id]
     assert {d.status for d in WebhookDelivery.select()} == {"delivered"}

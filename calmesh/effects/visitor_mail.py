@@ -14,17 +14,27 @@ from dataclasses import replace
 from flask_babel import gettext as _
 
 from calmesh import i18n
+from calmesh.auth import signing
+from calmesh.effects.drafts import booking_draft as owner_draft
+from calmesh.effects.drafts import poll_draft as decided_draft
 from calmesh.engine.calendar_links import links_for
 from calmesh.engine.ical import EventDraft
 from calmesh.models import Booking, Participant, Poll, PollOption
-from calmesh.urls import links
+from calmesh.urls import Links
+
+# What a visitor's link may do; "manage" (the older links) does both changes.
+LINK_PURPOSES = ("view", "reschedule", "cancel", "manage")
 
 
-def booking_links(booking: Booking) -> dict[str, str]:
+def visitor_token(booking: Booking, purpose: str) -> str:
+    """A signed link token for one of :data:`LINK_PURPOSES`: a reschedule token
+    does not cancel, a cancel token does not move, a view token does neither."""
+    assert purpose in LINK_PURPOSES
+    return signing.sign(f"booking-{purpose}", {"b": booking.uid})
+
+
+def booking_links(booking: Booking, urls: Links) -> dict[str, str]:
     """The visitor's signed links: reschedule, cancel, the .ics, and the page to book again."""
-    from calmesh.services.bookings import visitor_token
-
-    urls = links()
     page = booking.page
     return {
         "reschedule": urls.reschedule_booking(booking.uid, visitor_token(booking, "reschedule")),
@@ -53,17 +63,17 @@ def booking_description(booking: Booking, with_links: dict[str, str] | None = No
     return "\n".join(lines)
 
 
-def booking_draft(draft: EventDraft, booking: Booking) -> EventDraft:
-    """The owner's event as the visitor's copy: the description in their language."""
+def visitor_draft(booking: Booking, urls: Links, cancelled: bool = False) -> EventDraft:
+    """The booking's event as the visitor's copy: the description in their
+    language, with their links while it holds."""
+    draft = owner_draft(booking, cancelled=cancelled)
     with i18n.force_locale(booking.attendee_locale or i18n.DEFAULT):
-        active = booking.status in ("pending", "accepted")
-        return replace(
-            draft,
-            description=booking_description(booking, booking_links(booking) if active else None),
-        )
+        active = booking.status in ("pending", "accepted") and not cancelled
+        links = booking_links(booking, urls) if active else None
+        return replace(draft, description=booking_description(booking, links))
 
 
-def booking_notice(booking: Booking, what: str, reason: str = "") -> tuple[str, str]:
+def booking_notice(booking: Booking, what: str, reason: str, urls: Links) -> tuple[str, str]:
     """(subject, body) of the mail telling the visitor about ``what`` happened:
     requested, accepted, rescheduled, declined or cancelled."""
     with i18n.force_locale(booking.attendee_locale or i18n.DEFAULT):
@@ -103,13 +113,11 @@ def booking_notice(booking: Booking, what: str, reason: str = "") -> tuple[str, 
             body.append(_("Where: %(location)s", location=page.location))
         if reason:
             body += ["", _("Reason: %(reason)s", reason=reason)]
-        urls = booking_links(booking)
+        mine = booking_links(booking, urls)
         if what in ("declined", "cancelled"):
-            body += ["", _("Book another time: %(url)s", url=urls["again"])]
+            body += ["", _("Book another time: %(url)s", url=mine["again"])]
         else:
-            from calmesh.services.bookings import draft_for
-
-            added = links_for(booking_draft(draft_for(booking), booking), urls["ics"])
+            added = links_for(visitor_draft(booking, urls), mine["ics"])
             body += [
                 "",
                 _("Add it to your calendar:"),
@@ -118,8 +126,8 @@ def booking_notice(booking: Booking, what: str, reason: str = "") -> tuple[str, 
                 f"  {_('Office 365')}: {added.office}",
                 "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
                 "",
-                _("To reschedule: %(url)s", url=urls["reschedule"]),
-                _("To cancel: %(url)s", url=urls["cancel"]),
+                _("To reschedule: %(url)s", url=mine["reschedule"]),
+                _("To cancel: %(url)s", url=mine["cancel"]),
             ]
         return subject, "\n".join(body)
 
@@ -163,7 +171,7 @@ def poll_description(poll: Poll) -> str:
 
 
 def poll_invitation(
-    poll: Poll, option: PollOption, participant: Participant, zone: str, method: str
+    poll: Poll, option: PollOption, participant: Participant, zone: str, method: str, urls: Links
 ) -> tuple[str, str]:
     """(subject, body) of the decision (``REQUEST``) or its withdrawal (``CANCEL``)."""
     with i18n.force_locale(participant.locale or i18n.DEFAULT):
@@ -180,7 +188,7 @@ def poll_invitation(
             body.append(_("Where: %(location)s", location=poll.location))
         if method == "REQUEST":
             added = links_for(
-                poll_draft(poll, option, participant), links().poll_calendar(poll.public_id)
+                poll_draft(poll, option, participant), urls.poll_calendar(poll.public_id)
             )
             body += [
                 "",
@@ -198,8 +206,7 @@ def poll_draft(
 ) -> EventDraft:
     """The decided event with its description in the participant's language
     (the page's, for the public download)."""
-    from calmesh.services.polls import draft_for
-
     locale = participant.locale if participant is not None else None
     with i18n.force_locale(locale or i18n.locale_name()):
-        return replace(draft_for(poll, option, participant), description=poll_description(poll))
+        draft = decided_draft(poll, option, participant)
+        return replace(draft, description=poll_description(poll))

@@ -1,0 +1,52 @@
+"""Kind ``booking.writeback``: the booking's event in the owner's calendar.
+
+Delivery makes the provider match the booking as it is *now* (a retry sees
+the latest state): accepted bookings are written, pending ones hold time here
+only, cancelled and declined ones are removed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from calmesh.effects import writeback
+from calmesh.effects.drafts import booking_draft
+from calmesh.effects.outbox import Context, Item, add
+from calmesh.models import ACTIVE, Booking, BookingPage
+
+KIND = "booking.writeback"
+LANE = "writeback"
+ACTIONS = ("write", "delete")
+
+
+def queue(booking: Booking, action: str) -> None:
+    """Queue writing (``write``) or removing (``delete``) ``booking``'s event."""
+    assert action in ACTIONS, action
+    add(
+        Item(
+            KIND,
+            {"booking": booking.uid, "action": action},
+            booking.user_id,
+            f"booking:{booking.uid}:writeback",
+        )
+    )
+
+
+def deliver(payload: dict[str, Any], context: Context) -> None:
+    booking = (
+        Booking.select(Booking, BookingPage)
+        .join(BookingPage)
+        .where(Booking.uid == payload["booking"])
+        .first()
+    )
+    if booking is None:
+        return
+    if booking.status not in ACTIVE or payload["action"] == "delete":
+        writeback.remove(booking)
+    elif booking.status == "accepted":
+        calendar = booking.page.calendar
+        writeback.write(booking, booking_draft(booking), calendar, calendar.timezone)
+
+
+def gave_up(payload: dict[str, Any], error: str, context: Context) -> None:
+    """Nothing else to mark: the failed item is what the owner sees and retries."""
