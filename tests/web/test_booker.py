@@ -3,6 +3,8 @@ month it shows, filled from the services' slots (no ISO text parsed back)."""
 
 from __future__ import annotations
 
+import re
+
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,7 +25,7 @@ def read(page, values, **kw):
 def test_formatting_in_either_clock_and_zone(app):
     moment = datetime(2030, 3, 4, 13, 5, tzinfo=UTC)
     assert clock_time(moment, "24") == "13:05"
-    assert clock_time(moment, "12") == "1:05\u202fPM"  # CLDR's English, outside a request
+    assert re.fullmatch(r"1:05\sPM", clock_time(moment, "12"))  # CLDR's English
     assert span(moment, moment + timedelta(minutes=30), "Europe/Berlin", "24") == (
         "Monday, March 4, 2030, 14:05–14:35"
     )
