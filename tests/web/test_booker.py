@@ -4,7 +4,6 @@ month it shows, filled from the services' slots (no ISO text parsed back)."""
 from __future__ import annotations
 
 import re
-
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
