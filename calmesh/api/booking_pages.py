@@ -77,6 +77,8 @@ def page_out(page: BookingPage) -> dict:
         "location": page.location,
         "questions": page.questions,
         "active": page.active,
+        "language": page.language,
+        "ask_notes": page.ask_notes,
         "created_at": iso(page.created_at),
     }
 

@@ -174,6 +174,10 @@ def register(tool: Registrar, api: Api) -> None:
         allow_comments: Annotated[
             bool | None, Field(description="Participants may comment; default yes")
         ] = None,
+        language: Annotated[
+            Literal["en", "de", "fr", "es"] | None,
+            Field(description="Participants' language when their browser asks for none of these"),
+        ] = None,
     ) -> CallToolResult:
         """Create a scheduling poll to find a time for a group: participants vote yes,
         if-need-be or no on each option through the poll's public link, without an
@@ -193,6 +197,7 @@ def register(tool: Registrar, api: Api) -> None:
             "zone_mode": zone_mode,
             "hide_participants": hide_participants,
             "allow_comments": allow_comments,
+            "language": language,
         }
         data = await api.post("/polls", body)
         lines = [f"  {option_text(o, data['timezone'])}" for o in data["options"]]
