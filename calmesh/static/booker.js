@@ -4,6 +4,8 @@
 // - a searchable zone picker (the ARIA combobox pattern) over the plain select:
 //   the page's select lists every zone once; it is read here once, and the
 //   fragments htmx swaps in carry only the chosen zone;
+// - the month as one Tab stop with arrow keys between its days (the ARIA grid
+//   pattern), and on a phone a scroll to the times once a day is tapped;
 // - focus on the new step after htmx swaps in the form, and language links that
 //   follow the address htmx moved to;
 // - when framed by embed.js (?embed=1): the page's height and Escape, posted
@@ -292,6 +294,7 @@
     readZones(document);
     detect(document);
     enhanceZone(document);
+    monthGrid(document);
     if (!embedded()) return;
     if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);
     postHeight();
@@ -300,13 +303,67 @@
     });
   });
 
+  // --- the month: one Tab stop, arrow keys between days (the ARIA grid pattern) ------
+  function monthGrid(root) {
+    var table = root.querySelector("table.month");
+    if (!table) return;
+    table.setAttribute("role", "grid");
+    var cells = Array.prototype.slice.call(table.querySelectorAll("tbody td"));
+    var days = cells.map(function (td) { return td.querySelector(".day"); });
+    var current = table.querySelector(".day.selected") || table.querySelector("a.day") ||
+      days.filter(Boolean)[0];
+    days.forEach(function (day) {
+      if (day) day.tabIndex = day === current ? 0 : -1;
+    });
+    table.addEventListener("keydown", function (event) {
+      var at = days.indexOf(document.activeElement);
+      if (at < 0) return;
+      var step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 }[event.key];
+      var target = null;
+      if (step) {
+        for (var i = at + step; i >= 0 && i < days.length && !target; i += step) target = days[i];
+      } else if (event.key === "Home" || event.key === "End") {
+        var row = at - (at % 7);
+        var span = days.slice(row, row + 7).filter(Boolean);
+        target = event.key === "Home" ? span[0] : span[span.length - 1];
+      } else if (event.key === "PageUp" || event.key === "PageDown") {
+        var other = root.querySelector(event.key === "PageUp" ? "#month-prev" : "#month-next");
+        if (other) { event.preventDefault(); other.click(); }
+        return;
+      } else {
+        return;
+      }
+      event.preventDefault();
+      if (!target) return;
+      days[at].tabIndex = -1;
+      target.tabIndex = 0;
+      target.focus();
+    });
+  }
+
+  // On a phone the times sit below the month: show them once a day is tapped.
+  var dayTapped = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    dayTapped = !!(event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("a.day"));
+  });
+  function showTimes(root) {
+    if (!dayTapped) return;
+    dayTapped = false;
+    var times = root.querySelector(".booker-times");
+    if (!times || !window.matchMedia("(max-width: 43.99rem)").matches) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    times.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var root = event.detail.elt || document;
     if (root.id !== "booker") root = document.getElementById("booker") || root;
     readZones(root);
     detect(root);
     enhanceZone(root);
+    monthGrid(root);
     focusStep(root);
+    showTimes(root);
     if (embedded()) postHeight();
   });
 
