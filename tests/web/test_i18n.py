@@ -456,3 +456,25 @@ def test_participants_mails_follow_their_page_language(app, poll):
     )
     assert response.status_code == 303
     assert Participant.get().locale == "fr_FR"
+
+
+def test_the_public_profile_lists_active_pages_only_when_the_owner_turns_it_on(app, alice, page):
+    from tests.conftest import CSRF, signed_in_client
+
+    visitor = app.test_client()
+    assert "Intro call" not in get(visitor, "/alice", "en", 404)  # off by default
+    owner = signed_in_client(app, alice)
+    saved = owner.post(
+        "/profile",
+        data={
+            "csrf_token": CSRF,
+            "name": "Alice",
+            "timezone": "Europe/Berlin",
+            "public_profile": "1",
+        },
+    )
+    assert saved.status_code == 302
+    listed = get(visitor, "/alice", "de")
+    assert "/alice/intro" in listed and "Wählen Sie, was Sie buchen möchten." in listed
+    booking_pages.update(page, {"active": False})
+    assert "/alice/intro" not in get(visitor, "/alice", "en")
