@@ -35,6 +35,16 @@ def site(tmp_path_factory):
     close_site(opened)
 
 
+def visit(browser, locale: str, zone: str, width: int, height: int):
+    """A browser context of a visitor speaking ``locale``, and its page."""
+    context = browser.new_context(
+        locale=locale, timezone_id=zone, viewport={"width": width, "height": height}
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
 def check(page: Page, width: int, shot) -> None:
     assert serious(page) == []
     assert scroll_width(page) <= width
@@ -45,11 +55,7 @@ def check(page: Page, width: int, shot) -> None:
 def test_a_german_visitor_books_adds_to_a_calendar_and_cancels_in_german(
     browser, site, width, height, tmp_path
 ):
-    context = browser.new_context(
-        locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": width, "height": height}
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = visit(browser, "de-DE", "Europe/Berlin", width, height)
     try:
         page.goto(f"{site.page_url}?date={a_day(9)}")
         expect(page.locator("html")).to_have_attribute("lang", "de")
@@ -96,11 +102,7 @@ def test_a_german_visitor_books_adds_to_a_calendar_and_cancels_in_german(
 def test_the_keyboard_switches_the_language_and_the_flow_keeps_it(
     browser, site, width, height, tmp_path
 ):
-    context = browser.new_context(
-        locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": width, "height": height}
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = visit(browser, "fr-FR", "Europe/Paris", width, height)
     try:
         page.goto(f"{site.page_url}?date={a_day(10)}")
         expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -121,11 +123,7 @@ def test_the_keyboard_switches_the_language_and_the_flow_keeps_it(
 
 
 def test_on_a_phone_a_tapped_day_scrolls_to_its_times(browser, site):
-    context = browser.new_context(
-        locale="en-GB", timezone_id="Europe/Berlin", viewport={"width": 390, "height": 844}
-    )
-    page = context.new_page()
-    page.set_default_timeout(15_000)
+    context, page = visit(browser, "en-GB", "Europe/Berlin", 390, 844)
     try:
         page.goto(f"{site.page_url}?date={a_day(9)}")
         page.wait_for_load_state("networkidle")

@@ -17,7 +17,7 @@ from calmesh import i18n
 from calmesh.auth import signing
 from calmesh.effects.drafts import booking_draft as owner_draft
 from calmesh.effects.drafts import poll_draft as decided_draft
-from calmesh.engine.calendar_links import links_for
+from calmesh.engine.calendar_links import CalendarLinks, links_for
 from calmesh.engine.ical import EventDraft
 from calmesh.models import Booking, Participant, Poll, PollOption
 from calmesh.urls import Links
@@ -119,17 +119,24 @@ def booking_notice(booking: Booking, what: str, reason: str, urls: Links) -> tup
         else:
             added = links_for(visitor_draft(booking, urls), mine["ics"])
             body += [
-                "",
-                _("Add it to your calendar:"),
-                f"  {_('Google Calendar')}: {added.google}",
-                f"  {_('Outlook.com')}: {added.outlook}",
-                f"  {_('Office 365')}: {added.office}",
-                "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
+                *_calendar_lines(added),
                 "",
                 _("To reschedule: %(url)s", url=mine["reschedule"]),
                 _("To cancel: %(url)s", url=mine["cancel"]),
             ]
         return subject, "\n".join(body)
+
+
+def _calendar_lines(added: CalendarLinks) -> list[str]:
+    """The mail's "add to calendar" part (in the locale in force)."""
+    return [
+        "",
+        _("Add it to your calendar:"),
+        f"  {_('Google Calendar')}: {added.google}",
+        f"  {_('Outlook.com')}: {added.outlook}",
+        f"  {_('Office 365')}: {added.office}",
+        "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
+    ]
 
 
 # --- polls ------------------------------------------------------------------------
@@ -190,14 +197,7 @@ def poll_invitation(
             added = links_for(
                 poll_draft(poll, option, participant), urls.poll_calendar(poll.public_id)
             )
-            body += [
-                "",
-                _("Add it to your calendar:"),
-                f"  {_('Google Calendar')}: {added.google}",
-                f"  {_('Outlook.com')}: {added.outlook}",
-                f"  {_('Office 365')}: {added.office}",
-                "  " + _("Other calendars (.ics): %(url)s", url=added.ics),
-            ]
+            body += _calendar_lines(added)
         return subject, "\n".join(body)
 
 
