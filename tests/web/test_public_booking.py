@@ -623,3 +623,46 @@ def test_a_zone_chosen_in_the_fragment_still_changes_the_slots(visitor, page):
     )
     first = datetime.combine(day, time(9), BERLIN).astimezone(ZoneInfo("Asia/Kolkata"))
     assert kolkata[0] == f"{first:%H:%M}"
+
+
+def test_a_reschedule_link_cannot_cancel_and_a_cancel_link_cannot_move(app, visitor, booked):
+    """Each mailed link is signed for one purpose: replaying one at the other's
+    endpoint (the page, the form, the REST call) is refused and changes nothing."""
+    from calmesh.effects.visitor_mail import visitor_token
+
+    booking, _ = booked
+    move = visitor_token(booking, "reschedule")
+    cancel = visitor_token(booking, "cancel")
+    view = visitor_token(booking, "view")
+    form = text_of(
+        visitor.get(f"/b/{booking.uid}/reschedule?token={move}&start={iso(berlin(14))}")
+    )
+    assert "Move my booking" in form and "Cancel booking" not in form  # it offers no cancel
+    csrf = csrf_of(form)
+    for token in (move, view):
+        assert visitor.get(f"/b/{booking.uid}/cancel?token={token}").status_code == 403
+        replay = visitor.post(f"/b/{booking.uid}/cancel", data={"csrf_token": csrf, "token": token})
+        assert replay.status_code == 403
+        api = visitor.patch(f"/api/v1/bookings/{booking.uid}/cancel", json={"token": token})
+        assert api.status_code == 403
+    for token in (cancel, view):
+        assert visitor.get(f"/b/{booking.uid}/reschedule?token={token}").status_code == 403
+        replay = visitor.post(
+            f"/b/{booking.uid}/reschedule",
+            data={"csrf_token": csrf, "token": token, "start": iso(berlin(14))},
+        )
+        assert replay.status_code == 403
+    fresh = Booking.get_by_id(booking.id)
+    assert (fresh.status, fresh.start) == ("accepted", berlin(10))
+    # Each still does its own job.
+    moved = visitor.post(
+        f"/b/{booking.uid}/reschedule",
+        data={"csrf_token": csrf, "token": move, "tz": "UTC", "start": iso(berlin(14))},
+    )
+    assert moved.status_code == 303 and Booking.get_by_id(booking.id).start == berlin(14)
+    page = text_of(visitor.get(f"/b/{booking.uid}/cancel?token={cancel}"))
+    assert "Pick a new time" not in page  # its page offers no move
+    done = visitor.post(f"/b/{booking.uid}/cancel", data={"csrf_token": csrf, "token": cancel})
+    assert done.status_code == 303 and Booking.get_by_id(booking.id).status == "cancelled"
+    after = text_of(visitor.get(unescape(done.headers["Location"])))
+    assert "Book another time" in after and "clock=" in after
