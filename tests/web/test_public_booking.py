@@ -634,9 +634,7 @@ def test_a_reschedule_link_cannot_cancel_and_a_cancel_link_cannot_move(app, visi
     move = visitor_token(booking, "reschedule")
     cancel = visitor_token(booking, "cancel")
     view = visitor_token(booking, "view")
-    form = text_of(
-        visitor.get(f"/b/{booking.uid}/reschedule?token={move}&start={iso(berlin(14))}")
-    )
+    form = text_of(visitor.get(f"/b/{booking.uid}/reschedule?token={move}&start={iso(berlin(14))}"))
     assert "Move my booking" in form and "Cancel booking" not in form  # it offers no cancel
     csrf = csrf_of(form)
     for token in (move, view):
