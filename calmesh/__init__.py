@@ -129,7 +129,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     db.init_db(config.database_url, migration_context=app.app_context)
 
-    from calmesh import delivery, web
+    from calmesh import delivery, i18n, web
     from calmesh.api import init_app as init_api
     from calmesh.auth import init_app as init_auth
     from calmesh.http import init_app as init_http
@@ -139,6 +139,7 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     init_auth(app)
     init_api(app)
     web.init_app(app)
+    i18n.init_app(app)  # public pages in the visitor's language; the dashboard English
 
     if server:
         db.migrate()

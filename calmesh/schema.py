@@ -550,3 +550,7 @@ def slug_field(**kw: Any) -> String:
 def minutes_field(minimum: int = 1, **kw: Any) -> Integer:
     """Minutes, at most MAX_MINUTES (one day)."""
     return Integer(minimum=minimum, maximum=MAX_MINUTES, **kw)
+
+
+# The languages visitors' pages and mails are translated into (calmesh/translations/).
+LANGUAGES = {"en": "English", "de": "Deutsch", "fr": "Français", "es": "Español"}

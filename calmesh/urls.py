@@ -79,14 +79,30 @@ class Links:
         """The owner's view of one booking (signing in first)."""
         return self._build("web.booking_detail", uid=uid)
 
-    def booking_page(self, handle: str, slug: str) -> str:
-        return self._build("public.booking_page", handle=handle, slug=slug)
+    def reschedule_booking(self, uid: str, token: str, **state: str) -> str:
+        """The visitor's link that moves the booking (it cannot cancel it)."""
+        return self._build("public.reschedule_booking", uid=uid, token=token, **state)
+
+    def cancel_booking(self, uid: str, token: str, **state: str) -> str:
+        """The visitor's link that cancels the booking (it cannot move it)."""
+        return self._build("public.cancel_booking", uid=uid, token=token, **state)
+
+    def booking_calendar(self, uid: str, token: str) -> str:
+        """The booking as an ``.ics`` download (a view token)."""
+        return self._build("public.booking_ics", uid=uid, token=token)
+
+    def booking_page(self, handle: str, slug: str, **state: str) -> str:
+        return self._build("public.booking_page", handle=handle, slug=slug, **state)
+
+    def poll_calendar(self, public_id: str) -> str:
+        """The decided poll's event as an ``.ics`` download."""
+        return self._build("public.poll_ics", poll_id=public_id)
 
     def embed_script(self) -> str:
         return self._build("public.embed_script")
 
-    def poll_page(self, public_id: str) -> str:
-        return self._build("public.poll_page", poll_id=public_id)
+    def poll_page(self, public_id: str, **state: str) -> str:
+        return self._build("public.poll_page", poll_id=public_id, **state)
 
     def poll_vote(self, public_id: str, token: str) -> str:
         """The poll page with a participant's edit token."""

@@ -18,7 +18,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 # gunicorn loads its worker and logger classes by name, and the migrations are
 # found by listing their package: name them all, or the analysis misses them.
-# Templates and static files are package data, found beside calmesh/__init__.py.
+# Templates, static files and the compiled translations (.mo) are package data,
+# found beside calmesh/__init__.py; Babel's CLDR locale data is collected too.
 "$PYTHON" -m PyInstaller --noconfirm --clean --onefile --log-level WARN \
   --name calmesh \
   --distpath "$WORK/dist" --workpath "$WORK/build" --specpath "$WORK" \
@@ -31,6 +32,7 @@ trap 'rm -rf "$WORK"' EXIT
   --collect-submodules gunicorn.ctl \
   --collect-data tzdata \
   --collect-data icalendar \
+  --collect-data babel \
   "$ROOT/calmesh/__main__.py"
 
 mv "$WORK/dist/calmesh" "$OUT/calmesh"

@@ -280,6 +280,9 @@ def test_a_visitor_books_on_a_page(instance):
         assert answer.status_code == 303, answer.text[-2000:]
         confirmed = visitor.get(unescape(answer.headers["Location"]))
         assert "You are booked" in confirmed.text
+        # The translations and Babel's locale data are inside the binary.
+        german = visitor.get("/owner/intro", headers={"Accept-Language": "de"}).text
+        assert '<html lang="de">' in german and "Zeitzone" in german
     listed = api.get("/api/v1/bookings").json()["data"]
     assert [b["start"] for b in listed] == [start]
 

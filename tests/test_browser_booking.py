@@ -107,8 +107,8 @@ def at(day: date, hour: int, minute: int = 0) -> datetime:
 
 
 def twelve(moment: datetime) -> str:
-    """How a 12-hour visitor reads a time: 4:00am."""
-    return f"{moment.hour % 12 or 12}:{moment:%M}{'am' if moment.hour < 12 else 'pm'}"
+    """How a 12-hour (US English) visitor reads a time: 4:00 AM."""
+    return f"{moment.hour % 12 or 12}:{moment:%M} {moment:%p}"
 
 
 def utc_iso(moment: datetime) -> str:
@@ -143,7 +143,8 @@ def test_new_york_visitor_books_in_local_time_and_cancels_from_the_manage_link(b
     start = at(day, 10).astimezone(NEW_YORK)
     try:
         page.goto(f"{site.page_url}?date={day}")
-        # The page opens in Berlin time; the browser's zone and 12h habit replace it.
+        # The page opens in Berlin time; the browser's zone replaces it, and its
+        # language (en-US) reads 12-hour times.
         expect(page.locator("#booker-tz")).to_have_value("America/New_York")
         expect(page).to_have_url(re.compile(r"tz=America%2FNew_York"))
         times = page.locator(".times .slot")
@@ -160,7 +161,7 @@ def test_new_york_visitor_books_in_local_time_and_cancels_from_the_manage_link(b
         expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
         end = start + timedelta(minutes=30)
         when = page.locator(".when")
-        expect(when).to_contain_text(f"{start:%A}, {start.day} {start:%B} {start.year}")
+        expect(when).to_contain_text(f"{start:%A}, {start:%B} {start.day}, {start.year}")
         expect(when).to_contain_text(f"{twelve(start)}–{twelve(end)}")
         expect(page.locator(".confirmation")).to_contain_text("America/New York")
 
@@ -169,12 +170,17 @@ def test_new_york_visitor_books_in_local_time_and_cancels_from_the_manage_link(b
         assert booking["status"] == "accepted"
         assert booking["attendee"]["timezone"] == "America/New_York"
 
-        page.get_by_role("link", name="Cancel or reschedule").click()
+        page.get_by_role("link", name="Cancel", exact=True).click()
         expect(page.locator(".when")).to_contain_text(twelve(start))
+        expect(page.get_by_role("heading", name="Pick a new time")).to_have_count(0)
         page.get_by_label("Reason (optional)").fill("Plans changed")
         page.get_by_role("button", name="Cancel booking").click()
         expect(page.get_by_role("status")).to_contain_text("Your booking is cancelled")
         expect(page.get_by_role("button", name="Cancel booking")).to_have_count(0)
+        # Still in 12-hour time and New York, with the way back to the page.
+        expect(page.locator(".when")).to_contain_text(twelve(start))
+        again = page.get_by_role("link", name="Book another time")
+        expect(again).to_have_attribute("href", re.compile(r"tz=America(/|%2F)New_York&clock=12"))
         cancelled = site.api.get(f"/api/v1/bookings/{booking['id']}").json()
         assert (cancelled["status"], cancelled["reason"]) == ("cancelled", "Plans changed")
     finally:
@@ -187,7 +193,7 @@ def test_visitor_reschedules_from_the_manage_page(page, site):
     page.locator(".times .slot", has_text=re.compile("^11:00$")).click()
     fill_details(page, "Rita Reschedule", "rita@example.org")
     page.get_by_role("button", name="Confirm booking").click()
-    page.get_by_role("link", name="Cancel or reschedule").click()
+    page.get_by_role("link", name="Reschedule").click()
 
     # The slot list opens on the booking's day.
     expect(page.locator(f"#day-{day}")).to_have_attribute("aria-current", "true")
@@ -222,7 +228,7 @@ def test_axe_finds_no_serious_problem_on_the_page_the_form_and_after(page, site)
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
     assert serious(page) == []
-    page.get_by_role("link", name="Cancel or reschedule").click()
+    page.get_by_role("link", name="Reschedule").click()
     expect(page.get_by_role("heading", name="Pick a new time")).to_be_visible()
     assert serious(page) == []
 
@@ -238,11 +244,22 @@ def tab_to(page: Page, selector: str, limit: int = 120) -> None:
 def test_keyboard_alone_picks_a_day_and_a_time_and_books(page, site):
     day = a_day(10)
     page.goto(f"{site.page_url}?tz=Europe/Berlin&clock=24&month={day:%Y-%m}")
-    tab_to(page, f"#day-{day}")
+    # The month is one Tab stop (the chosen day); arrow keys move between its days.
+    tab_to(page, "table.month .day")
+    assert page.evaluate("document.activeElement.tabIndex") == 0
+    assert page.locator("table.month .day[tabindex='0']").count() == 1
+    for _ in range(40):
+        if page.evaluate("document.activeElement.id") == f"day-{day}":
+            break
+        page.keyboard.press("ArrowRight")
+    expect(page.locator(f"#day-{day}")).to_be_focused()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowUp")
+    expect(page.locator(f"#day-{day}")).to_be_focused()
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline == "solid"  # a visible focus ring
     page.keyboard.press("Enter")
-    expect(page.locator("#times-title")).to_contain_text(f"{day.day} {day:%b}")
+    expect(page.locator("#times-title")).to_contain_text(f"{day:%b} {day.day}")  # en-US
     expect(page.locator(f"#day-{day}")).to_be_focused()  # focus survives the swap
     expect(page.locator(f"#day-{day}")).to_have_attribute("aria-current", "true")
 
@@ -289,7 +306,7 @@ def test_every_step_fits_a_phone_screen(page, site):
     page.get_by_role("button", name="Confirm booking").click()
     expect(page.get_by_role("heading", name="You are booked")).to_be_visible()
     assert scroll_width(page) <= 375
-    page.get_by_role("link", name="Cancel or reschedule").click()
+    page.get_by_role("link", name="Reschedule").click()
     expect(page.get_by_role("heading", name="Pick a new time")).to_be_visible()
     assert scroll_width(page) <= 375
 
@@ -365,7 +382,7 @@ def test_keyboard_alone_searches_a_zone_picks_it_and_the_times_follow(
         other = page.locator("a.day.open:not(.selected)").first
         other_day = date.fromisoformat(other.get_attribute("id").removeprefix("day-"))
         other.press("Enter")
-        expect(page.locator("#times-title")).to_contain_text(f"{other_day.day} {other_day:%b}")
+        expect(page.locator("#times-title")).to_contain_text(f"{other_day:%b} {other_day.day}")
         expect(page.locator("#booker-tz-search")).to_have_value("Asia/Kolkata")
         expect(page.locator("#booker-tz")).to_be_hidden()
         assert len(fragments) == 2 and max(fragments) < 25_000

@@ -96,22 +96,31 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     expect(page.get_by_label("Time zone")).to_have_value("America/New_York")
     choices = page.get_by_role("group")
     expect(choices).to_have_count(3)
-    expect(choices.nth(0)).to_have_accessible_name("Mon 10 Mar 2031, 13:00–14:00")
+    # In the visitor's language (en-US): its dates, its 12-hour clock.
+    expect(choices.nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 1:00 PM–2:00 PM")
+    # No answer is given for them: nothing is checked until the visitor chooses.
+    expect(page.locator(".poll-choices input:checked")).to_have_count(0)
     assert serious(page) == []
 
     page.get_by_label("Your name").fill("Vera Visitor")
     page.get_by_label("E-mail (optional)").fill("vera@example.net")
     choices.nth(0).locator("label", has_text="Yes").click()
     choices.nth(1).locator("label", has_text="If need be").click()
-    expect(choices.nth(2).get_by_role("radio", name="No")).to_be_checked()  # the default
+    # The third is left alone: "no answer", not a "No".
+    expect(choices.nth(2).locator("input:checked")).to_have_count(0)
     page.get_by_role("button", name="Save my vote").click()
 
     expect(page.get_by_role("status")).to_contain_text("Your vote is saved")
     expect(page.get_by_role("heading", name="Change your vote")).to_be_visible()
     row = page.locator("table.poll-grid tbody tr", has_text="Vera Visitor")
     expect(row.locator("td.vote")).to_have_class(
-        [re.compile("yes"), re.compile("ifneedbe"), re.compile("no")]
+        [re.compile("yes"), re.compile("ifneedbe"), re.compile("none")]
     )
+    # The same browser back on the plain link is still Vera (a signed cookie): no second row.
+    page.goto(poll["url"] + "?tz=America/New_York")
+    expect(page.get_by_role("heading", name="Change your vote")).to_be_visible()
+    expect(page.get_by_label("Your name")).to_have_value("Vera Visitor")
+    expect(page.locator("table.poll-grid tbody tr")).to_have_count(1)
     edit_link = page.get_by_role("textbox", name="Edit link").input_value()
     assert f"/p/{pid}?token=" in edit_link
     assert serious(page) == []
@@ -135,7 +144,7 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     phone.close()
     token = edit_link.split("token=")[1]
     mine = httpx.get(f"{server.url}/api/v1/polls/{pid}/public", params={"token": token}).json()
-    assert [v["value"] for v in mine["you"]["votes"]] == ["yes", "yes", "no"]
+    assert [v["value"] for v in mine["you"]["votes"]] == ["yes", "yes"]  # the third unanswered
 
     # --- the owner reads the heat-map and decides -----------------------------------------
     owner = new_context(browser, "Europe/Berlin")
@@ -190,11 +199,11 @@ def test_a_participant_votes_with_the_keyboard_alone(browser, server, api):
     page.keyboard.type("Kim Keys")
     page.keyboard.press("Tab")
     expect(page.get_by_label("E-mail (optional)")).to_be_focused()
-    page.keyboard.press("Tab")  # into the first option's choices, on its "No"
-    page.keyboard.press("ArrowLeft")
-    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Tab")  # into the first option's choices: none is chosen yet
+    page.keyboard.press("Space")  # its first, "Yes"
     page.keyboard.press("Tab")  # the second option's choices
-    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowRight")  # "If need be"
     page.keyboard.press("Tab")
     expect(page.get_by_role("button", name="Save my vote")).to_be_focused()
     page.keyboard.press("Enter")

@@ -157,7 +157,8 @@ def reschedule_booking(uid, body):
 def cancel_booking(uid, body):
     if body["token"]:
         try:
-            booking = service.by_manage_token(uid, body["token"])
+            # The mail's cancel link, or an older manage link; never a reschedule link.
+            booking, _ = service.by_visitor_token(uid, body["token"], ("cancel", "manage"))
         except signing.BadToken as exc:
             raise ApiError(403, "forbidden", str(exc)) from None
         return booking_out(service.cancel(booking, body["reason"], by="visitor"))

@@ -8,6 +8,7 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import signing
 from calmesh.delivery import attachment
+from calmesh.i18n import LANGUAGES
 from calmesh.inputs import polls as inputs
 from calmesh.models import Participant, Poll
 from calmesh.models.polls import POLL_STATUSES, VOTE_VALUES, ZONE_MODES
@@ -51,6 +52,7 @@ POLL_OUT = Object(
         "hide_participants": Boolean(),
         "allow_comments": Boolean(),
         "notify_owner": Boolean(),
+        "language": Choice(*LANGUAGES, description="Participants' language by default"),
         "calendar": String(nullable=True),
         "status": Choice(*POLL_STATUSES),
         "accepts_votes": Boolean(description="Open and before its deadline"),

@@ -17,7 +17,10 @@ from calmesh.auth import keys
 
 PURPOSES = {
     "oauth-state": 30 * 60,  # the consent round trip
-    "booking-manage": 400 * 86_400,  # a visitor's cancel/reschedule link
+    "booking-manage": 400 * 86_400,  # a visitor's cancel/reschedule link (older mails)
+    "booking-view": 400 * 86_400,  # the confirmation page and the .ics download
+    "booking-reschedule": 400 * 86_400,  # moves the booking, cannot cancel it
+    "booking-cancel": 400 * 86_400,  # cancels the booking, cannot move it
     "poll-vote": 400 * 86_400,  # a participant's edit link
     "public-form": 86_400,  # the CSRF token of a public page's form (works inside iframes)
 }

@@ -9,8 +9,8 @@ queued (``message_key``), so a retry or a crash after commit never sends a
 second copy a user would see as new. Mails of one booking to one recipient go
 out in order (ordering key ``booking:<uid>:mail:<role>``).
 
-Owner and visitor mail content lives in :func:`attendee_mail` and
-:func:`owner_mail`.
+The visitor's mail speaks the language stored with the booking
+(:mod:`calmesh.effects.visitor_mail`); the owner's stays English.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from calmesh.auth import signing
+from calmesh.effects import visitor_mail
 from calmesh.effects.drafts import booking_draft
 from calmesh.effects.mail import send_now
 from calmesh.effects.outbox import Context, Item, add_many
@@ -120,39 +121,16 @@ def when(booking: Booking, tz: str) -> str:
 
 
 def attendee_mail(booking: Booking, what: str, reason: str, links: Links) -> Mail:
-    """The visitor's mail, with the event as ``.ics`` (REQUEST or CANCEL)."""
-    page = booking.page
-    subject, line, method = {
-        "requested": (
-            f"Requested: {page.title}",
-            "Your request was sent; you will hear when it is confirmed.",
-            "REQUEST",
-        ),
-        "accepted": (f"Confirmed: {page.title}", "Your booking is confirmed.", "REQUEST"),
-        "rescheduled": (f"Moved: {page.title}", "Your booking has a new time.", "REQUEST"),
-        "declined": (f"Declined: {page.title}", "Sorry, this request was declined.", "CANCEL"),
-        "cancelled": (f"Cancelled: {page.title}", "This booking is cancelled.", "CANCEL"),
-    }[what]
-    body = [
-        f"Hello {booking.attendee_name},",
-        "",
-        line,
-        "",
-        when(booking, booking.attendee_timezone),
-    ]
-    if page.location:
-        body.append(f"Where: {page.location}")
-    if reason:
-        body += ["", f"Reason: {reason}"]
-    if what not in ("declined", "cancelled"):
-        manage = links.manage_booking(booking.uid, manage_token(booking))
-        body += ["", f"To cancel or reschedule: {manage}"]
-    ics = build_calendar(booking_draft(booking, cancelled=method == "CANCEL"), method=method)
+    """The visitor's mail in their language (see :mod:`calmesh.effects.visitor_mail`),
+    with their copy of the event as ``.ics`` (REQUEST or CANCEL)."""
+    method = "CANCEL" if what in ("declined", "cancelled") else "REQUEST"
+    subject, body = visitor_mail.booking_notice(booking, what, reason, links)
+    draft = visitor_mail.visitor_draft(booking, links, cancelled=method == "CANCEL")
     return Mail(
         to=booking.attendee_email,
         subject=subject,
-        body="\n".join(body),
-        ics=ics,
+        body=body,
+        ics=build_calendar(draft, method=method),
         ics_method=method,
     )
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from calmesh.inputs.calendars import SLUG
 from calmesh.schema import (
+    LANGUAGES,
     MAX_SLOT_DAYS,
     SLUG_MAX,
     Boolean,
@@ -102,6 +103,10 @@ SETTINGS: dict[str, Any] = {
     "location": String(max_length=500),
     "questions": List(QUESTION, max_items=30),
     "active": Boolean(),
+    "language": Choice(
+        *LANGUAGES, description="Visitors' language when their browser asks for none of these"
+    ),
+    "ask_notes": Boolean(description="The booking form's free notes field"),
 }
 NEW_PAGE = Object(
     {"slug": SLUG, **SETTINGS},

@@ -6,6 +6,7 @@ from typing import Any
 
 from calmesh.models.polls import POLL_STATUSES, VOTE_VALUES, ZONE_MODES
 from calmesh.schema import (
+    LANGUAGES,
     SLUG_MAX,
     Boolean,
     Choice,
@@ -59,6 +60,9 @@ SETTINGS: dict[str, Any] = {
     "hide_participants": Boolean(description="Participants see only the totals and their own"),
     "allow_comments": Boolean(),
     "notify_owner": Boolean(description="E-mail the owner about every vote"),
+    "language": Choice(
+        *LANGUAGES, description="Participants' language when their browser asks for none of these"
+    ),
     "calendar": String(
         min_length=1,
         max_length=SLUG_MAX,

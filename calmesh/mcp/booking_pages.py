@@ -49,6 +49,8 @@ HELP = {
     '"short_text", "required": true}]; types short_text, long_text, select (with options), '
     "checkbox, phone",
     "active": "false hides the page from visitors",
+    "language": "Visitors' language when their browser asks for none of en, de, fr, es",
+    "ask_notes": "false leaves the free notes field out of the booking form",
 }
 PYTHON_TYPE = {
     schema.Integer: int,

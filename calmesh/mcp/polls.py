@@ -174,6 +174,11 @@ def register(tool: Registrar, api: Api) -> None:
         allow_comments: like(
             SETTINGS["allow_comments"], "Participants may comment; default yes", bool, optional=True
         ) = None,
+        language: like(
+            SETTINGS["language"],
+            "Participants' language when their browser asks for none of these",
+            optional=True,
+        ) = None,
     ) -> CallToolResult:
         """Create a scheduling poll to find a time for a group: participants vote yes,
         if-need-be or no on each option through the poll's public link, without an
@@ -193,6 +198,7 @@ def register(tool: Registrar, api: Api) -> None:
             "zone_mode": zone_mode,
             "hide_participants": hide_participants,
             "allow_comments": allow_comments,
+            "language": language,
         }
         data = await api.post("/polls", body)
         lines = [f"  {option_text(o, data['timezone'])}" for o in data["options"]]

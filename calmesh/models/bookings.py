@@ -44,6 +44,9 @@ class BookingPage(BaseModel):
     location = pw.CharField(max_length=500, default="")
     questions = JSONField(default=list)  # [{"id", "label", "type", "required", "options"}]
     active = pw.BooleanField(default=True)
+    # The visitors' language when their browser asks for none CalMesh speaks.
+    language = pw.CharField(max_length=8, default="en")
+    ask_notes = pw.BooleanField(default=True)  # the form's free "notes" field
     created_at = UTCDateTimeField(default=utcnow)
 
     class Meta:
@@ -64,6 +67,7 @@ class Booking(BaseModel):
     attendee_name = pw.CharField(max_length=200)
     attendee_email = pw.CharField(max_length=254, index=True)
     attendee_timezone = pw.CharField(max_length=64, default="UTC")
+    attendee_locale = pw.CharField(max_length=16, default="en")  # their mails' language
     notes = pw.TextField(default="")
     answers = JSONField(default=dict)
     sequence = pw.IntegerField(default=0)  # the .ics SEQUENCE, raised on every change

@@ -36,6 +36,8 @@ class Poll(BaseModel):
     hide_participants = pw.BooleanField(default=False)
     allow_comments = pw.BooleanField(default=True)
     notify_owner = pw.BooleanField(default=True)
+    # The participants' language when their browser asks for none CalMesh speaks.
+    language = pw.CharField(max_length=8, default="en")
     calendar = pw.ForeignKeyField(UnifiedCalendar, null=True, on_delete="SET NULL")
     status = pw.CharField(max_length=10, default="open", index=True)
     # A PollOption id; a plain column, as options already refer to their poll.
@@ -80,6 +82,7 @@ class Participant(BaseModel):
     name = pw.CharField(max_length=200)
     email = pw.CharField(max_length=254, default="")  # only ever shown to the owner
     timezone = pw.CharField(max_length=64, default="")
+    locale = pw.CharField(max_length=16, default="en")  # their mails' language
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 

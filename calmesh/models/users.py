@@ -18,6 +18,8 @@ class User(BaseModel):
     timezone = pw.CharField(max_length=64, default="UTC")
     clock = pw.CharField(max_length=2, default="24")  # one of CLOCKS
     week_start = pw.IntegerField(default=0)  # the first day of the week: 0 = Monday, 6 = Sunday
+    # /{handle} lists the active booking pages only when the owner turns this on.
+    public_profile = pw.BooleanField(default=False)
     created_at = UTCDateTimeField(default=utcnow)
 
     # flask-login's protocol

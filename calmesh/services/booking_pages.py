@@ -46,6 +46,8 @@ DEFAULTS = {
     "location": "",
     "questions": [],
     "active": True,
+    "language": "en",
+    "ask_notes": True,
 }
 
 
@@ -65,6 +67,26 @@ def public_page(handle: str, slug: str) -> BookingPage | None:
         .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
         .first()
     )
+
+
+def paused_page(handle: str, slug: str) -> BookingPage | None:
+    """A page that exists at /{handle}/{slug} but is switched off."""
+    return (
+        BookingPage.select(BookingPage, User)
+        .join(User)
+        .where((User.handle == handle) & (BookingPage.slug == slug) & ~BookingPage.active)
+        .first()
+    )
+
+
+def listed_pages(handle: str) -> tuple[User, list[BookingPage]] | None:
+    """The owner and their active pages for the public profile /{handle}, or None
+    when there is no such owner or they keep their profile private."""
+    owner = User.get_or_none((User.handle == handle) & User.public_profile)
+    if owner is None:
+        return None
+    pages = BookingPage.for_user(owner).where(BookingPage.active).order_by(BookingPage.title)
+    return owner, list(pages)
 
 
 def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:

@@ -43,6 +43,7 @@ class Attendee:
     name: str
     email: str
     timezone: str
+    locale: str = "en"  # the language of the visitor's mails
 
 
 def lock_owner(user_id: int) -> None:
@@ -61,10 +62,21 @@ def get_for(user: User, uid: str) -> Booking | None:
     )
 
 
-def by_manage_token(uid: str, token: str) -> Booking:
+def by_visitor_token(uid: str, token: str, purposes: tuple[str, ...]) -> tuple[Booking, str]:
+    """The booking and the purpose ``token`` was signed for, the first of
+    ``purposes`` it verifies for; BadToken when none."""
+    for purpose in purposes[:-1]:
+        try:
+            return by_manage_token(uid, token, purpose), purpose
+        except signing.BadToken:
+            continue
+    return by_manage_token(uid, token, purposes[-1]), purposes[-1]
+
+
+def by_manage_token(uid: str, token: str, purpose: str = "manage") -> Booking:
     """The booking a visitor's signed link is for; BadToken for a tampered,
     expired or foreign one (a token for another booking does not open this one)."""
-    data = signing.verify("booking-manage", token)
+    data = signing.verify(f"booking-{purpose}", token)
     if not isinstance(data, dict) or data.get("b") != uid:
         raise signing.BadToken("this link is for another booking")
     booking = (
@@ -199,6 +211,7 @@ def book(
         attendee_name=attendee.name,
         attendee_email=attendee.email,
         attendee_timezone=attendee.timezone,
+        attendee_locale=attendee.locale,
         notes=notes,
         answers=clean_answers,
         idempotency_key=idempotency_key,

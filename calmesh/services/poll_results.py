@@ -185,6 +185,7 @@ def poll_data(poll: Poll) -> dict[str, Any]:
         "hide_participants": poll.hide_participants,
         "allow_comments": poll.allow_comments,
         "notify_owner": poll.notify_owner,
+        "language": poll.language,
         "calendar": poll.calendar.slug if poll.calendar_id else None,
         "status": poll.status,
         "accepts_votes": accepts_votes(poll),

@@ -17,8 +17,7 @@ from typing import Any
 
 from calmesh.auth import signing
 from calmesh.db import is_sqlite, utcnow, write_transaction
-from calmesh.effects import mail, poll_writeback
-from calmesh.effects.drafts import poll_draft
+from calmesh.effects import mail, poll_writeback, visitor_mail
 from calmesh.engine.ical import build_calendar
 from calmesh.inputs.polls import (  # noqa: F401 - the declarations, by their service too
     NAME,
@@ -61,6 +60,7 @@ DEFAULTS: dict[str, Any] = {
     "hide_participants": False,
     "allow_comments": True,
     "notify_owner": True,
+    "language": "en",
     "calendar": None,
 }
 
@@ -311,9 +311,15 @@ def _set_votes(participant: Participant, choices: dict[int, str]) -> None:
 
 
 def vote(
-    poll: Poll, name: str, email: str | None, votes: list[dict[str, Any]], timezone: str = ""
+    poll: Poll,
+    name: str,
+    email: str | None,
+    votes: list[dict[str, Any]],
+    timezone: str = "",
+    locale: str = "",
 ) -> Participant:
-    """A new participant's votes; refused (409) once the poll is closed or past its deadline."""
+    """A new participant's votes; refused (409) once the poll is closed or past its deadline.
+    ``locale``: the language of their mails (default: the poll's)."""
     if email:
         _check_address(email)
     with write_transaction():
@@ -322,7 +328,11 @@ def vote(
             raise reason
         choices = _choices(poll, votes)
         participant = Participant.create(
-            poll=poll, name=name, email=email or "", timezone=timezone or ""
+            poll=poll,
+            name=name,
+            email=email or "",
+            timezone=timezone or "",
+            locale=locale or poll.language,
         )
         _set_votes(participant, choices)
         _voted(poll, participant, created=True)
@@ -468,21 +478,10 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
     options = list(PollOption.of(poll))
     if participant.email:
         zone = display_zone(poll, participant.timezone)
-        _mail(
-            poll,
-            participant.email,
-            f"Your vote on “{title}”",
-            "\n".join(
-                [
-                    f"Hello {participant.name},",
-                    "",
-                    f"Your vote on “{title}” is saved:",
-                    *_vote_lines(options, votes, zone),
-                    "",
-                    f"To change it later: {edit_url(participant, poll, to)}",
-                ]
-            ),
+        subject, body = visitor_mail.vote_saved(
+            poll, participant, options, votes, zone, edit_url(participant, poll, to)
         )
+        _mail(poll, participant.email, subject, body)
     if poll.notify_owner:
         owner = poll.user
         who = participant.name + (f" <{participant.email}>" if participant.email else "")
@@ -507,15 +506,10 @@ def _vote_lines(options: list[PollOption], votes: dict[int, str], zone: str) -> 
 
 
 def _invite(poll: Poll, option: PollOption, method: str) -> None:
-    title = _subject_text(poll.title)
     for participant in Participant.of(poll).where(Participant.email != ""):
-        when = label(option, display_zone(poll, participant.timezone))
-        if method == "REQUEST":
-            subject, line = f"Decided: {title}", f"“{title}” will be on {when}."
-        else:
-            subject, line = f"Cancelled: {title}", f"“{title}” on {when} is called off."
-        ics = build_calendar(poll_draft(poll, option, participant), method=method)
-        body = "\n".join([f"Hello {participant.name},", "", line])
-        if poll.location:
-            body += f"\nWhere: {poll.location}"
+        zone = display_zone(poll, participant.timezone)
+        subject, body = visitor_mail.poll_invitation(
+            poll, option, participant, zone, method, links()
+        )
+        ics = build_calendar(visitor_mail.poll_draft(poll, option, participant), method=method)
         _mail(poll, participant.email, subject, body, ics, method)

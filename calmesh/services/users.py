@@ -178,6 +178,13 @@ def update_profile(user: User, **fields: object) -> User:
     return user
 
 
+def set_public_profile(user: User, listed: bool) -> User:
+    """Whether /{handle} lists the user's active booking pages (off by default)."""
+    user.public_profile = bool(listed)
+    user.save()
+    return user
+
+
 def _set_password(user: User, password: str, keep: UserSession | None = None) -> int:
     """A new password; every sign-in but ``keep`` ends. Returns how many ended."""
     PASSWORD.parse(password, "password")
@@ -255,5 +262,6 @@ __all__ = [
     "change_password",
     "create_user",
     "delete_account",
+    "set_public_profile",
     "update_profile",
 ]

@@ -1,10 +1,13 @@
 // The public booker. Everything works without this file; it adds:
-// - the visitor's own time zone and 12h/24h habit on the first visit (the
-//   server renders the page's zone until told otherwise);
+// - the visitor's own time zone on the first visit (the server renders the
+//   page's zone until told otherwise; the clock follows the visitor's language);
 // - a searchable zone picker (the ARIA combobox pattern) over the plain select:
 //   the page's select lists every zone once; it is read here once, and the
 //   fragments htmx swaps in carry only the chosen zone;
-// - focus on the new step after htmx swaps in the form;
+// - the month as one Tab stop with arrow keys between its days (the ARIA grid
+//   pattern), and on a phone a scroll to the times once a day is tapped;
+// - focus on the new step after htmx swaps in the form, and language links that
+//   follow the address htmx moved to;
 // - when framed by embed.js (?embed=1): the page's height and Escape, posted
 //   to the parent page, which checks that they come from this origin.
 (function () {
@@ -25,15 +28,6 @@
         changed = true;
       }
     }
-    var clock = form.elements.namedItem("clock");
-    if (wanted.indexOf("clock") >= 0 && clock) {
-      var cycle = new Intl.DateTimeFormat(undefined, { hour: "numeric" }).resolvedOptions().hourCycle;
-      var habit = cycle === "h11" || cycle === "h12" ? "12" : "24";
-      if (clock.value !== habit) {
-        clock.value = habit;
-        changed = true;
-      }
-    }
     if (!changed) return;
     var url = form.getAttribute("action") + "?" + new URLSearchParams(new FormData(form)).toString();
     // Replace, not push: Back should not return to the page in the wrong zone.
@@ -41,8 +35,20 @@
     // own click (a day, a slot) cancel this request instead of being undone by it.
     window.htmx.ajax("GET", url, { source: form, target: "#booker", swap: "outerHTML" }).then(function () {
       history.replaceState({ htmx: true }, "", url);
+      relinkLanguages();
     });
   }
+
+  // The language links keep the visitor's place: the address htmx moved to.
+  function relinkLanguages() {
+    Array.prototype.forEach.call(document.querySelectorAll("a[data-language]"), function (link) {
+      var params = new URLSearchParams(window.location.search);
+      params.set("lang", link.getAttribute("data-language"));
+      link.setAttribute("href", window.location.pathname + "?" + params.toString());
+    });
+  }
+  document.addEventListener("htmx:pushedIntoHistory", relinkLanguages);
+  document.addEventListener("htmx:replacedInHistory", relinkLanguages);
 
   // --- the zone picker -------------------------------------------------------------
   var zoneList = null; // [{zone, region}], read once from the page's grouped select
@@ -65,7 +71,7 @@
     var key = zone + " " + clock;
     if (!(key in formats)) {
       try {
-        formats[key] = new Intl.DateTimeFormat("en-US", {
+        formats[key] = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
           timeZone: zone, hour: "numeric", minute: "2-digit",
           hourCycle: clock === "12" ? "h12" : "h23", timeZoneName: "longOffset"
         });
@@ -93,6 +99,7 @@
     var select = root.querySelector("select[data-booker-zones]");
     if (!select || !zoneList || select.hidden) return;
     var form = select.form;
+    var text = JSON.parse(select.getAttribute("data-booker-text") || "{}");
     var clockInput = form.elements.namedItem("clock");
     var clock = clockInput ? clockInput.value : "24";
     var label = form.querySelector("label[for='booker-tz']");
@@ -108,19 +115,19 @@
     input.setAttribute("aria-describedby", "booker-tz-hint");
     input.autocomplete = "off";
     input.spellcheck = false;
-    input.placeholder = "Search a city, region or +05:30";
+    input.placeholder = text.search;
     var current = select.value;
     input.value = current.replace(/_/g, " ");
     var hint = document.createElement("span");
     hint.id = "booker-tz-hint";
     hint.className = "zone-hint";
     var mine = describe(current, clock, new Date());
-    hint.textContent = (mine.offset ? mine.offset + ", now " + mine.time + ". " : "") +
-      "Type to search, arrows to move, Enter to choose.";
+    hint.textContent = (mine.offset ? text.now.replace("{offset}", mine.offset).replace("{time}", mine.time) + " " : "") +
+      text.hint;
     var list = document.createElement("div");
     list.id = "booker-tz-list";
     list.setAttribute("role", "listbox");
-    list.setAttribute("aria-label", "Time zones");
+    list.setAttribute("aria-label", text.zones);
     list.hidden = true;
     box.appendChild(input);
     box.appendChild(list);
@@ -145,7 +152,7 @@
         if (!byName[name]) { byName[name] = []; groups.push(name); }
         byName[name].push(zone);
       }
-      if (!query && zoneList.some(function (z) { return z.zone === detected; })) add("Detected", detected);
+      if (!query && zoneList.some(function (z) { return z.zone === detected; })) add(text.detected, detected);
       zoneList.forEach(function (z) {
         if (!query || searchText(z.zone, describe(z.zone, clock, now)).indexOf(query) >= 0) add(z.region, z.zone);
       });
@@ -184,7 +191,7 @@
         var none = document.createElement("div");
         none.className = "zone-none";
         none.setAttribute("role", "presentation");
-        none.textContent = "No zone matches.";
+        none.textContent = text.none;
         list.appendChild(none);
       }
       move(query && options.length ? 0 : -1);
@@ -287,6 +294,7 @@
     readZones(document);
     detect(document);
     enhanceZone(document);
+    monthGrid(document);
     if (!embedded()) return;
     if (window.ResizeObserver) new ResizeObserver(postHeight).observe(document.body);
     postHeight();
@@ -295,13 +303,67 @@
     });
   });
 
+  // --- the month: one Tab stop, arrow keys between days (the ARIA grid pattern) ------
+  function monthGrid(root) {
+    var table = root.querySelector("table.month");
+    if (!table) return;
+    table.setAttribute("role", "grid");
+    var cells = Array.prototype.slice.call(table.querySelectorAll("tbody td"));
+    var days = cells.map(function (td) { return td.querySelector(".day"); });
+    var current = table.querySelector(".day.selected") || table.querySelector("a.day") ||
+      days.filter(Boolean)[0];
+    days.forEach(function (day) {
+      if (day) day.tabIndex = day === current ? 0 : -1;
+    });
+    table.addEventListener("keydown", function (event) {
+      var at = days.indexOf(document.activeElement);
+      if (at < 0) return;
+      var step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 }[event.key];
+      var target = null;
+      if (step) {
+        for (var i = at + step; i >= 0 && i < days.length && !target; i += step) target = days[i];
+      } else if (event.key === "Home" || event.key === "End") {
+        var row = at - (at % 7);
+        var span = days.slice(row, row + 7).filter(Boolean);
+        target = event.key === "Home" ? span[0] : span[span.length - 1];
+      } else if (event.key === "PageUp" || event.key === "PageDown") {
+        var other = root.querySelector(event.key === "PageUp" ? "#month-prev" : "#month-next");
+        if (other) { event.preventDefault(); other.click(); }
+        return;
+      } else {
+        return;
+      }
+      event.preventDefault();
+      if (!target) return;
+      days[at].tabIndex = -1;
+      target.tabIndex = 0;
+      target.focus();
+    });
+  }
+
+  // On a phone the times sit below the month: show them once a day is tapped.
+  var dayTapped = false;
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    dayTapped = !!(event.detail.elt && event.detail.elt.matches && event.detail.elt.matches("a.day"));
+  });
+  function showTimes(root) {
+    if (!dayTapped) return;
+    dayTapped = false;
+    var times = root.querySelector(".booker-times");
+    if (!times || !window.matchMedia("(max-width: 43.99rem)").matches) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    times.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+  }
+
   document.addEventListener("htmx:afterSettle", function (event) {
     var root = event.detail.elt || document;
     if (root.id !== "booker") root = document.getElementById("booker") || root;
     readZones(root);
     detect(root);
     enhanceZone(root);
+    monthGrid(root);
     focusStep(root);
+    showTimes(root);
     if (embedded()) postHeight();
   });
 

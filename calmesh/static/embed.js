@@ -2,7 +2,7 @@
 //
 //   <div data-calmesh-handle="you" data-calmesh-slug="intro" data-mode="inline"></div>
 //   <div data-calmesh-handle="you" data-calmesh-slug="intro" data-mode="popup"
-//        data-color="#f97316" data-text="Book a call"></div>
+//        data-color="#f97316" data-text="Book a call" data-lang="de"></div>
 //   <script src="https://calmesh.example.org/embed.js" defer></script>
 //
 // Inline: an iframe of the booking page (?embed=1) that takes the height the
@@ -10,6 +10,9 @@
 // the close button or a click beside it closes it; focus goes in and comes
 // back). Messages are believed only from this script's own origin and frames.
 // Styles are set through the CSSOM, which a host's strict CSP still allows.
+// data-lang (en, de, fr, es) fixes the page's language; without it the framed
+// page follows the visitor's browser, and the script's own words (the button,
+// "Close") the host page's <html lang>.
 (function () {
   "use strict";
 
@@ -17,10 +20,25 @@
   if (!script || !script.src) return;
   var origin = new URL(script.src, window.location.href).origin;
   var frames = []; // {frame, inline, dialog}
+  var WORDS = {
+    en: { book: "Book a time", close: "Close" },
+    de: { book: "Termin buchen", close: "Schließen" },
+    fr: { book: "Réserver un créneau", close: "Fermer" },
+    es: { book: "Reservar una hora", close: "Cerrar" }
+  };
+
+  function language(el) {
+    return (el.getAttribute("data-lang") || document.documentElement.lang || "en").slice(0, 2).toLowerCase();
+  }
+
+  function words(el) {
+    return WORDS[language(el)] || WORDS.en;
+  }
 
   function pageUrl(el) {
     return origin + "/" + encodeURIComponent(el.getAttribute("data-calmesh-handle")) + "/" +
-      encodeURIComponent(el.getAttribute("data-calmesh-slug")) + "?embed=1";
+      encodeURIComponent(el.getAttribute("data-calmesh-slug")) + "?embed=1" +
+      (WORDS[el.getAttribute("data-lang")] ? "&lang=" + el.getAttribute("data-lang") : "");
   }
 
   function css(el, rules) {
@@ -31,7 +49,7 @@
   function makeFrame(el, inline) {
     var frame = document.createElement("iframe");
     frame.src = pageUrl(el);
-    frame.title = el.getAttribute("data-text") || "Book a time";
+    frame.title = el.getAttribute("data-text") || words(el).book;
     frame.setAttribute("data-calmesh-frame", inline ? "inline" : "popup");
     css(frame, { display: "block", width: "100%", border: "0", "background-color": "transparent" });
     return frame;
@@ -59,7 +77,7 @@
   function popup(el) {
     var button = document.createElement("button");
     button.type = "button";
-    button.textContent = el.getAttribute("data-text") || "Book a time";
+    button.textContent = el.getAttribute("data-text") || words(el).book;
     button.setAttribute("aria-haspopup", "dialog");
     button.setAttribute("data-calmesh-open", "");
     css(button, {
@@ -99,7 +117,7 @@
     });
     close.type = "button";
     close.textContent = "×";
-    close.setAttribute("aria-label", "Close");
+    close.setAttribute("aria-label", words(el).close);
     close.setAttribute("data-calmesh-close", "");
     var frame = css(makeFrame(el, false), { flex: "1", height: "100%" });
     panel.appendChild(close);

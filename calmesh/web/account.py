@@ -135,6 +135,7 @@ def profile():
         if errors:
             return _profile_page(values, errors, 400)
         users.update_profile(current_user, **values)
+        users.set_public_profile(current_user, request.form.get("public_profile") == "1")
         flash("Profile saved.")
         return redirect(url_for("web.profile"))
     return _profile_page()

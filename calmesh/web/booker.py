@@ -18,7 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 
+from calmesh import i18n
 from calmesh.db import utcnow
 from calmesh.models import BookingPage
 from calmesh.schema import iana_zones, iso
@@ -67,34 +70,7 @@ def zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
     return (("Common", common), *((r, tuple(z)) for r, z in sorted(regions.items())))
 
 
-# --- formatting ---------------------------------------------------------------------
-
-
-def clock_time(moment: datetime, clock: str) -> str:
-    if clock == "12":
-        return f"{moment.hour % 12 or 12}:{moment:%M}{'am' if moment.hour < 12 else 'pm'}"
-    return f"{moment:%H:%M}"
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B} {day.year}"
-
-
-def span(start: datetime, end: datetime, tz: str, clock: str) -> str:
-    """'Monday, 16 March 2026, 09:00–09:30' in ``tz``."""
-    zone = ZoneInfo(tz)
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-    return (
-        f"{long_date(local_start.date())}, "
-        f"{clock_time(local_start, clock)}–{clock_time(local_end, clock)}"
-    )
-
-
-def minutes_label(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{minutes} min"
-    return f"{hours} h" + (f" {rest} min" if rest else "")
+# --- formatting (dates, times and durations in the visitor's language: calmesh.i18n) ---
 
 
 def is_web_url(text: str) -> bool:
@@ -159,6 +135,7 @@ class Booker:
     day: date | None
     start: datetime | None
     embed: bool = False
+    lang: str | None = None  # chosen with the switcher: every link keeps it
     detect: tuple[str, ...] = ()
     now: datetime = field(default_factory=utcnow)
     slots: dict[date, list[Time]] = field(default_factory=dict)
@@ -174,7 +151,7 @@ class Booker:
         zone: str,
         duration: int | None = None,
         fixed: dict[str, str] | None = None,
-        detect: tuple[str, ...] = ("tz", "clock"),
+        detect: tuple[str, ...] = ("tz",),
     ) -> Booker:
         tz = values.get("tz") if values.get("tz") in iana_zones() else None
         clock = values.get("clock") if values.get("clock") in ("12", "24") else None
@@ -188,12 +165,13 @@ class Booker:
             fixed=fixed or {},
             tz=tz or zone,
             duration=duration or page.durations[0],
-            clock=clock or "24",
+            clock=clock or i18n.default_clock(),
             month=_month(values.get("month")),
             day=_day(values.get("date")),
             start=public_booking.read_start(values.get("start")),
             embed=request.args.get("embed") == "1",
-            detect=tuple(name for name in detect if not {"tz": tz, "clock": clock}[name]),
+            lang=i18n.chosen(),
+            detect=tuple(name for name in detect if not tz),
         )
 
     # -- links ----------------------------------------------------------------------
@@ -206,6 +184,7 @@ class Booker:
             "date": self.day.isoformat() if self.day else None,
             "start": None,
             "embed": "1" if self.embed else None,
+            "lang": self.lang,
             **changes,
         }
         return {k: str(v) for k, v in params.items() if v not in (None, "")}
@@ -263,7 +242,8 @@ class Booker:
         zone = ZoneInfo(self.tz)
         return {
             day: [
-                Time(clock_time(s.start.astimezone(zone), self.clock), iso(s.start)) for s in times
+                Time(i18n.clock_time(s.start.astimezone(zone), self.clock), iso(s.start))
+                for s in times
             ]
             for day, times in public_booking.free_slots(query).items()
         }
@@ -271,7 +251,8 @@ class Booker:
     def weeks(self) -> list[list[Cell | None]]:
         assert self.month is not None
         today = self.today()
-        rows = calendar.Calendar().monthdatescalendar(self.month.year, self.month.month)
+        weeks = calendar.Calendar(i18n.first_weekday())
+        rows = weeks.monthdatescalendar(self.month.year, self.month.month)
         return [
             [
                 Cell(
@@ -300,7 +281,7 @@ class Booker:
         """The chosen start as the visitor reads it."""
         assert self.start is not None
         end = self.start + timedelta(minutes=self.duration)
-        return span(self.start, end, self.tz, self.clock)
+        return i18n.span(self.start, end, self.tz, self.clock)
 
     def start_day(self) -> date | None:
         return self.start.astimezone(ZoneInfo(self.tz)).date() if self.start else None
@@ -311,5 +292,10 @@ class Booker:
 
 def _cell_label(day: date, times: int) -> str:
     if not times:
-        return f"{long_date(day)}, no times"
-    return f"{long_date(day)}, {times} time{'s' if times != 1 else ''} available"
+        return _("%(day)s, no times", day=i18n.long_date(day))
+    return ngettext(
+        "%(day)s, %(num)d time available",
+        "%(day)s, %(num)d times available",
+        times,
+        day=i18n.long_date(day),
+    )

@@ -6,15 +6,27 @@ same data as ``GET /api/v1/polls/:id/public``: no e-mail address, and with
 hidden participants nobody but the holder of the edit token. Every step is a
 plain form, so it works without JavaScript; ``poll.js`` only brings in the
 participant's own zone on the first visit.
+
+The browser that voted keeps its edit token in a cookie (signed like the edit
+link, scoped to the poll's path): coming back to the plain link, it sees and
+changes its own vote instead of voting a second time.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 
+from calmesh import i18n
 from calmesh.auth import ratelimit, signing
+from calmesh.effects import visitor_mail
+from calmesh.engine.calendar_links import links_for
+from calmesh.engine.ical import build_calendar
 from calmesh.inputs.polls import COMMENT, NEW_VOTE
 from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
@@ -22,27 +34,42 @@ from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results, polls
 from calmesh.urls import links
 from calmesh.web.booker import is_web_url, zones
-from calmesh.web.polls import local
 from calmesh.web.public import public, throttle_public
 
 FRIENDLY = {
-    "name": "Please enter your name.",
-    "email": "Please enter a valid e-mail address, or leave it empty.",
-    "body": "Please write a comment.",
+    "name": lazy_gettext("Please enter your name."),
+    "email": lazy_gettext("Please enter a valid e-mail address, or leave it empty."),
+    "body": lazy_gettext("Please write a comment."),
 }
-CHOICES = (("yes", "Yes"), ("ifneedbe", "If need be"), ("no", "No"))
+CHOICES = (
+    ("yes", lazy_gettext("Yes")),
+    ("ifneedbe", lazy_gettext("If need be")),
+    ("no", lazy_gettext("No")),
+)
+REMEMBER_FOR = 400 * 86_400  # as long as the edit link itself
 
 
 def _poll_or_404(poll_id: str) -> Poll:
     poll = polls.public_poll(poll_id)
     if poll is None:
         abort(404)
+    i18n.page_default(poll.language)
     return poll
 
 
 def _zone() -> str | None:
     tz = request.values.get("tz")
     return tz if tz in iana_zones() else None
+
+
+def _clock() -> tuple[str, bool]:
+    """The participant's clock, and whether they chose it (else their language's)."""
+    clock = request.values.get("clock")
+    return (clock, True) if clock in ("12", "24") else (i18n.default_clock(), False)
+
+
+def _cookie(poll: Poll) -> str:
+    return f"calmesh_vote_{poll.public_id}"
 
 
 @public.after_request
@@ -65,15 +92,29 @@ def _show(
     token: str = "",
 ):
     data = poll_results.public_data(poll, _zone(), you)
-    headings = {o.id: poll_results.heading(o, data["timezone"]) for o in PollOption.of(poll)}
+    clock, chosen = _clock()
+    options = {o.id: o for o in PollOption.of(poll)}
+    headings = {
+        o.id: i18n.option_heading(o.day, o.start, o.end, data["timezone"], clock)
+        for o in options.values()
+    }
     rows = [{"id": p["id"], "name": p["name"], "votes": _votes(p)} for p in data["participants"]]
     if you and all(r["id"] != you.id for r in rows):
         rows.append({"id": you.id, "name": you.name, "votes": _votes(data["you"])})
     mine = _votes(data["you"]) if you else {}
+    decided = options.get(poll.decided_option_id) if poll.decided_option_id else None
+    calendar_links = None
+    if decided is not None:
+        draft = visitor_mail.poll_draft(poll, decided)
+        calendar_links = links_for(draft, url_for("public.poll_ics", poll_id=poll.public_id))
+    deadline = ""
+    if poll.deadline:
+        local = poll.deadline.astimezone(ZoneInfo(data["timezone"]))
+        deadline = f"{i18n.short_date(local.date())}, {i18n.clock_time(local, clock)}"
     return render_template(
         "public/poll.html",
         p=data,
-        deadline=local(poll.deadline, data["timezone"]) if poll.deadline else "",
+        deadline=deadline,
         headings=headings,
         rows=rows,
         you=data["you"],
@@ -87,11 +128,27 @@ def _show(
         zones=zones(),
         detect=poll.zone_mode == "participant" and "tz" not in request.values,
         is_web_url=is_web_url,
+        clock=clock,
+        clock_chosen=chosen,
+        lang=i18n.chosen(),
+        calendar_links=calendar_links,
+        comment_date=lambda stamp: i18n.short_date(date.fromisoformat(stamp[:10])),
     ), status
 
 
 def _votes(data: dict[str, Any] | None) -> dict[int, str]:
     return {v["option_id"]: v["value"] for v in (data or {}).get("votes", [])}
+
+
+def _remembered(poll: Poll) -> tuple[Participant | None, str]:
+    """The participant this browser voted as (its cookie), or None."""
+    token = request.cookies.get(_cookie(poll), "")
+    if not token:
+        return None, ""
+    try:
+        return polls.by_vote_token(poll.public_id, token), token
+    except signing.BadToken:
+        return None, ""
 
 
 @public.route("/p/<token:poll_id>", methods=["GET", "POST"])
@@ -102,9 +159,11 @@ def poll_page(poll_id: str):
     if token:
         try:
             you = polls.by_vote_token(poll.public_id, token)
-        except signing.BadToken as exc:
-            message = f"Your edit link does not work ({exc}). You can still vote anew."
-            return _show(poll, None, 403, message=message)
+        except signing.BadToken:
+            message = _("Your edit link does not work (it is invalid or has expired).")
+            return _show(poll, None, 403, message=message + " " + _("You can still vote anew."))
+    else:
+        you, token = _remembered(poll)
     if request.method == "POST":
         return _vote(poll, you, token)
     return _show(poll, you, token=token)
@@ -115,7 +174,7 @@ def _vote(poll: Poll, you: Participant | None, token: str):
     try:
         throttle_public("vote")
     except ratelimit.RateLimited:
-        message = "Too many votes from your network. Please wait a minute."
+        message = _("Too many votes from your network. Please wait a minute.")
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}
     name = _field(polls.NAME, values.get("name", ""), "name", errors)
@@ -127,19 +186,31 @@ def _vote(poll: Poll, you: Participant | None, token: str):
         if values.get(f"vote-{o.id}") in VOTE_VALUES
     ]
     if errors:
-        message = "Please check the fields marked below."
+        message = _("Please check the fields marked below.")
         return _show(poll, you, 400, values=values, errors=errors, message=message, token=token)
     try:
         if you is None:
-            you = polls.vote(poll, name, email, votes, _zone() or "")
-            flash("Your vote is saved. Keep the edit link below to change it later.")
+            you = polls.vote(poll, name, email, votes, _zone() or "", i18n.locale_name())
+            flash(_("Your vote is saved. Keep the edit link below to change it later."))
         else:
             polls.edit_vote(you, votes, name)
-            flash("Your vote is changed.")
+            flash(_("Your vote is changed."))
     except polls.PollError as exc:
-        message = f"Sorry, your vote was not saved: {exc}."
+        message = _("Sorry, your vote was not saved.")
+        if exc.status == 409:
+            message += " " + _("The poll no longer takes votes.")
         return _show(poll, you, exc.status, values=values, message=message, token=token)
-    return redirect(_page_url(poll, you), 303)
+    response = redirect(_page_url(poll, you), 303)
+    response.set_cookie(
+        _cookie(poll),
+        polls.vote_token(you, poll),
+        max_age=REMEMBER_FOR,
+        path=url_for("public.poll_page", poll_id=poll.public_id),
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure,
+    )
+    return response
 
 
 def _page_url(poll: Poll, you: Participant | None, anchor: str | None = None) -> str:
@@ -148,6 +219,11 @@ def _page_url(poll: Poll, you: Participant | None, anchor: str | None = None) ->
         params["token"] = polls.vote_token(you, poll)
     if _zone():
         params["tz"] = _zone()
+    clock, chosen = _clock()
+    if chosen:
+        params["clock"] = clock
+    if lang := i18n.chosen():
+        params["lang"] = lang
     return url_for("public.poll_page", poll_id=poll.public_id, _anchor=anchor, **params)
 
 
@@ -155,7 +231,7 @@ def _field(declared, text: str, key: str, errors: dict[str, str]) -> Any:
     try:
         return declared.parse(text, key)
     except Invalid:
-        errors[key] = FRIENDLY[key]
+        errors[key] = str(FRIENDLY[key])
         return None
 
 
@@ -171,18 +247,36 @@ def poll_comment(poll_id: str):
     try:
         throttle_public("vote")
     except ratelimit.RateLimited:
-        message = "Too many comments from your network. Please wait a minute."
+        message = _("Too many comments from your network. Please wait a minute.")
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}
     name = _field(polls.NAME, values["comment_name"], "name", errors)
     body = _field(COMMENT, values["body"], "body", errors)
     if errors:
         errors = {("comment_name" if k == "name" else k): v for k, v in errors.items()}
-        message = "Please check your comment."
+        message = _("Please check your comment.")
         return _show(poll, you, 400, values=values, errors=errors, message=message, token=token)
     try:
         polls.comment(poll, name, body)
     except polls.PollError as exc:
-        return _show(poll, you, exc.status, values=values, message=f"{exc}.", token=token)
-    flash("Your comment is posted.")
+        message = _("Sorry, your comment was not posted.")
+        return _show(poll, you, exc.status, values=values, message=message, token=token)
+    flash(_("Your comment is posted."))
     return redirect(_page_url(poll, you, "comments"), 303)
+
+
+@public.route("/p/<token:poll_id>/event.ics")
+def poll_ics(poll_id: str):
+    """The decided event for any calendar app (404 while nothing is decided)."""
+    poll = _poll_or_404(poll_id)
+    option = PollOption.get_or_none(
+        (PollOption.id == poll.decided_option_id) & (PollOption.poll == poll)
+    )
+    if option is None:
+        abort(404)
+    response = make_response(
+        build_calendar(visitor_mail.poll_draft(poll, option), method="PUBLISH")
+    )
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = 'attachment; filename="event.ics"'
+    return response

@@ -139,9 +139,9 @@ def test_editing_keeps_the_votes_of_lines_that_stay(app, owner):
 
 def test_the_heat_map_puts_the_best_option_first_and_names_everyone(app, owner):
     poll = create(owner, hide_participants="1")
-    client = app.test_client()
-    cast(client, poll, "Vera", ["no", "yes", "ifneedbe"], email="vera@example.net")
-    cast(client, poll, "Otto", ["ifneedbe", "yes", "ifneedbe"])
+    # Two people, two browsers (one browser coming back is the same participant).
+    cast(app.test_client(), poll, "Vera", ["no", "yes", "ifneedbe"], email="vera@example.net")
+    cast(app.test_client(), poll, "Otto", ["ifneedbe", "yes", "ifneedbe"])
 
     body = text_of(owner.get(f"/polls/{poll.public_id}"))
 
@@ -298,11 +298,11 @@ def test_a_closed_poll_shows_results_but_no_vote_form(app, owner):
 def test_the_page_shows_options_in_the_chosen_zone_unless_locked(app, owner):
     poll = create(owner)
     client = app.test_client()
-    shown = text_of(client.get(f"/p/{poll.public_id}?tz=America/New_York"))
+    shown = text_of(client.get(f"/p/{poll.public_id}?tz=America/New_York&clock=24"))
     assert "14:00–16:00" in shown and "data-poll-detect" not in shown
     assert "data-poll-detect" in text_of(client.get(f"/p/{poll.public_id}"))
     Poll.update(zone_mode="locked").execute()
-    locked = text_of(client.get(f"/p/{poll.public_id}?tz=America/New_York"))
+    locked = text_of(client.get(f"/p/{poll.public_id}?tz=America/New_York&clock=24"))
     assert "19:00–21:00" in locked and "the poll's zone" in locked
 
 

@@ -142,7 +142,7 @@ def test_page_shows_the_summary_month_and_the_first_free_day(visitor, page):
     html = text_of(response)
     for part in ("Intro call", "Alice", "30 min", "Video call", 'id="booker-tz"'):
         assert part in html
-    assert 'data-booker-detect="tz clock"' in html  # JS swaps in the visitor's zone
+    assert 'data-booker-detect="tz"' in html  # JS swaps in the visitor's zone
     assert re.search(r'class="day open[^"]*"\s+href="[^"]+"', html)  # bookable days are links
     assert len(links(html, "slot")) > 0
     assert "<html" in html and 'id="month-next"' in html
@@ -154,9 +154,12 @@ def test_page_shows_the_summary_month_and_the_first_free_day(visitor, page):
 def test_page_of_an_inactive_page_or_under_another_handle_is_404(visitor, page, bob):
     assert visitor.get("/bob/intro").status_code == 404
     assert visitor.get("/alice/nope").status_code == 404
+    assert "There is no booking page here" in text_of(visitor.get("/alice/nope"))
     booking_pages.update(page, {"active": False})
-    assert visitor.get("/alice/intro").status_code == 404
-    assert visitor.get(form_url(berlin(10))).status_code == 404
+    paused = visitor.get("/alice/intro")
+    assert paused.status_code == 410  # gone for now: a designed page, not a bare error
+    assert "not taking bookings right now" in text_of(paused) and "Alice" in text_of(paused)
+    assert visitor.get(form_url(berlin(10))).status_code == 410
 
 
 def test_day_fragment_lists_the_times_in_the_visitors_zone(visitor, page):
@@ -180,9 +183,8 @@ def test_day_fragment_lists_the_times_in_the_visitors_zone(visitor, page):
     twelve = text_of(
         visitor.get(f"/alice/intro?tz=America/New_York&clock=12&date={day}&month={day:%Y-%m}")
     )
-    assert re.findall(r'class="slot"[^>]*>([^<]+)<', twelve)[0] == (
-        f"{first.hour % 12 or 12}:{first:%M}{'am' if first.hour < 12 else 'pm'}"
-    )
+    shown = re.findall(r'class="slot"[^>]*>([^<]+)<', twelve)[0]
+    assert re.fullmatch(rf"{first.hour % 12 or 12}:{first:%M}\s{first:%p}", shown)
 
 
 @pytest.mark.parametrize(
@@ -258,8 +260,9 @@ def test_booking_through_the_form_stores_it_and_confirms_in_the_visitors_zone(vi
     assert "You are booked" in html
     assert f"{local:%H:%M}–{local + timedelta(minutes=30):%H:%M}" in html
     assert "America/New York" in html
-    manage = unescape(re.search(r'class="manage-link" href="([^"]+)"', html).group(1))
-    assert visitor.get(manage).status_code == 200
+    for kind in ("reschedule", "cancel"):
+        link = unescape(re.search(rf'class="{kind}-link" href="([^"]+)"', html).group(1))
+        assert visitor.get(link).status_code == 200
 
     # The same form sent twice (a double click) books once; a new form finds it taken.
     again = visitor.post("/alice/intro", data=form)
@@ -299,7 +302,7 @@ def test_a_required_question_is_enforced_and_the_input_kept(visitor, page):
     html = text_of(response)
     assert response.status_code == 400
     assert Booking.select().count() == 0
-    assert "needs an answer" in html and 'aria-invalid="true"' in html
+    assert "Please answer this question." in html and 'aria-invalid="true"' in html
     assert 'value="Vera Visitor"' in html and 'value="vera@example.org"' in html
 
 
@@ -317,7 +320,7 @@ def test_bad_name_and_email_get_friendly_messages(visitor, page):
     assert 'value="not-an-address"' in html
     # A name goes into e-mail subjects: one line only.
     html = text_of(post_booking(visitor, berlin(10), name="Eve\r\nBcc: all@example.org"))
-    assert "Your name must be one line of text." in html
+    assert "Please enter your name on one line" in html
     assert Booking.select().count() == 0
 
 
@@ -478,7 +481,7 @@ def test_an_embedded_booking_stays_embeddable(app, visitor, page):
     assert ancestors(response) == "*"
     assert "embed=1" in response.headers["Location"]
     confirmation = text_of(visitor.get(response.headers["Location"]))
-    assert 'class="manage-link"' in confirmation and 'target="_blank"' in confirmation
+    assert 'class="reschedule-link"' in confirmation and 'target="_blank"' in confirmation
 
 
 # --- the visitor's manage page --------------------------------------------------------------
@@ -491,7 +494,7 @@ def booked(app, page):
 
 def test_manage_page_shows_the_booking_in_the_visitors_zone(visitor, booked):
     booking, token = booked
-    response = visitor.get(f"/b/{booking.uid}?token={token}")
+    response = visitor.get(f"/b/{booking.uid}?token={token}&clock=24")
     html = text_of(response)
     local = booking.start.astimezone(NEW_YORK)
     assert response.status_code == 200
@@ -622,3 +625,44 @@ def test_a_zone_chosen_in_the_fragment_still_changes_the_slots(visitor, page):
     )
     first = datetime.combine(day, time(9), BERLIN).astimezone(ZoneInfo("Asia/Kolkata"))
     assert kolkata[0] == f"{first:%H:%M}"
+
+
+def test_a_reschedule_link_cannot_cancel_and_a_cancel_link_cannot_move(app, visitor, booked):
+    """Each mailed link is signed for one purpose: replaying one at the other's
+    endpoint (the page, the form, the REST call) is refused and changes nothing."""
+    from calmesh.effects.visitor_mail import visitor_token
+
+    booking, _ = booked
+    move = visitor_token(booking, "reschedule")
+    cancel = visitor_token(booking, "cancel")
+    view = visitor_token(booking, "view")
+    form = text_of(visitor.get(f"/b/{booking.uid}/reschedule?token={move}&start={iso(berlin(14))}"))
+    assert "Move my booking" in form and "Cancel booking" not in form  # it offers no cancel
+    csrf = csrf_of(form)
+    for token in (move, view):
+        assert visitor.get(f"/b/{booking.uid}/cancel?token={token}").status_code == 403
+        replay = visitor.post(f"/b/{booking.uid}/cancel", data={"csrf_token": csrf, "token": token})
+        assert replay.status_code == 403
+        api = visitor.patch(f"/api/v1/bookings/{booking.uid}/cancel", json={"token": token})
+        assert api.status_code == 403
+    for token in (cancel, view):
+        assert visitor.get(f"/b/{booking.uid}/reschedule?token={token}").status_code == 403
+        replay = visitor.post(
+            f"/b/{booking.uid}/reschedule",
+            data={"csrf_token": csrf, "token": token, "start": iso(berlin(14))},
+        )
+        assert replay.status_code == 403
+    fresh = Booking.get_by_id(booking.id)
+    assert (fresh.status, fresh.start) == ("accepted", berlin(10))
+    # Each still does its own job.
+    moved = visitor.post(
+        f"/b/{booking.uid}/reschedule",
+        data={"csrf_token": csrf, "token": move, "tz": "UTC", "start": iso(berlin(14))},
+    )
+    assert moved.status_code == 303 and Booking.get_by_id(booking.id).start == berlin(14)
+    page = text_of(visitor.get(f"/b/{booking.uid}/cancel?token={cancel}"))
+    assert "Pick a new time" not in page  # its page offers no move
+    done = visitor.post(f"/b/{booking.uid}/cancel", data={"csrf_token": csrf, "token": cancel})
+    assert done.status_code == 303 and Booking.get_by_id(booking.id).status == "cancelled"
+    after = text_of(visitor.get(unescape(done.headers["Location"])))
+    assert "Book another time" in after and "clock=" in after
