@@ -93,7 +93,9 @@ def authenticate() -> Principal | None:
         if row is None:
             raise ApiError(401, "unauthorized", "unknown, revoked or expired API key")
         return Principal(row.user, row.scope, row)
-    if current_user.is_authenticated:
+    # Without a cookie there is no session to load (flask-login would still open
+    # the session and hash the client's address and agent to protect it).
+    if request.cookies and current_user.is_authenticated:
         return Principal(current_user._get_current_object(), "full")
     return None
 
