@@ -127,7 +127,7 @@ def _authorise(auth: str) -> Principal | None:
 def _rate_limit(principal: Principal) -> None:
     limit = current_app.config["CALMESH"]["api.rate_limit_per_minute"]
     subject = f"key:{principal.api_key.id}" if principal.api_key else f"user:{principal.user.id}"
-    state = ratelimit.hit(f"api:{subject}", limit, 60)
+    state = ratelimit.hit(f"api:{subject}", limit, 60, batch=50)
     g.rate_headers = state.headers()
     if not state.allowed:
         raise ApiError(
