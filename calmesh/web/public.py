@@ -16,8 +16,9 @@ import calendar
 import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from flask import (
@@ -31,6 +32,7 @@ from flask import (
     request,
     url_for,
 )
+from markupsafe import Markup, escape
 
 from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
 from calmesh.api.framework import ApiError
@@ -96,6 +98,21 @@ def zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
             region = zone.split("/", 1)[0] if "/" in zone else "Other"
             regions.setdefault(region, []).append(zone)
     return (("Common", common), *((r, tuple(z)) for r, z in sorted(regions.items())))
+
+
+@lru_cache(maxsize=64)
+def zone_options(selected: str) -> Markup:
+    """The select's options, grouped as :func:`zone_groups`, ``selected`` chosen:
+    some 600 of them, built once per chosen zone rather than on every page."""
+    parts = []
+    for region, group in zone_groups():
+        parts.append(f'<optgroup label="{escape(region)}">')
+        for zone in group:
+            chosen = " selected" if zone == selected else ""
+            label = escape(zone.replace("_", " "))
+            parts.append(f'<option value="{escape(zone)}"{chosen}>{label}</option>')
+        parts.append("</optgroup>")
+    return Markup("".join(parts))  # noqa: S704 - every value above is escaped
 
 
 # --- formatting ---------------------------------------------------------------------
@@ -168,6 +185,16 @@ def _midnight(day: date, tz: str) -> datetime:
     return datetime.combine(day, time(), ZoneInfo(tz))
 
 
+# werkzeug's query encoding (what url_for appends): these stay as they are.
+URL_SAFE = "!$'()*,/:;?@"
+
+
+@lru_cache(maxsize=4096)
+def _query_pair(key: str, value: str) -> str:
+    """``key=value`` as urlencode (and so url_for) writes it."""
+    return f"{quote_plus(key, safe=URL_SAFE)}={quote_plus(value, safe=URL_SAFE)}"
+
+
 @dataclass(frozen=True)
 class Time:
     label: str
@@ -205,6 +232,7 @@ class Booker:
     detect: tuple[str, ...] = ()
     now: datetime = field(default_factory=utcnow)
     slots: dict[date, list[Time]] = field(default_factory=dict)
+    _base: str | None = field(default=None, repr=False)
 
     @classmethod
     def read(
@@ -254,11 +282,18 @@ class Booker:
         return {k: str(v) for k, v in params.items() if v not in (None, "")}
 
     def link(self, **changes: Any) -> str:
-        return url_for(self.endpoint, **self.path, **self.fixed, **self.state(**changes))
+        # What url_for(endpoint, **path, **fixed, **state) gives, with the path built
+        # once: a month's page has a hundred links.
+        items = [*self.fixed.items(), *self.state(**changes).items()]
+        if not items:
+            return self.base()
+        return self.base() + "?" + "&".join(_query_pair(k, v) for k, v in items)
 
     def base(self) -> str:
         """The URL a GET form submits to; it repeats ``fixed`` and the state as inputs."""
-        return url_for(self.endpoint, **self.path)
+        if self._base is None:
+            self._base = url_for(self.endpoint, **self.path)
+        return self._base
 
     def post_url(self) -> str:
         """Where the booking form goes: the page itself, still framable when embedded."""
@@ -298,7 +333,9 @@ class Booker:
 
     def month_slots(self) -> dict[date, list[Time]]:
         assert self.month is not None
-        start = max(_midnight(self.month, self.tz), self.now)
+        # From this minute: the answer stands for the minute (see _compute_slots), so
+        # every visitor of the minute shares one memo entry.
+        start = max(_midnight(self.month, self.tz), self.now.replace(second=0, microsecond=0))
         end = _midnight(_add_month(self.month), self.tz)
         if end <= start:
             return {}
@@ -385,6 +422,7 @@ def _helpers() -> dict[str, Any]:
         "minutes_label": minutes_label,
         "zones": zones(),
         "zone_groups": zone_groups(),
+        "zone_options": zone_options,
         "fragment": False,
     }
 
