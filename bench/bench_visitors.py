@@ -206,11 +206,11 @@ def set_up(server: Server, feed: FeedServer, sync_timeout: float = 600) -> tuple
     began = time.monotonic()
     ids = []
     for n in range(feed.count):
-        answer = api.post(
+        answer = _retrying(
+            api,
             "/api/v1/connections/ics",
-            json={"url": f"{feed.url}/feed/{n}.ics", "name": f"Feed {n}"},
+            {"url": f"{feed.url}/feed/{n}.ics", "name": f"Feed {n}"},
         )
-        answer.raise_for_status()
         ids.append(answer.json()["id"])
     deadline = time.monotonic() + sync_timeout
     pending = set(ids)
@@ -226,9 +226,7 @@ def set_up(server: Server, feed: FeedServer, sync_timeout: float = 600) -> tuple
         time.sleep(0.5)
     synced = time.monotonic() - began
     for connection_id in ids:
-        api.post(
-            "/api/v1/calendars/work/sources", json={"connection_id": connection_id}
-        ).raise_for_status()
+        _retrying(api, "/api/v1/calendars/work/sources", {"connection_id": connection_id})
     for slug, minutes in (("five", 5), ("thirty", 30)):
         api.post(
             "/api/v1/booking-pages",
@@ -244,6 +242,20 @@ def set_up(server: Server, feed: FeedServer, sync_timeout: float = 600) -> tuple
             },
         ).raise_for_status()
     return key, synced
+
+
+def _retrying(api: httpx.Client, path: str, body: dict) -> httpx.Response:
+    """POST, again while the answer is 503: a running sync of a feed holds SQLite's
+    write lock longer than the busy timeout on a loaded machine (said in the output)."""
+    for _ in range(30):
+        answer = api.post(path, json=body)
+        if answer.status_code != 503:
+            answer.raise_for_status()
+            return answer
+        print(f"  ({path} answered 503 while a sync wrote; trying again)", flush=True)
+        time.sleep(2)
+    answer.raise_for_status()
+    return answer
 
 
 def free_slots(server: Server, slug: str, count: int, first: datetime) -> list[str]:
