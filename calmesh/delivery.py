@@ -75,7 +75,10 @@ def compress(response: Response) -> Response:
     """gzip ``response`` in place when it is text, big enough, and wanted."""
     if response.mimetype not in TEXT_TYPES:
         return response
-    response.vary.add("Accept-Encoding")
+    if "Vary" in response.headers:
+        response.vary.add("Accept-Encoding")
+    else:
+        response.headers["Vary"] = "Accept-Encoding"
     if (
         request.method == "HEAD"
         or response.status_code != 200

@@ -8,6 +8,7 @@ import logging
 
 import flask
 from flask import Flask, abort, g, render_template, request
+from flask.sessions import SecureCookieSessionInterface
 from htmx_flask import Htmx
 from peewee import InternalError, OperationalError, PeeweeException
 from playhouse.pool import PooledDatabase
@@ -28,6 +29,24 @@ CSP = (
     "connect-src 'self'; form-action 'self'; base-uri 'self'; object-src 'none'; "
     "frame-ancestors {ancestors}"
 )
+
+COMMON_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+)
+SECURITY_HEADERS = (
+    ("Content-Security-Policy", CSP.format(ancestors="'none'")),
+    *COMMON_HEADERS,
+    ("X-Frame-Options", "DENY"),
+)
+# The few views that may be shown in another site's iframe (see allow_framing).
+FRAMED_HEADERS = (("Content-Security-Policy", CSP.format(ancestors="*")), *COMMON_HEADERS)
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+NO_STORE = ("Cache-Control", "no-store")
+
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 RETRY_AFTER_SECONDS = 30
 
@@ -80,6 +99,16 @@ class Request(flask.Request):
         return super().stream
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session; a request without the cookie (every API call
+    with a key, every anonymous visitor) skips building the signer."""
+
+    def open_session(self, app, request):
+        if app.config["SESSION_COOKIE_NAME"] not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def allow_framing() -> None:
     """Called by the few views that may be shown in another site's iframe (the embed)."""
     g.allow_framing = True
@@ -92,6 +121,7 @@ def _is_api() -> bool:
 def init_app(app: Flask) -> None:
     Htmx(app)
     app.request_class = Request
+    app.session_interface = SessionInterface()
 
     @app.before_request
     def _refuse_unusable_input() -> None:
@@ -100,7 +130,12 @@ def init_app(app: Flask) -> None:
         # JSON bodies are checked where they are parsed (api.framework.json_body).
         if unusable_text(request.path):
             abort(404)
-        for values in (request.args, request.form):
+        sources = []
+        if request.query_string:
+            sources.append(request.args)
+        if request.mimetype in FORM_TYPES:
+            sources.append(request.form)
+        for values in sources:
             for key, value in values.items(multi=True):
                 problem = unusable_text(key) or unusable_text(value)
                 if problem:
@@ -123,23 +158,19 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _headers(response):
+        # Built once: every answer gets these unless its view set one itself.
         framed = g.get("allow_framing", False)
-        response.headers.setdefault(
-            "Content-Security-Policy", CSP.format(ancestors="*" if framed else "'none'")
-        )
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
-        )
-        response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if not framed:
-            response.headers.setdefault("X-Frame-Options", "DENY")
+        headers = response.headers
+        present = {name.lower() for name, _ in headers.items()}
+        extra = list(FRAMED_HEADERS if framed else SECURITY_HEADERS)
         if request.is_secure:
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        response.headers.update(g.get("rate_headers", {}))
+            extra.append(HSTS)
         if _is_api() or (request.endpoint and request.endpoint.startswith("web.account")):
-            response.headers.setdefault("Cache-Control", "no-store")
+            extra.append(NO_STORE)
+        for name, value in extra:
+            if name.lower() not in present:
+                headers.add(name, value)
+        headers.update(g.get("rate_headers", {}))
         return response
 
     @app.errorhandler(ApiError)

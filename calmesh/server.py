@@ -133,7 +133,13 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
     db.db.close()
     host, port = settings["server.host"], settings["server.port"]
     log.info("CalMesh on http://%s:%s with %s workers", host, port, settings["server.workers"])
-    options = {
+    _Gunicorn(gunicorn_options(settings), overrides).run()
+
+
+def gunicorn_options(settings) -> dict[str, Any]:
+    """gunicorn's settings for ``serve`` (the benchmark's bare Flask app runs under them too)."""
+    host, port = settings["server.host"], settings["server.port"]
+    return {
         "bind": f"{host}:{port}",
         "workers": settings["server.workers"],
         "timeout": settings["server.timeout"],
@@ -150,7 +156,6 @@ def serve(overrides: dict[str, Any] | None = None) -> None:
         # machine would take it from each other. Keep it with the instance's data.
         "control_socket": str(settings.data_dir / "gunicorn.ctl"),
     }
-    _Gunicorn(options, overrides).run()
 
 
 def wsgi_app(overrides: dict[str, Any] | None = None):

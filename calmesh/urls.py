@@ -9,6 +9,7 @@ token) that points at evil.example.
 
 from __future__ import annotations
 
+import time
 from urllib.parse import unquote, urlsplit
 
 from flask import current_app
@@ -17,6 +18,7 @@ from calmesh.config import Config
 from calmesh.models import InstanceSetting
 
 _CACHE = "calmesh.origin"
+_ABSENT = "calmesh.origin.absent_until"
 
 
 def listen_origin(settings: Config) -> str:
@@ -36,12 +38,19 @@ def trusted_origin() -> str:
     settings = current_app.config["CALMESH"]
     if settings["server.base_url"]:
         return settings["server.base_url"].rstrip("/")
-    origin = current_app.extensions.get(_CACHE) or InstanceSetting.read(InstanceSetting.ORIGIN)
+    origin = current_app.extensions.get(_CACHE)
+    if origin is None:
+        absent_until = current_app.extensions.get(_ABSENT, 0.0)
+        if time.monotonic() < absent_until:
+            return listen_origin(settings)
+        origin = InstanceSetting.read(InstanceSetting.ORIGIN)
     if origin:
         # Recorded once and never changed, so a worker may keep it; an absent one
-        # is looked up again (another worker may record it at any moment).
+        # is looked up again a second later (another worker may record it at any
+        # moment), not on every link of every request.
         current_app.extensions[_CACHE] = origin
         return origin
+    current_app.extensions[_ABSENT] = time.monotonic() + 1.0
     return listen_origin(settings)
 
 
@@ -49,7 +58,9 @@ def record_origin(url_root: str) -> str:
     """Fix the origin of outgoing links, once: the first-run setup calls this
     with the root URL the owner used (or the first sign-in, when the owner was
     made on the command line). Later calls keep the first one."""
-    return InstanceSetting.put_once(InstanceSetting.ORIGIN, url_root.rstrip("/"))
+    origin = InstanceSetting.put_once(InstanceSetting.ORIGIN, url_root.rstrip("/"))
+    current_app.extensions[_CACHE] = origin
+    return origin
 
 
 def external_url(endpoint: str, **values) -> str:

@@ -100,7 +100,9 @@ def authenticate() -> Principal | None:
         if row is None:
             raise ApiError(401, "unauthorized", "unknown, revoked or expired API key")
         return Principal(row.user, row.scope, row)
-    if current_user.is_authenticated:
+    # Without a cookie there is no session to load (flask-login would still open
+    # the session and hash the client's address and agent to protect it).
+    if request.cookies and current_user.is_authenticated:
         return Principal(current_user._get_current_object(), "full")
     return None
 
@@ -132,7 +134,7 @@ def _authorise(auth: str) -> Principal | None:
 def _rate_limit(principal: Principal) -> None:
     limit = current_app.config["CALMESH"]["api.rate_limit_per_minute"]
     subject = f"key:{principal.api_key.id}" if principal.api_key else f"user:{principal.user.id}"
-    state = ratelimit.hit(f"api:{subject}", limit, 60)
+    state = ratelimit.hit(f"api:{subject}", limit, 60, batch=ratelimit.BATCH)
     g.rate_headers = state.headers()
     if not state.allowed:
         raise ApiError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 
 from calmesh import db as database
@@ -10,6 +12,7 @@ from calmesh.api.framework import current_principal as who
 from calmesh.api.framework import endpoint, error_response, system
 from calmesh.api.serializers import USER_OUT, iso, user_out
 from calmesh.db import utcnow
+from calmesh.jobs import heartbeat
 from calmesh.jobs.heartbeat import latest_heartbeat
 from calmesh.jobs.heartbeat import recent as recent_heartbeats
 from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String
@@ -78,6 +81,30 @@ HEALTH_OUT = Object(
 )
 
 
+PROBE_SECONDS = 1.0
+
+
+def _probe(settings, fresh: bool = False):
+    """(the database's error or None, this host's latest heartbeat): read at most
+    once a second per worker for anonymous callers (a probe every few ms would
+    otherwise cost two queries each), at once after this process beat, and never
+    kept when the database failed."""
+    cached = current_app.extensions.get("calmesh.health")
+    now = time.monotonic()
+    if not fresh and cached and cached[0] > now and cached[1] == heartbeat.beats:
+        return cached[2], cached[3]
+    error = database.ping()
+    beat = None if error else latest_heartbeat(this_host=settings["scheduler.embedded"])
+    if error is None:
+        current_app.extensions["calmesh.health"] = (
+            now + PROBE_SECONDS,
+            heartbeat.beats,
+            None,
+            beat,
+        )
+    return error, beat
+
+
 @endpoint(
     "/health",
     "GET",
@@ -100,7 +127,7 @@ def health():
 
     settings = current_app.config["CALMESH"]
     insider = who() is not None
-    error = database.ping()
+    error, beat = _probe(settings, fresh=insider)
     shown_error = error if insider or not error else "unreachable"
     interval = settings["scheduler.heartbeat_seconds"]
     now = utcnow()
@@ -111,7 +138,6 @@ def health():
     def alive(beat) -> bool:
         return age(beat) <= 3 * interval + 5
 
-    beat = None if error else latest_heartbeat(this_host=settings["scheduler.embedded"])
     scheduler_ok = beat is not None and alive(beat)
     write_error = faults.database_failure()
     scheduler = {

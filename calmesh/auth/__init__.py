@@ -25,6 +25,9 @@ FORWARDING_HEADERS = (
     "True-Client-IP",
 )
 
+# The same as WSGI environ keys: looked up on every request until one is seen.
+_FORWARDING_KEYS = tuple((h, "HTTP_" + h.upper().replace("-", "_")) for h in FORWARDING_HEADERS)
+
 
 class _LoginManager(LoginManager):
     """flask-login, also accepting remember-me cookies signed with a previous key."""
@@ -76,7 +79,8 @@ def _warn_about_untrusted_proxy(app: Flask) -> None:
         nonlocal warned
         if warned:
             return
-        seen = next((h for h in FORWARDING_HEADERS if h in request.headers), None)
+        environ = request.environ
+        seen = next((h for h, key in _FORWARDING_KEYS if key in environ), None)
         if seen:
             warned = True
             log.warning(

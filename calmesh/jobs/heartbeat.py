@@ -14,12 +14,18 @@ from calmesh.db import utcnow
 from calmesh.jobs.leases import holder
 from calmesh.models import Heartbeat
 
+# How often this process beat: /api/health's one-second cache of the newest beat
+# (calmesh.api.me) starts over when it changes.
+beats = 0
+
 
 def beat() -> None:
+    global beats
     now = utcnow()
     Heartbeat.insert(holder=holder(), beat_at=now, started_at=now).on_conflict(
         conflict_target=[Heartbeat.holder], update={Heartbeat.beat_at: now}
     ).execute()
+    beats += 1
 
 
 def latest_heartbeat(this_host: bool = False) -> Heartbeat | None:

@@ -22,6 +22,7 @@ from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by 
     SETTINGS,
 )
 from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
+from calmesh.prepared import prepared
 from calmesh.schema import Invalid, iso
 from calmesh.services.calendars import blocked_time, busy_key
 from calmesh.services.errors import ServiceError
@@ -56,17 +57,13 @@ class PageError(ServiceError):
 
 
 def get_for(user: User, slug: str) -> BookingPage | None:
-    return BookingPage.get_or_none((BookingPage.user == user) & (BookingPage.slug == slug))
+    return _owned_page.first(user.id, slug)
 
 
 def public_page(handle: str, slug: str) -> BookingPage | None:
-    """An active page by its public address, /{handle}/{slug}."""
-    return (
-        BookingPage.select(BookingPage, User)
-        .join(User)
-        .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
-        .first()
-    )
+    """An active page by its public address, /{handle}/{slug}, with its owner and
+    calendar (one query)."""
+    return _public_page.first(handle, slug)
 
 
 def paused_page(handle: str, slug: str) -> BookingPage | None:
@@ -90,10 +87,43 @@ def listed_pages(handle: str) -> tuple[User, list[BookingPage]] | None:
 
 
 def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:
-    """Active pages of any owner with this slug (slugs are unique per owner only)."""
-    return list(
-        BookingPage.select(BookingPage, User)
+    """Active pages of any owner with this slug (slugs are unique per owner only),
+    each with its owner and calendar."""
+    return _pages_with.all(slug, limit)
+
+
+def _with_owner_and_calendar() -> pw.ModelSelect:
+    return (
+        BookingPage.select(BookingPage, User, UnifiedCalendar)
         .join(User)
+        .switch(BookingPage)
+        .join(UnifiedCalendar)
+    )
+
+
+# The request path's lookups, their SQL generated once (see calmesh.prepared).
+@prepared
+def _owned_page(user_id, slug):
+    return (
+        _with_owner_and_calendar()
+        .where((BookingPage.user == user_id) & (BookingPage.slug == slug))
+        .limit(1)
+    )
+
+
+@prepared
+def _public_page(handle, slug):
+    return (
+        _with_owner_and_calendar()
+        .where((User.handle == handle) & (BookingPage.slug == slug) & BookingPage.active)
+        .limit(1)
+    )
+
+
+@prepared
+def _pages_with(slug, limit):
+    return (
+        _with_owner_and_calendar()
         .where((BookingPage.slug == slug) & BookingPage.active)
         .order_by(User.handle)
         .limit(limit)
@@ -268,23 +298,40 @@ def rules_for(page: BookingPage) -> SlotRules:
 def _context(page: BookingPage, start: datetime, end: datetime, exclude_uid: str | None = None):
     """Busy time and the owner's bookings around [start, end), for the engine.
 
-    Limits count whole local days and weeks, so bookings are read a week
-    either side; busy time is cut to the window plus the buffers.
+    Limits count whole local days and weeks, so with a daily or weekly limit
+    bookings are read a week either side; without, only those that can block a
+    slot here (the window widened by the buffers and the longest duration).
+    Busy time is cut to the window plus the buffers.
     """
-    margin = timedelta(days=8)
-    bookings = [
-        Interval(b.start, b.end)
-        for b in Booking.select(Booking.start, Booking.end, Booking.uid).where(
-            (Booking.user == page.user_id)
-            & Booking.status.in_(ACTIVE)
-            & (Booking.start < end + margin)
-            & (Booking.end > start - margin)
-        )
-        if b.uid != exclude_uid
-    ]
     pad = timedelta(minutes=page.buffer_before + page.buffer_after + 1)
+    if page.daily_limit or page.weekly_limit:
+        margin = timedelta(days=8)
+    else:
+        margin = pad + timedelta(minutes=max(page.durations))
+    bookings = [
+        Interval(start_at, end_at)
+        for start_at, end_at, uid in _bookings_near.cursor(
+            page.user_id, start - margin, end + margin
+        )
+        if uid != exclude_uid
+    ]
     busy = near(blocked_time(page.calendar), Interval(start - pad, end + pad))
     return busy, bookings
+
+
+@prepared
+def _bookings_near(user_id, after, before):
+    """(start, end, uid) of the owner's pending and accepted bookings in [after, before)."""
+    return (
+        Booking.select(Booking.start, Booking.end, Booking.uid)
+        .where(
+            (Booking.user == user_id)
+            & Booking.status.in_(ACTIVE)
+            & (Booking.start < before)
+            & (Booking.end > after)
+        )
+        .tuples()
+    )
 
 
 def duration_for(page: BookingPage, duration: int | None) -> int:

@@ -22,6 +22,7 @@ from calmesh.engine.availability import (
     blocking_intervals,
     event_span,
     free_time,
+    is_blocking,
 )
 from calmesh.engine.conflicts import Conflict, find_conflicts
 from calmesh.engine.ical import EventDraft, build_calendar
@@ -294,48 +295,70 @@ def with_bookings(
     return sorted([*found, *extra], key=lambda e: e.busy_event.start)
 
 
-# Per worker process: calendar id -> (key, merged blocked time over everything
-# stored). The key holds the zone, the tentative rule and each source calendar
-# with its version, so any sync, write or source change in any process is seen
-# on the next request.
+# Per worker process, two layers. _SPANS: the blocked time of a calendar's stored
+# occurrences, keyed by the zone, the tentative rule and each source calendar with
+# its version (any sync, write or source change in any process changes the key),
+# merged once into a sorted list that every page on the calendar shares; events
+# CalMesh wrote for bookings (their UID ends in BOOKING_UID_DOMAIN) kept apart.
+# _BLOCKED: only when there are such events, the merge without the owner's own
+# (keyed by the owner's booking stamp as well). A booking made, moved or cancelled
+# then costs one merge at most, never a re-read of every occurrence.
+_SPANS = Memo(size=64)
 _BLOCKED = Memo(size=64)
+
+
+@dataclass(frozen=True)
+class _Spans:
+    merged: list[Interval]  # every blocking occurrence but the written bookings'
+    written: tuple[tuple[str, Interval], ...]  # (event UID, span) of those
 
 
 def busy_key(calendar: UnifiedCalendar) -> tuple:
     """Everything the calendar's blocked time depends on (two small queries): its zone
     and tentative rule, each source calendar with its version, and the owner's
     bookings (how many, the newest change), whose written events it leaves out."""
+    return (*_spans_key(calendar), booking_stamp(calendar.user_id))
+
+
+def _spans_key(calendar: UnifiedCalendar) -> tuple:
     rows = _source_rows(calendar)
     return (
         calendar.id,
         calendar.timezone,
         calendar.tentative_busy,
         tuple((r, v) for r, v, _ in rows),
-        booking_stamp(calendar.user_id),
     )
 
 
 def booking_stamp(user_id: int) -> tuple[str, str]:
     """(count, newest change) of an owner's bookings: changes when any is made,
     changed or deleted."""
-    count, newest = (
-        Booking.select(pw.fn.COUNT(Booking.id), pw.fn.MAX(Booking.updated_at))
-        .where(Booking.user == user_id)
-        .tuples()
-        .get()
-    )
+    count, newest = db.execute_sql(_BOOKING_STAMP_SQL.format(p=db.param), (user_id,)).fetchone()
     return str(count), str(newest)
+
+
+_BOOKING_STAMP_SQL = "SELECT COUNT(id), MAX(updated_at) FROM booking WHERE user_id = {p}"
 
 
 def blocked_time(calendar: UnifiedCalendar, key: tuple | None = None) -> list[Interval]:
     """Merged time that blocks bookings, from the stored occurrences of every source,
     without the events CalMesh wrote for the owner's own bookings (those count
-    through their booking rows: see :func:`busy_time`)."""
-    key = key or busy_key(calendar)
-    return _BLOCKED.get(key, lambda: _read_blocked(calendar, [r for r, _ in key[3]]))
+    through their booking rows: see :func:`busy_time`). ``key`` is
+    :func:`busy_key`'s, when the caller has it already."""
+    spans_key = key[:4] if key else _spans_key(calendar)
+    spans = _SPANS.get(spans_key, lambda: _read_spans(calendar, [r for r, _ in spans_key[3]]))
+    if not spans.written:
+        return spans.merged
+    full = key or (*spans_key, booking_stamp(calendar.user_id))
+
+    def without_own() -> list[Interval]:
+        own = own_booking_events(calendar.user_id, {uid for uid, _ in spans.written})
+        return merge([*spans.merged, *(span for uid, span in spans.written if uid not in own)])
+
+    return _BLOCKED.get(full, without_own)
 
 
-def _read_blocked(calendar: UnifiedCalendar, remote_ids: list[int]) -> list[Interval]:
+def _read_spans(calendar: UnifiedCalendar, remote_ids: list[int]) -> _Spans:
     remote_ids = list(dict.fromkeys(remote_ids))
     rows = []
     if remote_ids:
@@ -356,13 +379,18 @@ def _read_blocked(calendar: UnifiedCalendar, remote_ids: list[int]) -> list[Inte
             )
             .tuples()
         )
-    own = own_booking_events(calendar.user_id, {row[6] for row in rows})
-    events = [
-        BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
-        for s, e, a, sd, ed, st, uid in rows
-        if uid not in own
-    ]
-    return blocking_intervals(events, calendar.timezone, calendar.tentative_busy)
+    foreign, written = [], []
+    zone = calendar.timezone
+    for s, e, a, sd, ed, st, uid in rows:
+        event = BusyEvent(start=s, end=e, all_day=a, start_date=sd, end_date=ed, status=st)
+        if uid.endswith(BOOKING_UID_DOMAIN):
+            if is_blocking(event, tentative_busy=calendar.tentative_busy):
+                span = event_span(event, zone)
+                if span is not None:
+                    written.append((uid, span))
+        else:
+            foreign.append(event)
+    return _Spans(blocking_intervals(foreign, zone, calendar.tentative_busy), tuple(written))
 
 
 def own_booking_events(user_id: int, uids: set[str]) -> set[str]:

@@ -13,19 +13,22 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from flask import request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from markupsafe import Markup, escape
 
 from calmesh import i18n
 from calmesh.db import utcnow
 from calmesh.models import BookingPage
 from calmesh.schema import iana_zones, iso
 from calmesh.services import public_booking
+from calmesh.services.memo import Memo
 
 # Offered first in the zone picker, west to east (the visitor's detected zone
 # comes before them, in the browser).
@@ -68,6 +71,40 @@ def zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
             region = zone.split("/", 1)[0] if "/" in zone else "Other"
             regions.setdefault(region, []).append(zone)
     return (("Common", common), *((r, tuple(z)) for r, z in sorted(regions.items())))
+
+
+def zone_options(selected: str) -> Markup:
+    """The select's options, grouped as :func:`zone_groups`, ``selected`` chosen:
+    some 600 of them, built once per chosen zone and language rather than on
+    every page."""
+    return _zone_options(selected, i18n.locale_name())
+
+
+@lru_cache(maxsize=64)
+def _zone_options(selected: str, locale: str) -> Markup:
+    parts = []
+    for region, group in zone_groups():
+        parts.append(f'<optgroup label="{escape(i18n.region_name(region))}">')
+        for zone in group:
+            chosen = " selected" if zone == selected else ""
+            label = escape(zone.replace("_", " "))
+            parts.append(f'<option value="{escape(zone)}"{chosen}>{label}</option>')
+        parts.append("</optgroup>")
+    return Markup("".join(parts))  # noqa: S704 - every value above is escaped
+
+
+# werkzeug's query encoding (what url_for appends): these stay as they are.
+URL_SAFE = "!$'()*,/:;?@"
+
+
+@lru_cache(maxsize=4096)
+def _query_pair(key: str, value: str) -> str:
+    """``key=value`` as urlencode (and so url_for) writes it."""
+    return f"{quote_plus(key, safe=URL_SAFE)}={quote_plus(value, safe=URL_SAFE)}"
+
+
+# The month's times as a page shows them, per slot query and clock (this worker's).
+_TIMES = Memo(size=256)
 
 
 # --- formatting (dates, times and durations in the visitor's language: calmesh.i18n) ---
@@ -139,6 +176,7 @@ class Booker:
     detect: tuple[str, ...] = ()
     now: datetime = field(default_factory=utcnow)
     slots: dict[date, list[Time]] = field(default_factory=dict)
+    _base: str | None = field(default=None, repr=False)
 
     @classmethod
     def read(
@@ -190,11 +228,18 @@ class Booker:
         return {k: str(v) for k, v in params.items() if v not in (None, "")}
 
     def link(self, **changes: Any) -> str:
-        return url_for(self.endpoint, **self.path, **self.fixed, **self.state(**changes))
+        # What url_for(endpoint, **path, **fixed, **state) gives, with the path built
+        # once: a month's page has a hundred links.
+        items = [*self.fixed.items(), *self.state(**changes).items()]
+        if not items:
+            return self.base()
+        return self.base() + "?" + "&".join(_query_pair(k, v) for k, v in items)
 
     def base(self) -> str:
         """The URL a GET form submits to; it repeats ``fixed`` and the state as inputs."""
-        return url_for(self.endpoint, **self.path)
+        if self._base is None:
+            self._base = url_for(self.endpoint, **self.path)
+        return self._base
 
     def post_url(self) -> str:
         """Where the booking form goes: the page itself, still framable when embedded."""
@@ -234,19 +279,25 @@ class Booker:
 
     def month_slots(self) -> dict[date, list[Time]]:
         assert self.month is not None
-        start = max(_midnight(self.month, self.tz), self.now)
+        # From this minute: the answer stands for the minute (see public_booking), so
+        # every visitor of the minute shares one memo entry.
+        start = max(_midnight(self.month, self.tz), self.now.replace(second=0, microsecond=0))
         end = _midnight(_add_month(self.month), self.tz)
         if end <= start:
             return {}
         query = public_booking.slot_query(self.page, start, end, self.tz, self.duration)
         zone = ZoneInfo(self.tz)
-        return {
-            day: [
-                Time(i18n.clock_time(s.start.astimezone(zone), self.clock), iso(s.start))
-                for s in times
-            ]
-            for day, times in public_booking.free_slots(query).items()
-        }
+
+        def times() -> dict[date, list[Time]]:
+            return {
+                day: [
+                    Time(i18n.clock_time(s.start.astimezone(zone), self.clock), iso(s.start))
+                    for s in found
+                ]
+                for day, found in public_booking.free_slots(query).items()
+            }
+
+        return _TIMES.get((query.key, self.clock, i18n.locale_name()), times)  # shared: read only
 
     def weeks(self) -> list[list[Cell | None]]:
         assert self.month is not None

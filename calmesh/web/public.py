@@ -41,7 +41,7 @@ from calmesh.models import ACTIVE, Booking, BookingPage
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages, bookings, public_booking
 from calmesh.urls import links
-from calmesh.web.booker import Booker, Time, is_web_url, zone_groups, zones
+from calmesh.web.booker import Booker, Time, is_web_url, zone_groups, zone_options, zones
 
 public = Blueprint("public", __name__)
 TOKEN_PAGES = {
@@ -85,6 +85,7 @@ def _helpers() -> dict[str, Any]:
         "region_name": i18n.region_name,
         "zones": zones(),
         "zone_groups": zone_groups(),
+        "zone_options": zone_options,
         "fragment": False,
     }
 
