@@ -86,15 +86,15 @@ def _post(url: str, body: str, headers: dict[str, str], settings: HttpSettings) 
 
 
 def gave_up(payload: dict[str, Any], error: str, context: Context) -> None:
-    """The outbox stopped retrying: the delivery is failed, and the webhook
-    failing unless it was only paused."""
+    """The outbox stopped retrying (so the delivery shows ``failed``): the
+    webhook is failing unless it was only paused."""
     delivery = WebhookDelivery.get_or_none(WebhookDelivery.id == payload["delivery"])
     if delivery is None:
         return
-    # The last attempt's own error stays (it says what the receiver did).
-    WebhookDelivery.update(status="failed", last_error=(delivery.last_error or error)[:2000]).where(
-        WebhookDelivery.id == delivery.id
-    ).execute()
+    if not delivery.last_error:  # else the last attempt's own error stays: what the receiver did
+        WebhookDelivery.update(last_error=error[:2000]).where(
+            WebhookDelivery.id == delivery.id
+        ).execute()
     webhook = delivery.webhook
     if webhook.active:
         message = f"{delivery.event} {delivery.delivery_id}: {error}"
@@ -114,7 +114,7 @@ def deliver(payload: dict[str, Any], context: Context) -> None:
         .where(WebhookDelivery.id == payload["delivery"])
         .first()
     )
-    if delivery is None or delivery.status != "pending":
+    if delivery is None or delivery.delivered_at is not None:
         return  # the webhook was deleted, or this delivery was sent already
     webhook = delivery.webhook
     if not webhook.active:
@@ -162,7 +162,6 @@ def _record(
     now = utcnow()
     with write_transaction():
         WebhookDelivery.update(
-            status="delivered" if delivered else "pending",
             last_status_code=status_code,
             response_excerpt=excerpt,
             last_error=error[:2000],

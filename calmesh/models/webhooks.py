@@ -49,9 +49,8 @@ class WebhookDelivery(BaseModel):
     delivery_id = pw.CharField(max_length=40, unique=True, default=new_delivery_id)
     event = pw.CharField(max_length=40)
     body = pw.TextField()  # the raw JSON that is signed and sent, the same on every attempt
-    status = pw.CharField(max_length=10, default="pending")  # pending | delivered | failed
     # The outbox item that sends it (the newest, after a redelivery): its
-    # attempts and retry schedule are the delivery's; there is no second count.
+    # status, attempts and retry schedule are the delivery's; it keeps none of its own.
     outbox_item = pw.ForeignKeyField(OutboxItem, null=True, on_delete="SET NULL")
     last_status_code = pw.IntegerField(null=True)
     response_excerpt = pw.TextField(default="")
@@ -64,3 +63,20 @@ class WebhookDelivery(BaseModel):
     def attempts(self) -> int:
         """Attempts of the current sending (the outbox item's count)."""
         return self.outbox_item.attempts if self.outbox_item_id else 0
+
+    @property
+    def status(self) -> str:
+        """``delivered`` once a receiver took it; else its outbox item's state:
+        ``pending`` while it is retried, ``failed`` once the outbox gave up."""
+        if self.delivered_at is not None:
+            return "delivered"
+        if self.outbox_item_id is None:
+            return "failed"  # nothing will send it until it is redelivered
+        return {"done": "delivered"}.get(self.outbox_item.status, self.outbox_item.status)
+
+    @classmethod
+    def failed(cls) -> pw.Expression:
+        """The condition that a delivery (joined with its outbox item) is ``failed``."""
+        return cls.delivered_at.is_null() & (
+            cls.outbox_item.is_null() | (OutboxItem.status == "failed")
+        )

@@ -190,9 +190,7 @@ def redeliver_failed(webhook: Webhook) -> int:
         raise WebhookError("the webhook is paused; activate it first", 409, "paused")
     with write_transaction():
         failed = list(
-            deliveries_of(webhook)
-            .where(WebhookDelivery.status == "failed")
-            .order_by(WebhookDelivery.id)
+            deliveries_of(webhook).where(WebhookDelivery.failed()).order_by(WebhookDelivery.id)
         )
         for delivery in failed:
             _redeliver(delivery)
@@ -201,7 +199,7 @@ def redeliver_failed(webhook: Webhook) -> int:
 
 def _redeliver(delivery: WebhookDelivery) -> None:
     queued = OutboxItem.get_or_none(OutboxItem.id == delivery.outbox_item_id)
-    WebhookDelivery.update(status="pending", last_error="").where(
+    WebhookDelivery.update(delivered_at=None, last_error="").where(
         WebhookDelivery.id == delivery.id
     ).execute()
     if queued is not None and queued.status == "pending":

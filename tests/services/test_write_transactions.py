@@ -21,7 +21,7 @@ import pytest
 
 from calmesh.db import db, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft
-from calmesh.models import RateCounter, RemoteCalendar, WebhookDelivery
+from calmesh.models import OutboxItem, RateCounter, RemoteCalendar, WebhookDelivery
 from calmesh.providers.base import ChangeSet, RemoteObject
 from calmesh.services import booking_pages, calendars, connections, sync
 from calmesh.services import webhooks as webhook_service
@@ -100,7 +100,7 @@ def _apply_changes(user):
 def _redeliver(user):
     webhook, _ = webhook_service.create(user, "http://127.0.0.1:9/hook", ["booking.created"])
     delivery = webhook_service.ping(webhook)
-    WebhookDelivery.update(status="failed").where(WebhookDelivery.id == delivery.id).execute()
+    OutboxItem.update(status="failed").where(OutboxItem.id == delivery.outbox_item_id).execute()
     return lambda: webhook_service.redeliver(WebhookDelivery.get_by_id(delivery.id))
 
 

@@ -125,7 +125,7 @@ def test_the_delivery_log_shows_attempts_and_redelivers(
     assert 'hx-trigger="every 5s"' in page, "the log refreshes while something is pending"
 
     receiver.status = 200
-    WebhookDelivery.update(status="failed").where(WebhookDelivery.id == delivery.id).execute()
+    OutboxItem.update(status="failed").where(OutboxItem.id == delivery.outbox_item_id).execute()
     page = text_of(client.get(f"/webhooks/{webhook.id}"))
     assert "Redeliver" in page
     answer = client.post(
