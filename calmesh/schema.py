@@ -56,6 +56,11 @@ def unusable_in(value: Any) -> str:
     return ""
 
 
+def iso(value: datetime | None) -> str | None:
+    """An instant as the API and the links write it: ISO 8601, UTC as ``Z``."""
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
 class Invalid(ValueError):
     """Input that does not match its declaration; ``details`` lists each problem."""
 

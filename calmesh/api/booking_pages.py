@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 
 from calmesh.api.bookings import BOOKING_OUT, booking_out
-from calmesh.api.framework import ApiError, cached_json, endpoint, not_found
+from calmesh.api.framework import ApiError, cached_json, endpoint, not_found, throttle_public
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
-from calmesh.auth import ratelimit
 from calmesh.db import utcnow
-from calmesh.engine.slots import group_by_date
 from calmesh.models import BookingPage
 from calmesh.schema import (
     MAX_SLOT_DAYS,
@@ -25,18 +23,15 @@ from calmesh.schema import (
     Map,
     Object,
     String,
-    TextOrFlag,
     TimeZone,
     minutes_field,
 )
 from calmesh.services import booking_pages as service
-from calmesh.services import bookings
-from calmesh.services.bookings import ATTENDEE
+from calmesh.services import bookings, public_booking
 from calmesh.services.memo import Memo
-from calmesh.urls import external_url
+from calmesh.urls import links
 
 TAG = "Booking pages"
-MAX_SLOT_RANGE = timedelta(days=MAX_SLOT_DAYS)
 
 PAGE_OUT = Object(
     {
@@ -53,7 +48,7 @@ PAGE_OUT = Object(
 
 
 def page_out(page: BookingPage) -> dict:
-    url = external_url("public.booking_page", handle=page.user.handle, slug=page.slug)
+    url = links().booking_page(page.user.handle, page.slug)
     return {
         "id": page.id,
         "slug": page.slug,
@@ -88,7 +83,7 @@ def page_out(page: BookingPage) -> dict:
 
 def embed_snippet(page: BookingPage, mode: str) -> str:
     """The seed's embed markup: the script from the instance's root, /embed.js."""
-    script = external_url("public.embed_script")
+    script = links().embed_script()
     colour = ' data-color="#f97316"' if mode == "popup" else ""
     return (
         f'<div data-calmesh-handle="{page.user.handle}" data-calmesh-slug="{page.slug}" '
@@ -245,7 +240,7 @@ def page_by_slug(slug: str) -> BookingPage:
                     "handle": page.user.handle,
                     "slots": f"/api/v1/public/{page.user.handle}/{slug}/slots",
                     "book": f"/api/v1/public/{page.user.handle}/{slug}/book",
-                    "url": external_url("public.booking_page", handle=page.user.handle, slug=slug),
+                    "url": links().booking_page(page.user.handle, slug),
                 }
                 for page in found
             ],
@@ -260,35 +255,14 @@ def page_by_address(handle: str, slug: str) -> BookingPage:
     return page
 
 
-# Answers per worker, keyed by every input (see service.inputs_key): a popular
-# page asked for the same weeks again costs three small queries, not a slot run.
-# The pages keep the data, the API the encoded JSON.
-_SLOTS = Memo(size=512)
+# The encoded answers per worker, by the key of their query (the slots themselves
+# are kept by calmesh.services.public_booking).
 _SLOTS_JSON = Memo(size=512)
 
 
-def _slots_entry(page: BookingPage, start: datetime, end: datetime, tz: str, duration: int | None):
-    minutes = service.duration_for(page, duration)
-    now = utcnow()
-    key = (*service.inputs_key(page, start, end, minutes, now), tz)
-    return key, lambda: _compute_slots(page, start, end, tz, minutes, now)
-
-
-def slots_payload(
-    page: BookingPage, start: datetime, end: datetime, tz: str, duration: int | None
-) -> dict:
-    return _SLOTS.get(*_slots_entry(page, start, end, tz, duration))
-
-
-def _compute_slots(
-    page: BookingPage, start: datetime, end: datetime, tz: str, minutes: int, now: datetime
-) -> dict:
-    zone = ZoneInfo(tz)
-    # The answer stands for the whole minute: count from the minute's end, so no
-    # slot is offered that booking would refuse as too soon.
-    found = service.slots(
-        page, start, end, minutes, now=now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    )
+def slots_out(query: public_booking.SlotQuery) -> dict:
+    zone = ZoneInfo(query.tz)
+    page = query.page
     dates = {
         day.isoformat(): [
             {
@@ -299,14 +273,14 @@ def _compute_slots(
             }
             for s in day_slots
         ]
-        for day, day_slots in group_by_date(found, tz).items()
+        for day, day_slots in public_booking.free_slots(query).items()
     }
     return {
         "slug": page.slug,
         "host": {"handle": page.user.handle, "name": page.user.name},
-        "url": external_url("public.booking_page", handle=page.user.handle, slug=page.slug),
-        "timezone": tz,
-        "duration": minutes,
+        "url": links().booking_page(page.user.handle, page.slug),
+        "timezone": query.tz,
+        "duration": query.minutes,
         "durations": page.durations,
         "dates": dates,
     }
@@ -353,56 +327,17 @@ def public_page_slots(handle, slug, query):
 
 def _throttle_slots() -> None:
     if who() is None:  # keys and sessions have their own limit
-        throttle_public("slots", "api.public_slots_per_minute")
+        throttle_public("slots")
 
 
 def _slots(page: BookingPage, query: dict):
     start = query["start"] or utcnow().replace(second=0, microsecond=0)
     end = query["end"] or start + timedelta(days=7)
-    if end <= start or end - start > MAX_SLOT_RANGE:
-        raise ApiError(
-            400,
-            "validation_error",
-            f"end must be after start and at most {MAX_SLOT_DAYS} days later",
-            [
-                {
-                    "field": "end",
-                    "message": f"must be after start, at most {MAX_SLOT_DAYS} days later",
-                }
-            ],
-        )
-    return cached_json(
-        _SLOTS_JSON,
-        *_slots_entry(page, start, end, query["tz"] or page.timezone, query["duration"]),
+    public_booking.check_slot_range(start, end)
+    found = public_booking.slot_query(
+        page, start, end, query["tz"] or page.timezone, query["duration"]
     )
-
-
-BOOK_BODY = Object(
-    {
-        "start": DateTime(description="ISO 8601 with an offset; naive times are refused"),
-        "duration": minutes_field(default=None),
-        "attendee": ATTENDEE,
-        "notes": String(max_length=5000, default=""),
-        "answers": Map(
-            TextOrFlag(), max_items=30, default=dict, description="Question id -> answer"
-        ),
-    },
-    name="BookRequest",
-)
-
-
-def throttle_public(action: str, limit_key: str = "api.public_book_per_minute") -> None:
-    """Requests from one address without a key (bookings, votes, slots), counted
-    across workers."""
-    limit = current_app.config["CALMESH"][limit_key]
-    state = ratelimit.hit(f"public:{action}:{request.remote_addr}", limit, 60)
-    if not state.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many requests; retry after {state.retry_after} s",
-            headers={**state.headers(), "Retry-After": str(state.retry_after)},
-        )
+    return cached_json(_SLOTS_JSON, found.key, lambda: slots_out(found))
 
 
 BOOK_SUMMARY = "Book a slot (public). Send Idempotency-Key to make retries safe."
@@ -412,7 +347,7 @@ BOOK_SUMMARY = "Book a slot (public). Send Idempotency-Key to make retries safe.
     "/booking-pages/<slug:slug>/book",
     "POST",
     auth="public",
-    body=BOOK_BODY,
+    body=public_booking.BOOK_BODY,
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),
@@ -429,7 +364,7 @@ def book_slot(slug, body):
     "/public/<slug:handle>/<slug:slug>/book",
     "POST",
     auth="public",
-    body=BOOK_BODY,
+    body=public_booking.BOOK_BODY,
     status=201,
     response=BOOKING_OUT,
     errors=(409, 422),

@@ -45,6 +45,13 @@ def not_found(what: str = "resource") -> ApiError:
     return ApiError(404, "not_found", f"{what} not found")
 
 
+def throttle_public(action: str) -> None:
+    """Count a public ``action`` of the caller's address (see
+    calmesh.auth.ratelimit.PUBLIC_LIMITS); over the limit raises RateLimited,
+    which every endpoint answers as 429 ``rate_limited``."""
+    ratelimit.throttle_public(action, request.remote_addr, current_app.config["CALMESH"])
+
+
 def cached_json(memo, key, compute: Callable[[], Any]) -> Response:
     """A JSON answer from ``memo``: the serialised text is kept, so a hit costs
     neither the computation nor the encoding (see calmesh.services.memo)."""
@@ -222,7 +229,10 @@ def endpoint(
                     kwargs["body"] = body.parse(json_body())
             except Invalid as exc:
                 raise ApiError(400, "validation_error", str(exc), exc.details) from None
-            result = view(**kwargs)
+            try:
+                result = view(**kwargs)
+            except ratelimit.RateLimited as exc:
+                raise ApiError(429, "rate_limited", str(exc), headers=exc.headers()) from None
             if isinstance(result, Response):
                 return result
             if result is None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask import Response
 
-from calmesh.api.booking_pages import throttle_public
-from calmesh.api.framework import ApiError, endpoint, not_found
+from calmesh.api.framework import ApiError, endpoint, not_found, throttle_public
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.auth import signing

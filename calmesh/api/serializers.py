@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from calmesh.models import SCOPES, ApiKey, User
-from calmesh.schema import Choice, DateTime, Email, Integer, Object, String
+from calmesh.schema import Choice, DateTime, Email, Integer, Object, String, iso
 
-
-def iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+__all__ = ["iso"]  # the output form of an instant, declared with the fields
 
 
 USER_OUT = Object(

@@ -30,6 +30,34 @@ class RateState:
         }
 
 
+class RateLimited(Exception):
+    """A request over its limit; pages and the REST API each answer it their way."""
+
+    def __init__(self, state: RateState):
+        super().__init__(f"too many requests; retry after {state.retry_after} s")
+        self.state = state
+
+    def headers(self) -> dict[str, str]:
+        return {**self.state.headers(), "Retry-After": str(self.state.retry_after)}
+
+
+# What a visitor without a key may do per minute, by action: the settings that say
+# how often. Booking and voting share one budget per address, slots another.
+PUBLIC_LIMITS = {
+    "book": "api.public_book_per_minute",
+    "vote": "api.public_book_per_minute",
+    "slots": "api.public_slots_per_minute",
+}
+
+
+def throttle_public(action: str, address: str | None, settings) -> None:
+    """Count one public ``action`` (see PUBLIC_LIMITS) from ``address`` across
+    workers; raises :class:`RateLimited` once the minute's budget is spent."""
+    state = hit(f"public:{action}:{address}", settings[PUBLIC_LIMITS[action]], 60)
+    if not state.allowed:
+        raise RateLimited(state)
+
+
 def address_bucket(address: str) -> str:
     """The unit an address is limited by: an IPv4 address, or the /64 of an IPv6
     one (one machine commonly holds a whole /64)."""

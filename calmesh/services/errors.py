@@ -10,11 +10,20 @@ from __future__ import annotations
 
 class ServiceError(Exception):
     def __init__(
-        self, message: str, status: int = 422, code: str = "unprocessable", field: str = ""
+        self,
+        message: str,
+        status: int = 422,
+        code: str = "unprocessable",
+        field: str = "",
+        details: list[dict[str, str]] | None = None,
     ):
         super().__init__(message)
         self.status, self.code, self.field = status, code, field
+        self._details = details
 
     @property
     def details(self) -> list[dict[str, str]] | None:
+        """``details`` as given, else the one field with the message, else None."""
+        if self._details is not None:
+            return self._details
         return [{"field": self.field, "message": str(self)}] if self.field else None

@@ -14,15 +14,14 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 
-from calmesh.api.booking_pages import throttle_public
-from calmesh.api.framework import ApiError
-from calmesh.auth import signing
+from calmesh.auth import ratelimit, signing
 from calmesh.models import Participant, Poll, PollOption
 from calmesh.models.polls import VOTE_VALUES
 from calmesh.schema import Email, Invalid, String, iana_zones
 from calmesh.services import poll_results, polls
+from calmesh.web.booker import is_web_url, zones
 from calmesh.web.polls import local
-from calmesh.web.public import is_web_url, public, zones
+from calmesh.web.public import public, throttle_public
 
 FRIENDLY = {
     "name": "Please enter your name.",
@@ -114,7 +113,7 @@ def _vote(poll: Poll, you: Participant | None, token: str):
     values = request.form.to_dict()
     try:
         throttle_public("vote")
-    except ApiError:
+    except ratelimit.RateLimited:
         message = "Too many votes from your network. Please wait a minute."
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}
@@ -170,7 +169,7 @@ def poll_comment(poll_id: str):
     values = {"comment_name": request.form.get("name", ""), "body": request.form.get("body", "")}
     try:
         throttle_public("vote")
-    except ApiError:
+    except ratelimit.RateLimited:
         message = "Too many comments from your network. Please wait a minute."
         return _show(poll, you, 429, values=values, message=message, token=token)
     errors: dict[str, str] = {}

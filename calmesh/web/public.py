@@ -1,10 +1,10 @@
 """Public pages: a booking page at /{handle}/{slug}, and a visitor's booking.
 
-One "booker" (time zone and clock controls, a month view, the chosen day's
-times) serves both the booking page and a visitor's reschedule. Every step is
-a plain GET link or form, so the path works without JavaScript; when htmx
-asks (``HX-Request``), only the ``#booker`` fragment is rendered. Times are
-shown in the visitor's zone, which is also stored as the attendee's.
+One booker (:mod:`calmesh.web.booker`) serves both the booking page and a
+visitor's reschedule. Every step is a plain GET link or form, so the path works
+without JavaScript; when htmx asks (``HX-Request``), only the ``#booker``
+fragment is rendered. Times are shown in the visitor's zone, which is also
+stored as the attendee's.
 
 Only the booking page (with its fragments) and the confirmation may be framed
 by another site, and only with ``?embed=1``; the manage page never is.
@@ -12,11 +12,7 @@ by another site, and only with ``?embed=1``; the manage page never is.
 
 from __future__ import annotations
 
-import calendar
 import secrets
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -32,330 +28,24 @@ from flask import (
     url_for,
 )
 
-from calmesh.api.booking_pages import BOOK_BODY, slots_payload, throttle_public
-from calmesh.api.framework import ApiError
-from calmesh.auth import signing
-from calmesh.db import utcnow
+from calmesh.auth import ratelimit, signing
 from calmesh.http import allow_framing
 from calmesh.models import ACTIVE, Booking, BookingPage
-from calmesh.schema import Invalid, Object, iana_zones
-from calmesh.services import booking_pages, bookings
-from calmesh.services.bookings import ATTENDEE
+from calmesh.schema import Invalid
+from calmesh.services import booking_pages, bookings, public_booking
+from calmesh.web.booker import (
+    Booker,
+    Time,
+    is_web_url,
+    long_date,
+    minutes_label,
+    span,
+    zone_groups,
+    zones,
+)
 
 public = Blueprint("public", __name__)
-
-# The booking form, declared with the very fields the public book endpoint uses.
-BOOK_FORM = Object(
-    {
-        "name": ATTENDEE.fields["name"],
-        "email": ATTENDEE.fields["email"],
-        "notes": BOOK_BODY.fields["notes"],
-    }
-)
 TOKEN_PAGES = {"public.manage_booking", "public.confirmation"}
-
-
-# Offered first in the zone picker, west to east (the visitor's detected zone
-# comes before them, in the browser).
-COMMON_ZONES = (
-    "America/Los_Angeles",
-    "America/Denver",
-    "America/Chicago",
-    "America/New_York",
-    "America/Sao_Paulo",
-    "UTC",
-    "Europe/London",
-    "Europe/Paris",
-    "Europe/Berlin",
-    "Africa/Lagos",
-    "Africa/Johannesburg",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "Asia/Singapore",
-    "Asia/Shanghai",
-    "Asia/Tokyo",
-    "Australia/Sydney",
-    "Pacific/Auckland",
-)
-
-
-@cache
-def zones() -> list[str]:
-    return sorted(iana_zones())
-
-
-@cache
-def zone_groups() -> tuple[tuple[str, tuple[str, ...]], ...]:
-    """Every zone once: the common ones first, then the rest by region ("Europe"),
-    zones without a region ("UTC") under "Other". The booker's select lists them so;
-    booker.js reads that select once to build its searchable picker."""
-    common = tuple(zone for zone in COMMON_ZONES if zone in iana_zones())
-    regions: dict[str, list[str]] = {}
-    for zone in zones():
-        if zone not in common:
-            region = zone.split("/", 1)[0] if "/" in zone else "Other"
-            regions.setdefault(region, []).append(zone)
-    return (("Common", common), *((r, tuple(z)) for r, z in sorted(regions.items())))
-
-
-# --- formatting ---------------------------------------------------------------------
-
-
-def clock_time(moment: datetime, clock: str) -> str:
-    if clock == "12":
-        return f"{moment.hour % 12 or 12}:{moment:%M}{'am' if moment.hour < 12 else 'pm'}"
-    return f"{moment:%H:%M}"
-
-
-def long_date(day: date) -> str:
-    return f"{day:%A}, {day.day} {day:%B} {day.year}"
-
-
-def span(start: datetime, end: datetime, tz: str, clock: str) -> str:
-    """'Monday, 16 March 2026, 09:00–09:30' in ``tz``."""
-    zone = ZoneInfo(tz)
-    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-    return (
-        f"{long_date(local_start.date())}, "
-        f"{clock_time(local_start, clock)}–{clock_time(local_end, clock)}"
-    )
-
-
-def minutes_label(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    if not hours:
-        return f"{minutes} min"
-    return f"{hours} h" + (f" {rest} min" if rest else "")
-
-
-def is_web_url(text: str) -> bool:
-    """Only these become links: a location such as ``javascript:...`` stays text."""
-    return text.startswith(("https://", "http://")) and " " not in text
-
-
-# --- the booker's state, read from the query string or the form -----------------------
-
-
-def _instant(value: str | None) -> datetime | None:
-    """A start from a link or form, or None. Far-off years are no slot, and
-    would overflow the arithmetic of zones and durations."""
-    try:
-        start = BOOK_BODY.fields["start"].parse(value, "") if value else None
-    except Invalid:
-        return None
-    if start is None or abs(start - utcnow()) > timedelta(days=3660):
-        return None
-    return start
-
-
-def _day(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(value) if value and len(value) == 10 else None
-    except ValueError:
-        return None
-
-
-def _month(value: str | None) -> date | None:
-    return _day(f"{value}-01") if value and len(value) == 7 else None
-
-
-def _add_month(first: date, months: int = 1) -> date:
-    index = first.year * 12 + first.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _midnight(day: date, tz: str) -> datetime:
-    return datetime.combine(day, time(), ZoneInfo(tz))
-
-
-@dataclass(frozen=True)
-class Time:
-    label: str
-    start: str  # UTC ISO 8601, as the links carry it
-
-
-@dataclass(frozen=True)
-class Cell:
-    day: date
-    label: str  # for screen readers: "Monday, 16 March 2026, 8 times"
-    times: int
-    selected: bool
-    today: bool
-
-
-@dataclass
-class Booker:
-    """Who is looking at which month, day and time, in which zone and clock.
-
-    ``link(**changes)`` is the URL of the same view with some of it changed;
-    every link keeps the rest (zone, clock, duration, embed, token).
-    """
-
-    page: BookingPage
-    endpoint: str
-    path: dict[str, str]  # the endpoint's path arguments
-    fixed: dict[str, str]  # query parameters every link repeats (the manage token)
-    tz: str
-    duration: int
-    clock: str
-    month: date | None
-    day: date | None
-    start: datetime | None
-    embed: bool = False
-    detect: tuple[str, ...] = ()
-    now: datetime = field(default_factory=utcnow)
-    slots: dict[date, list[Time]] = field(default_factory=dict)
-
-    @classmethod
-    def read(
-        cls,
-        page: BookingPage,
-        endpoint: str,
-        path: dict[str, str],
-        values: Any,
-        *,
-        zone: str,
-        duration: int | None = None,
-        fixed: dict[str, str] | None = None,
-        detect: tuple[str, ...] = ("tz", "clock"),
-    ) -> Booker:
-        tz = values.get("tz") if values.get("tz") in iana_zones() else None
-        clock = values.get("clock") if values.get("clock") in ("12", "24") else None
-        wanted = values.get("duration", "")
-        if duration is None:
-            duration = int(wanted) if wanted.isdigit() and int(wanted) in page.durations else None
-        return cls(
-            page=page,
-            endpoint=endpoint,
-            path=path,
-            fixed=fixed or {},
-            tz=tz or zone,
-            duration=duration or page.durations[0],
-            clock=clock or "24",
-            month=_month(values.get("month")),
-            day=_day(values.get("date")),
-            start=_instant(values.get("start")),
-            embed=request.args.get("embed") == "1",
-            detect=tuple(name for name in detect if not {"tz": tz, "clock": clock}[name]),
-        )
-
-    # -- links ----------------------------------------------------------------------
-    def state(self, **changes: Any) -> dict[str, str]:
-        params: dict[str, Any] = {
-            "tz": self.tz,
-            "clock": self.clock,
-            "duration": self.duration if len(self.page.durations) > 1 else None,
-            "month": f"{self.month:%Y-%m}" if self.month else None,
-            "date": self.day.isoformat() if self.day else None,
-            "start": None,
-            "embed": "1" if self.embed else None,
-            **changes,
-        }
-        return {k: str(v) for k, v in params.items() if v not in (None, "")}
-
-    def link(self, **changes: Any) -> str:
-        return url_for(self.endpoint, **self.path, **self.fixed, **self.state(**changes))
-
-    def base(self) -> str:
-        """The URL a GET form submits to; it repeats ``fixed`` and the state as inputs."""
-        return url_for(self.endpoint, **self.path)
-
-    def post_url(self) -> str:
-        """Where the booking form goes: the page itself, still framable when embedded."""
-        return url_for(self.endpoint, **self.path, **({"embed": "1"} if self.embed else {}))
-
-    # -- the month and its times ------------------------------------------------------
-    def today(self) -> date:
-        return self.now.astimezone(ZoneInfo(self.tz)).date()
-
-    def first_month(self) -> date:
-        first = self.today().replace(day=1)
-        opens = self.page.window_start
-        return max(first, opens.replace(day=1)) if opens else first
-
-    def last_month(self) -> date:
-        """The month of the last bookable date (a year ahead for an open window)."""
-        today = self.now.astimezone(ZoneInfo(self.page.timezone)).date()
-        if self.page.window_end:
-            last = self.page.window_end
-        elif self.page.window_days:
-            last = today + timedelta(days=self.page.window_days)
-        else:
-            last = today + timedelta(days=366)
-        return max(last.replace(day=1), self.first_month())
-
-    def load(self) -> None:
-        """Fill ``slots`` for the month (the chosen day's, or the first with times),
-        and choose the day: the asked one, else the month's first with times."""
-        asked = self.month or (self.day.replace(day=1) if self.day else None)
-        self.month = min(max(asked or self.first_month(), self.first_month()), self.last_month())
-        self.slots = self.month_slots()
-        if asked is None and not self.slots and self.month < self.last_month():
-            self.month = _add_month(self.month)  # nothing left this month: show the next
-            self.slots = self.month_slots()
-        if self.day is None or self.day.replace(day=1) != self.month:
-            self.day = min(self.slots) if self.slots else None
-
-    def month_slots(self) -> dict[date, list[Time]]:
-        assert self.month is not None
-        start = max(_midnight(self.month, self.tz), self.now)
-        end = _midnight(_add_month(self.month), self.tz)
-        if end <= start:
-            return {}
-        found = slots_payload(self.page, start, end, self.tz, self.duration)["dates"]
-        return {
-            date.fromisoformat(day): [
-                Time(clock_time(datetime.fromisoformat(s["start_local"]), self.clock), s["start"])
-                for s in times
-            ]
-            for day, times in found.items()
-        }
-
-    def weeks(self) -> list[list[Cell | None]]:
-        assert self.month is not None
-        today = self.today()
-        rows = calendar.Calendar().monthdatescalendar(self.month.year, self.month.month)
-        return [
-            [
-                Cell(
-                    day=day,
-                    label=_cell_label(day, len(self.slots.get(day, []))),
-                    times=len(self.slots.get(day, [])),
-                    selected=day == self.day,
-                    today=day == today,
-                )
-                if day.month == self.month.month
-                else None
-                for day in week
-            ]
-            for week in rows
-        ]
-
-    def previous_month(self) -> date | None:
-        assert self.month is not None
-        return _add_month(self.month, -1) if self.month > self.first_month() else None
-
-    def next_month(self) -> date | None:
-        assert self.month is not None
-        return _add_month(self.month) if self.month < self.last_month() else None
-
-    def chosen(self) -> str:
-        """The chosen start as the visitor reads it."""
-        assert self.start is not None
-        end = self.start + timedelta(minutes=self.duration)
-        return span(self.start, end, self.tz, self.clock)
-
-    def start_day(self) -> date | None:
-        return self.start.astimezone(ZoneInfo(self.tz)).date() if self.start else None
-
-    def day_times(self) -> list[Time]:
-        return self.slots.get(self.day, []) if self.day else []
-
-
-def _cell_label(day: date, times: int) -> str:
-    if not times:
-        return f"{long_date(day)}, no times"
-    return f"{long_date(day)}, {times} time{'s' if times != 1 else ''} available"
 
 
 # --- rendering ------------------------------------------------------------------------
@@ -401,6 +91,12 @@ def _private(response):
 @public.errorhandler(signing.BadToken)
 def _bad_link(exc: signing.BadToken):
     return render_template("public/link_refused.html", message=str(exc)), 403
+
+
+def throttle_public(action: str) -> None:
+    """Count a visitor's ``action`` against the limit the REST API applies too;
+    raises ratelimit.RateLimited over it."""
+    ratelimit.throttle_public(action, request.remote_addr, current_app.config["CALMESH"])
 
 
 def _embeddable() -> None:
@@ -465,34 +161,22 @@ def _show_page(booker: Booker, form: dict[str, Any] | None, status: int = 200, h
     return response
 
 
-def _answers(page: BookingPage) -> dict[str, Any]:
-    answers: dict[str, Any] = {}
-    for question in page.questions:
-        key = f"answers.{question['id']}"
-        if question["type"] == "checkbox":
-            if request.form.get(key):
-                answers[question["id"]] = True
-        elif value := request.form.get(key, "").strip():
-            answers[question["id"]] = value
-    return answers
-
-
 def _book(booker: Booker):
     page, form = booker.page, _blank_form()
     form["values"] = request.form.to_dict()
     try:
         throttle_public("book")
-    except ApiError as exc:
+    except ratelimit.RateLimited as exc:
         form["message"] = "Too many booking attempts from your network. Please wait a minute."
-        return _show_page(booker, form, 429, exc.headers)
+        return _show_page(booker, form, 429, exc.headers())
     raw = {k: request.form.get(k, "") for k in ("name", "email", "notes")}
     errors: dict[str, str] = {} if booker.start else {"start": "missing"}
     try:
-        values = BOOK_FORM.parse({k: v for k, v in raw.items() if v or k != "notes"})
+        values = public_booking.BOOK_FORM.parse({k: v for k, v in raw.items() if v or k != "notes"})
     except Invalid as exc:
         values = {}
         errors.update({d["field"]: d["message"] for d in exc.details})
-    answers = _answers(page)
+    answers = public_booking.read_answers(page, request.form)
     try:
         booking_pages.check_answers(page, answers)
     except Invalid as exc:
@@ -666,7 +350,7 @@ def reschedule_booking(uid: str):
         moved = bookings.reschedule(
             booking, booker.start, request.form.get("reason", "").strip()[:2000]
         )
-    except ApiError:
+    except ratelimit.RateLimited:
         return _show_manage(
             booking, booker, 429, message="Too many attempts. Please wait a minute."
         )
