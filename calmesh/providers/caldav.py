@@ -50,12 +50,15 @@ from calmesh.providers.base import (
     AuthError,
     ChangeSet,
     ConnectionInfo,
+    FormField,
+    Integration,
     Provider,
     ProviderError,
     RemoteCalendarInfo,
     RemoteObject,
-    register,
 )
+from calmesh.providers.fields import NAME, PASSWORD, PASSWORD_FIELD, USERNAME, USERNAME_FIELD
+from calmesh.schema import Object, Url
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,6 @@ class AnswerTooLarge(ProviderError):
     credentials', so retried with back-off (a sync first asks for less)."""
 
 
-@register
 class CalDavProvider(Provider):
     """A CalDAV account: ``info.endpoint`` is its principal or calendar-home URL.
 
@@ -361,7 +363,6 @@ def pinned_session(allow_private: bool) -> Any:
     return session
 
 
-@register
 class ICloudProvider(CalDavProvider):
     """iCloud: CalDAV at ``https://caldav.icloud.com/`` unless the connection says otherwise."""
 
@@ -371,6 +372,53 @@ class ICloudProvider(CalDavProvider):
     @property
     def url(self) -> str:
         return self.info.endpoint or ICLOUD_URL
+
+
+# --- how it is offered --------------------------------------------------------
+
+CALDAV = Integration(
+    kind="caldav",
+    label="CalDAV server",
+    provider=CalDavProvider,
+    summary="Connect a CalDAV server (checks the credentials first)",
+    body=Object(
+        {"url": Url(), "username": USERNAME, "password": PASSWORD, "name": NAME},
+        name="NewCalDavConnection",
+    ),
+    form=(
+        FormField(
+            "url",
+            "Server URL",
+            type="url",
+            hint="e.g. https://dav.example.org/user/ — the calendar home or principal",
+        ),
+        USERNAME_FIELD,
+        PASSWORD_FIELD,
+    ),
+    mcp_help="any CalDAV server (Nextcloud, Fastmail, Radicale, ...): url, username, password",
+)
+
+ICLOUD = Integration(
+    kind="icloud",
+    label="iCloud",
+    provider=ICloudProvider,
+    summary="Connect iCloud (Apple ID and an app-specific password)",
+    body=Object(
+        {"url": Url(default=""), "username": USERNAME, "password": PASSWORD, "name": NAME},
+        name="NewICloudConnection",
+    ),
+    form=(
+        FormField("username", "Apple ID", autocomplete="username"),
+        FormField(
+            "password",
+            "App-specific password",
+            type="password",
+            hint="Create one at appleid.apple.com → Sign-In and Security → App-Specific Passwords.",
+        ),
+    ),
+    mcp_help="Apple iCloud: username (the Apple ID) and an app-specific password, no url",
+    default_endpoint=ICLOUD_URL,
+)
 
 
 # --- sync ------------------------------------------------------------------------
@@ -417,11 +465,12 @@ def _sync_collection(remote: Any, token: str | None, *, with_data: bool) -> _Lis
     """sync-collection REPORTs from ``token``, following truncated answers (RFC 6578 3.6)."""
     listing = _Listing(token=token)
     while True:
-        body = dav.SyncCollection() + [
+        asked = [
             dav.SyncToken(value=listing.token or ""),
             dav.SyncLevel(value="1"),
             dav.Prop() + _SYNC_PROPS[with_data],
         ]
+        body = dav.SyncCollection() + asked
         answer = remote._query(body, 1, "report").parse_sync_collection()
         for href in map(_answered, answer.deleted):
             listing.changed.pop(href, None)
