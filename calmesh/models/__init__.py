@@ -5,7 +5,6 @@ from __future__ import annotations
 from calmesh.models.bookings import ACTIVE, BOOKING_STATUSES, Booking, BookingPage
 from calmesh.models.calendars import CalendarSource, UnifiedCalendar
 from calmesh.models.connections import (
-    PROVIDERS,
     CalendarObject,
     Connection,
     OAuthAttempt,
@@ -52,7 +51,6 @@ __all__ = [
     "ACTIVE",
     "ALL_MODELS",
     "BOOKING_STATUSES",
-    "PROVIDERS",
     "SCOPES",
     "ApiKey",
     "Booking",

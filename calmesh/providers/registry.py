@@ -8,9 +8,9 @@ REST API, the dashboard, the MCP tools and the sync service iterate over
 
 Adding a provider: write ``calmesh/providers/<kind>.py`` with a
 :class:`~calmesh.providers.base.Provider` subclass and its ``Integration``,
-add it to :data:`INTEGRATIONS` below, add its kind to ``models.PROVIDERS``
-(the stored column's choices) and its interval key to ``config.SCHEMA``, and
-add a stand-in to the contract suite (``tests/providers/contract/``).
+add it to :data:`INTEGRATIONS` below, its interval (and any client settings,
+under its ``settings_section``) to ``config.SCHEMA``, and a server or
+stand-in for it to the contract suite (``tests/providers/test_contract.py``).
 """
 
 from __future__ import annotations

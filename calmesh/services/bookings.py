@@ -476,7 +476,9 @@ def write_back(payload: dict[str, Any]) -> None:
         if booking.status not in ACTIVE or payload["action"] == "delete":
             if booking.remote_href and booking.remote_calendar_id:
                 remote = booking.remote_calendar
-                provider_for(remote.connection).delete_event(remote.remote_id, booking.remote_href)
+                provider_for(remote.connection, current_app.config["CALMESH"]).delete_event(
+                    remote.remote_id, booking.remote_href
+                )
                 calendars.forget_written(remote, booking.remote_href)
                 Booking.update(remote_href=None).where(Booking.id == booking.id).execute()
             return
@@ -485,12 +487,14 @@ def write_back(payload: dict[str, Any]) -> None:
         draft = draft_for(booking)
         if booking.remote_href and booking.remote_calendar_id:
             remote = booking.remote_calendar
-            href = provider_for(remote.connection).update_event(
+            href = provider_for(remote.connection, current_app.config["CALMESH"]).update_event(
                 remote.remote_id, booking.remote_href, draft
             )
         else:
             source, remote = calendars.write_target(calendar)
-            href = provider_for(source.connection).create_event(remote.remote_id, draft)
+            href = provider_for(source.connection, current_app.config["CALMESH"]).create_event(
+                remote.remote_id, draft
+            )
         calendars.store_written(remote, href, draft, calendar.timezone)
         Booking.update(remote_calendar=remote, remote_href=href).where(
             Booking.id == booking.id

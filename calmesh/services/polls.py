@@ -637,19 +637,23 @@ def write_back(payload: dict[str, Any]) -> None:
         if option is None:
             if poll.remote_href and poll.remote_calendar_id:
                 remote = poll.remote_calendar
-                provider_for(remote.connection).delete_event(remote.remote_id, poll.remote_href)
+                provider_for(remote.connection, current_app.config["CALMESH"]).delete_event(
+                    remote.remote_id, poll.remote_href
+                )
                 calendars.forget_written(remote, poll.remote_href)
                 Poll.update(remote_href=None).where(Poll.id == poll.id).execute()
             return
         draft = draft_for(poll, option)
         if poll.remote_href and poll.remote_calendar_id:
             remote = poll.remote_calendar
-            href = provider_for(remote.connection).update_event(
+            href = provider_for(remote.connection, current_app.config["CALMESH"]).update_event(
                 remote.remote_id, poll.remote_href, draft
             )
         elif poll.calendar_id is not None:
             source, remote = calendars.write_target(poll.calendar)
-            href = provider_for(source.connection).create_event(remote.remote_id, draft)
+            href = provider_for(source.connection, current_app.config["CALMESH"]).create_event(
+                remote.remote_id, draft
+            )
         else:
             return
         calendars.store_written(remote, href, draft, poll.timezone)

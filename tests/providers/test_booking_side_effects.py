@@ -14,6 +14,7 @@ import pytest
 
 from calmesh.models import Booking, BookingPage, OutboxItem
 from calmesh.services import booking_pages, bookings, calendars, connections, outbox
+from tests.settings import cfg
 
 
 def next_weekday_at(hour: int) -> datetime:
@@ -29,7 +30,13 @@ def setup(app, alice, radicale, smtp_server):
     app.config["CALMESH"]._values.update(smtp_server.settings())
     url = radicale.new_calendar("Bookings")
     connection = connections.create_with_credentials(
-        alice, "caldav", "Radicale", radicale.url, radicale.username, radicale.password
+        alice,
+        "caldav",
+        "Radicale",
+        radicale.url,
+        radicale.username,
+        radicale.password,
+        settings=cfg(),
     )
     calendar = calendars.create(alice, "work", "Work", "Europe/Berlin")
     remote = next(c for c in connection.calendars if c.remote_id == url)
