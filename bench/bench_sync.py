@@ -68,7 +68,12 @@ def plain_fetch(url: str) -> tuple[float, int]:
 
     began = time.perf_counter()
     with caldav.get_davclient(
-        url=url, username="bench", password="x", check_config_file=False, environment=False
+        url=url,
+        username="bench",
+        password="x",
+        check_config_file=False,
+        environment=False,
+        timeout=300,
     ) as client:
         calendar = client.calendar(url=url + "work/")
         count = len([o.data for o in calendar.get_events()])
