@@ -116,6 +116,8 @@ def main() -> None:
             CALMESH_DATA_DIR=str(tmp / "data"),
             CALMESH_LOGGING_LEVEL="WARNING",
             CALMESH_SECURITY_ALLOW_PRIVATE_ADDRESSES="true",
+            # One REPORT carries the whole calendar: on a busy machine it may take longer.
+            CALMESH_SYNC_TIMEOUT_SECONDS="300",
         )
         from calmesh import create_app, db
         from calmesh.services import connections, sync

@@ -15,7 +15,11 @@ from caldav.lib.error import NotFoundError
 
 from calmesh.models import OutboxItem, Poll, RemoteCalendar
 from calmesh.services import calendars, connections, outbox
+from tests.providers import conftest as dav_fixtures
 from tests.settings import cfg
+
+# The session's Radicale (tests/providers/conftest.py), used here by name.
+radicale = dav_fixtures.radicale
 
 START = datetime.combine(date.today() + timedelta(days=9), datetime.min.time(), UTC).replace(
     hour=16

@@ -14,7 +14,11 @@ import pytest
 
 from calmesh.models import Booking, BookingPage, OutboxItem
 from calmesh.services import booking_pages, bookings, calendars, connections, outbox
+from tests.providers import conftest as dav_fixtures
 from tests.settings import cfg
+
+# The session's Radicale (tests/providers/conftest.py), used here by name.
+radicale = dav_fixtures.radicale
 
 
 def next_weekday_at(hour: int) -> datetime:
