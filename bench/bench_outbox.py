@@ -156,9 +156,9 @@ def main() -> None:
         with app.app_context(), db.db.connection_context():
             user = create_user(email="b@example.org", handle="bench", password="bench-password-1")
             connection = connections.create_with_credentials(
-                user, "caldav", "Work", url, "bench", "x"
+                user, "caldav", "Work", url, "bench", "x", settings=app.config["CALMESH"]
             )
-            assert sync.sync_connection(connection.id).status == "ok"
+            assert sync.sync_connection(connection.id, app.config["CALMESH"]).status == "ok"
             calendar = calendars.create(user, "work", "Work", "UTC")
             calendars.add_source(calendar, connection.id)
             page = booking_pages.create(user, {

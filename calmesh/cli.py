@@ -154,7 +154,9 @@ def cmd_sync(args: argparse.Namespace) -> None:
             print(f"[{n}/{len(connections)}] {connection.name} ({kind})", flush=True)
             started = time.monotonic()
             report = sync.sync_connection(
-                connection.id, progress=lambda msg: print(f"    {msg}", flush=True)
+                connection.id,
+                app.config["CALMESH"],
+                progress=lambda msg: print(f"    {msg}", flush=True),
             )
             took = time.monotonic() - started
             if report.status == "ok":

@@ -1,27 +1,28 @@
-"""Calendar connections: list, connect (credentials or OAuth), sync, remove."""
+"""Calendar connections: list, connect (credentials or OAuth), sync, remove.
+
+``POST /connections/{kind}`` is made for every integration in
+:mod:`calmesh.providers.registry`, from its declared body and summary.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from collections.abc import Callable
 
-from flask import request
+from flask import current_app, request
 
 from calmesh.api.framework import ApiError, endpoint, not_found
 from calmesh.api.framework import current_principal as who
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
 from calmesh.api.serializers import iso
 from calmesh.auth import sessions
-from calmesh.models import PROVIDERS, Connection, RemoteCalendar
+from calmesh.models import Connection, RemoteCalendar
 from calmesh.models.connections import STATUSES
-from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String, Url
+from calmesh.providers import registry
+from calmesh.providers.base import Integration
+from calmesh.schema import Boolean, Choice, DateTime, Integer, List, Object, String
 from calmesh.services import connections as service
 
 TAG = "Connections"
-NAME = String(min_length=1, max_length=200, description="Display name")
-USERNAME = String(min_length=1, max_length=300, strip=False)
-PASSWORD = String(
-    min_length=1, max_length=1000, strip=False, description="For iCloud: an app-specific password"
-)
 
 CALENDAR_OUT = Object(
     {
@@ -39,7 +40,7 @@ CALENDAR_OUT = Object(
 CONNECTION_OUT = Object(
     {
         "id": Integer(),
-        "provider": Choice(*PROVIDERS),
+        "provider": Choice(*registry.kinds()),
         "name": String(),
         "endpoint": String(description="The server, without credentials or secret path parts"),
         "status": Choice(*STATUSES),
@@ -54,24 +55,10 @@ CONNECTION_OUT = Object(
 )
 
 
-def public_endpoint(connection: Connection) -> str:
-    """The endpoint with nothing secret: no user:password, no query; an iCal URL's
-    path often is the secret itself, so only its host is shown."""
-    if not connection.endpoint:
-        return ""
-    parts = urlsplit(connection.endpoint)
-    host = parts.hostname or ""
-    if parts.port:
-        host += f":{parts.port}"
-    if connection.provider == "ics":
-        return f"{parts.scheme}://{host}/…"
-    return f"{parts.scheme}://{host}{parts.path}"
-
-
 def calendar_out(calendar: RemoteCalendar) -> dict:
     return {
         "id": calendar.id,
-        "remote_id": calendar.remote_id if calendar.connection.provider != "ics" else "feed",
+        "remote_id": "feed" if _secret_path(calendar.connection) else calendar.remote_id,
         "name": calendar.name,
         "color": calendar.color,
         "writable": calendar.writable,
@@ -91,15 +78,27 @@ def connection_out(connection: Connection) -> dict:
         "id": connection.id,
         "provider": connection.provider,
         "name": connection.name,
-        "endpoint": public_endpoint(connection),
+        "endpoint": service.public_endpoint(connection),
         "status": connection.status,
         "last_sync_at": iso(connection.last_sync_at),
         "next_sync_at": iso(connection.next_sync_at),
         "last_error": connection.last_error,
-        "read_only": connection.provider == "ics",
+        "read_only": _integration(connection).read_only,
         "calendars": [calendar_out(c) for c in calendars],
         "created_at": iso(connection.created_at),
     }
+
+
+def _integration(connection: Connection) -> Integration:
+    return registry.INTEGRATIONS[connection.provider]
+
+
+def _secret_path(connection: Connection) -> bool:
+    return _integration(connection).secret_path
+
+
+def _settings():
+    return current_app.config["CALMESH"]
 
 
 def owned(connection_id: int) -> Connection:
@@ -128,91 +127,22 @@ def list_connections(query):
     )
 
 
-CALDAV_BODY = Object(
-    {"url": Url(), "username": USERNAME, "password": PASSWORD, "name": NAME},
-    name="NewCalDavConnection",
-)
-ICLOUD_BODY = Object(
-    {"url": Url(default=""), "username": USERNAME, "password": PASSWORD, "name": NAME},
-    name="NewICloudConnection",
-)
-ICS_BODY = Object(
-    {
-        "url": String(
-            min_length=1,
-            max_length=2000,
-            pattern=r"(https?|webcal)://\S+",
-            pattern_help="must be an http(s):// or webcal:// URL",
-        ),
-        "name": NAME,
-        "username": String(max_length=300, default=""),
-        "password": String(max_length=1000, strip=False, default=""),
-    },
-    name="NewIcsConnection",
-)
-
-
 def _create(kind: str, body: dict) -> dict:
     try:
         connection = service.create_with_credentials(
             who().user,
             kind,
             body["name"],
-            body["url"],
+            body.get("url", ""),
             body.get("username", ""),
             body.get("password", ""),
+            settings=_settings(),
         )
     except service.ConnectionRefused as exc:
         raise refused(exc) from None
     return connection_out(connection)
 
 
-@endpoint(
-    "/connections/caldav",
-    "POST",
-    auth="full",
-    body=CALDAV_BODY,
-    response=CONNECTION_OUT,
-    status=201,
-    errors=(422,),
-    summary="Connect a CalDAV server (checks the credentials first)",
-    tag=TAG,
-)
-def create_caldav_connection(body):
-    return _create("caldav", body)
-
-
-@endpoint(
-    "/connections/icloud",
-    "POST",
-    auth="full",
-    body=ICLOUD_BODY,
-    response=CONNECTION_OUT,
-    status=201,
-    errors=(422,),
-    summary="Connect iCloud (Apple ID and an app-specific password)",
-    tag=TAG,
-)
-def create_icloud_connection(body):
-    return _create("icloud", body)
-
-
-@endpoint(
-    "/connections/ics",
-    "POST",
-    auth="full",
-    body=ICS_BODY,
-    response=CONNECTION_OUT,
-    status=201,
-    errors=(422,),
-    summary="Subscribe to an iCal URL (read-only)",
-    tag=TAG,
-)
-def create_ics_connection(body):
-    return _create("ics", body)
-
-
-OAUTH_BODY = Object({"name": NAME}, name="NewOAuthConnection")
 OAUTH_OUT = Object(
     {
         "connection": CONNECTION_OUT,
@@ -233,41 +163,40 @@ def _browser() -> str | None:
 def _start_oauth(kind: str, body: dict) -> dict:
     try:
         connection, url = service.start_oauth(
-            who().user, kind, body["name"], request.host_url, browser=_browser()
+            who().user,
+            kind,
+            body["name"],
+            request.host_url,
+            browser=_browser(),
+            settings=_settings(),
         )
     except service.NotConfigured as exc:
         raise ApiError(422, "not_configured", str(exc)) from None
     return {"connection": connection_out(connection), "authorization_url": url}
 
 
-@endpoint(
-    "/connections/google",
-    "POST",
-    auth="full",
-    body=OAUTH_BODY,
-    response=OAUTH_OUT,
-    status=201,
-    errors=(422,),
-    summary="Start connecting Google Calendar (answers the consent URL)",
-    tag=TAG,
-)
-def create_google_connection(body):
-    return _start_oauth("google", body)
+def _connect_view(integration: Integration) -> Callable:
+    kind = integration.kind
+
+    def view(body):
+        return _start_oauth(kind, body) if integration.consent else _create(kind, body)
+
+    view.__name__ = f"create_{kind}_connection"
+    view.__doc__ = integration.summary
+    return endpoint(
+        f"/connections/{kind}",
+        "POST",
+        auth="full",
+        body=integration.body,
+        response=OAUTH_OUT if integration.consent else CONNECTION_OUT,
+        status=201,
+        errors=(422,),
+        summary=integration.summary,
+        tag=TAG,
+    )(view)
 
 
-@endpoint(
-    "/connections/microsoft",
-    "POST",
-    auth="full",
-    body=OAUTH_BODY,
-    response=OAUTH_OUT,
-    status=201,
-    errors=(422,),
-    summary="Start connecting Microsoft 365 / Outlook (answers the consent URL)",
-    tag=TAG,
-)
-def create_microsoft_connection(body):
-    return _start_oauth("microsoft", body)
+CONNECT_VIEWS = {kind: _connect_view(i) for kind, i in registry.INTEGRATIONS.items()}
 
 
 @endpoint(
@@ -304,14 +233,14 @@ PATCH_BODY = Object(
 )
 def update_connection(connection_id, body):
     connection = owned(connection_id)
-    if (body["username"] or body["password"]) and connection.provider in {"google", "microsoft"}:
+    if (body["username"] or body["password"]) and _integration(connection).consent:
         raise ApiError(
             422,
             "unprocessable",
             "OAuth connections are renewed with POST /connections/:id/reconnect",
         )
     try:
-        return connection_out(service.update(connection, **body))
+        return connection_out(service.update(connection, **body, settings=_settings()))
     except service.ConnectionRefused as exc:
         raise refused(exc) from None
 
@@ -363,12 +292,12 @@ def sync_connection(connection_id):
 )
 def reconnect_connection(connection_id):
     connection = owned(connection_id)
-    if connection.provider not in {"google", "microsoft"}:
+    if not _integration(connection).consent:
+        names = " and ".join(registry.INTEGRATIONS[k].label for k in registry.kinds(consent=True))
         raise ApiError(
             422,
             "unprocessable",
-            "only Google and Microsoft connections use consent; "
-            "PATCH the username/password instead",
+            f"only {names} connections use consent; PATCH the username/password instead",
         )
     try:
         connection, url = service.start_oauth(
@@ -378,6 +307,7 @@ def reconnect_connection(connection_id):
             request.host_url,
             connection,
             browser=_browser(),
+            settings=_settings(),
         )
     except service.NotConfigured as exc:
         raise ApiError(422, "not_configured", str(exc)) from None

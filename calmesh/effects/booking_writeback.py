@@ -42,10 +42,12 @@ def deliver(payload: dict[str, Any], context: Context) -> None:
     if booking is None:
         return
     if booking.status not in ACTIVE or payload["action"] == "delete":
-        writeback.remove(booking)
+        writeback.remove(booking, context.settings)
     elif booking.status == "accepted":
         calendar = booking.page.calendar
-        writeback.write(booking, booking_draft(booking), calendar, calendar.timezone)
+        writeback.write(
+            booking, booking_draft(booking), calendar, calendar.timezone, context.settings
+        )
 
 
 def gave_up(payload: dict[str, Any], error: str, context: Context) -> None:

@@ -32,10 +32,10 @@ def deliver(payload: dict[str, Any], context: Context) -> None:
     if poll.decided_option_id is not None:
         option = PollOption.get_or_none(PollOption.id == poll.decided_option_id)
     if option is None:
-        writeback.remove(poll)
+        writeback.remove(poll, context.settings)
     else:
         calendar = poll.calendar if poll.calendar_id is not None else None
-        writeback.write(poll, poll_draft(poll, option), calendar, poll.timezone)
+        writeback.write(poll, poll_draft(poll, option), calendar, poll.timezone, context.settings)
 
 
 def gave_up(payload: dict[str, Any], error: str, context: Context) -> None:

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 
 import peewee as pw
 
+from calmesh.config import Config
 from calmesh.effects.outbox import GiveUp, Retry
 from calmesh.engine.ical import EventDraft
 from calmesh.models import UnifiedCalendar
@@ -36,7 +37,13 @@ def _outcome() -> Iterator[None]:
         raise Retry(str(exc)) from None
 
 
-def write(row: pw.Model, draft: EventDraft, calendar: UnifiedCalendar | None, default_tz: str):
+def write(
+    row: pw.Model,
+    draft: EventDraft,
+    calendar: UnifiedCalendar | None,
+    default_tz: str,
+    settings: Config,
+):
     """Create or update ``row``'s event at its provider.
 
     ``row`` is a model with ``remote_calendar`` and ``remote_href`` (a booking,
@@ -47,25 +54,25 @@ def write(row: pw.Model, draft: EventDraft, calendar: UnifiedCalendar | None, de
     with _outcome():
         if row.remote_href and row.remote_calendar_id:
             remote = row.remote_calendar
-            href = provider_for(remote.connection).update_event(
+            href = provider_for(remote.connection, settings).update_event(
                 remote.remote_id, row.remote_href, draft
             )
         elif calendar is not None:
             source, remote = calendars.write_target(calendar)
-            href = provider_for(source.connection).create_event(remote.remote_id, draft)
+            href = provider_for(source.connection, settings).create_event(remote.remote_id, draft)
         else:
             return
         calendars.store_written(remote, href, draft, default_tz)
         model.update(remote_calendar=remote, remote_href=href).where(model.id == row.id).execute()
 
 
-def remove(row: pw.Model) -> None:
+def remove(row: pw.Model, settings: Config) -> None:
     """Delete ``row``'s event at its provider, if it was written."""
     if not (row.remote_href and row.remote_calendar_id):
         return
     model = type(row)
     with _outcome():
         remote = row.remote_calendar
-        provider_for(remote.connection).delete_event(remote.remote_id, row.remote_href)
+        provider_for(remote.connection, settings).delete_event(remote.remote_id, row.remote_href)
         calendars.forget_written(remote, row.remote_href)
         model.update(remote_href=None).where(model.id == row.id).execute()

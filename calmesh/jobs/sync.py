@@ -7,6 +7,7 @@ from flask import Flask
 from calmesh.jobs.drain import drain
 from calmesh.jobs.scheduler import job
 from calmesh.models import Connection, RemoteCalendar
+from calmesh.providers import registry
 from calmesh.services import sync
 
 SYNC_POLL_SECONDS = 10
@@ -25,7 +26,9 @@ def sync_due(app: Flask) -> int:
             for connection_id in sync.due_connections(limit, exclude=running)
         ],
         claim=sync.claim,
-        work=lambda connection_id: sync.sync_connection(connection_id, claimed=True),
+        work=lambda connection_id: sync.sync_connection(
+            connection_id, app.config["CALMESH"], claimed=True
+        ),
         workers=app.config["CALMESH"]["sync.concurrency"],
         name="sync",
     )
@@ -38,19 +41,20 @@ def roll_horizon(app: Flask) -> int:
     Google and Microsoft expand for us: their calendars get a full sync once
     the horizon has moved a week past the window they were asked for.
     """
-    window = sync.horizon()
+    settings = app.config["CALMESH"]
+    window = sync.horizon(settings)
     total = 0
     calendars = (
         RemoteCalendar.select(RemoteCalendar, Connection)
         .join(Connection)
-        .where(RemoteCalendar.enabled & Connection.provider.in_(["caldav", "icloud", "ics"]))
+        .where(RemoteCalendar.enabled & Connection.provider.in_(registry.kinds(expanded_here=True)))
     )
     for calendar in calendars:
         if not sync.claim(calendar.connection_id):
             continue  # being synced right now; the next run rolls it
         try:
             total += sync.reexpand(
-                calendar, window, calendar.timezone or calendar.connection.user.timezone
+                calendar, window, calendar.timezone or calendar.connection.user.timezone, settings
             )
         finally:
             sync.release(calendar.connection_id, status=calendar.connection.status)

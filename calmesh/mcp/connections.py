@@ -1,4 +1,10 @@
-"""Tools on calendar connections: list, status, connect (OAuth or credentials), remove."""
+"""Tools on calendar connections: list, status, connect (OAuth or credentials), remove.
+
+The connect tools offer the integrations of :mod:`calmesh.providers.registry`:
+the consent ones to calmesh_start_oauth_connection, the others to
+calmesh_start_credential_connection, each described by its ``mcp_help`` and
+checked for the fields its body requires.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,29 @@ from calmesh.mcp.common import (
     more,
     result,
 )
+from calmesh.providers import registry
+
+CONSENT_KINDS = registry.kinds(consent=True)
+CREDENTIAL_KINDS = registry.kinds(consent=False)
+# The fields each credential integration requires besides its name.
+REQUIRED = {
+    kind: [
+        k
+        for k in registry.INTEGRATIONS[kind].body.fields
+        if k in registry.INTEGRATIONS[kind].body.required_keys and k != "name"
+    ]
+    for kind in CREDENTIAL_KINDS
+}
+
+
+def _help(kinds: list[str]) -> str:
+    return "; ".join(f"{kind}: {registry.INTEGRATIONS[kind].mcp_help}" for kind in kinds)
+
+
+def _names(kinds: list[str]) -> str:
+    labels = [registry.INTEGRATIONS[kind].label for kind in kinds]
+    return ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+
 
 Name = Annotated[
     str, Field(min_length=1, max_length=200, description="Display name, e.g. 'Work calendar'")
@@ -77,21 +106,22 @@ def register(tool: Registrar, api: Api) -> None:
 
     @tool(
         "calmesh_start_oauth_connection",
-        "Connect Google or Microsoft",
+        f"Connect {_names(CONSENT_KINDS)}",
         "full",
-        calls=["POST /connections/google", "POST /connections/microsoft"],
+        calls=[f"POST /connections/{kind}" for kind in CONSENT_KINDS],
         open_world=True,
     )
     async def start_oauth_connection(
         provider: Annotated[
-            Literal["google", "microsoft"],
-            Field(description="google: Google Calendar; microsoft: Microsoft 365 / Outlook"),
+            Literal[tuple(CONSENT_KINDS)],
+            Field(description=_help(CONSENT_KINDS)),
         ],
         name: Name,
     ) -> CallToolResult:
-        """Start connecting a Google Calendar or Microsoft 365 / Outlook account. This
-        cannot finish by itself: the owner must open the returned `authorization_url` in a
-        browser and give consent. Show the URL to the user.
+        """Start connecting a calendar account that is connected by consent (the
+        kinds are listed under `provider`). This cannot finish by itself: the owner
+        must open the returned `authorization_url` in a browser and give consent. Show
+        the URL to the user.
 
         The result has `authorization_url` and the new `connection` (status `pending` until
         consent is given; then check it with calmesh_check_connection_status)."""
@@ -104,49 +134,47 @@ def register(tool: Registrar, api: Api) -> None:
 
     @tool(
         "calmesh_start_credential_connection",
-        "Connect CalDAV, iCloud or an iCal URL",
+        f"Connect {_names(CREDENTIAL_KINDS)}",
         "full",
-        calls=["POST /connections/caldav", "POST /connections/icloud", "POST /connections/ics"],
+        calls=[f"POST /connections/{kind}" for kind in CREDENTIAL_KINDS],
         open_world=True,
     )
     async def start_credential_connection(
         provider: Annotated[
-            Literal["caldav", "icloud", "ics"],
-            Field(
-                description="caldav: any CalDAV server (Nextcloud, Fastmail, Radicale, ...); "
-                "icloud: Apple iCloud with an app-specific password; ics: a read-only iCal URL"
-            ),
+            Literal[tuple(CREDENTIAL_KINDS)],
+            Field(description=_help(CREDENTIAL_KINDS)),
         ],
         name: Name,
         url: Annotated[
             str | None,
             Field(
                 max_length=2000,
-                description="caldav: the server or principal URL; ics: the feed URL (https:// "
-                "or webcal://); icloud: leave out",
+                description="The server, principal or feed URL, for the kinds that take "
+                "one (see provider)",
             ),
         ] = None,
         username: Annotated[
-            str | None, Field(max_length=300, description="caldav and icloud (Apple ID)")
+            str | None,
+            Field(max_length=300, description="For the kinds that take one (see provider)"),
         ] = None,
         password: Annotated[
             str | None,
             Field(
                 max_length=1000,
-                description="caldav; icloud: an app-specific password, not the Apple ID's",
+                description="For the kinds that take one (see provider); iCloud wants an "
+                "app-specific password, not the Apple ID's",
             ),
         ] = None,
     ) -> CallToolResult:
-        """Connect a calendar account by URL and credentials: a CalDAV server, iCloud, or a
-        read-only iCal (ICS) URL. The instance checks the credentials and lists the
+        """Connect a calendar account by URL and/or credentials (the kinds, and what each
+        needs, are listed under `provider`). The instance checks the credentials and lists the
         calendars before saving anything; a wrong password or a dead URL is refused with
         the reason. Events arrive with the first sync, within seconds to minutes.
 
         The result is the new connection with its `id` and the `calendars` it found; add it
         to a unified calendar with calmesh_create_calendar or calmesh_manage_calendar."""
-        needs = {"caldav": ("url", "username", "password"), "icloud": ("username", "password")}
         given = {"url": url, "username": username, "password": password}
-        missing = [k for k in needs.get(provider, ("url",)) if not given[k]]
+        missing = [k for k in REQUIRED[provider] if not given.get(k)]
         if missing:
             raise bad_arguments(
                 [{"field": k, "message": f"is required for {provider}"} for k in missing]

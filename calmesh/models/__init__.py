@@ -11,7 +11,6 @@ from calmesh.models.bookings import (
 )
 from calmesh.models.calendars import CalendarSource, UnifiedCalendar
 from calmesh.models.connections import (
-    PROVIDERS,
     CalendarObject,
     Connection,
     OAuthAttempt,
@@ -60,7 +59,6 @@ __all__ = [
     "ALL_MODELS",
     "BOOKING_STATUSES",
     "CLOCKS",
-    "PROVIDERS",
     "SCOPES",
     "ApiKey",
     "Booking",

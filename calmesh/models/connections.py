@@ -18,13 +18,12 @@ def new_version() -> int:
     return secrets.randbits(62)
 
 
-PROVIDERS = ("caldav", "icloud", "ics", "google", "microsoft")
 STATUSES = ("pending", "syncing", "ok", "error", "auth_required")
 
 
 class Connection(BaseModel):
     user = pw.ForeignKeyField(User, backref="connections", on_delete="CASCADE")
-    provider = pw.CharField(max_length=20, choices=[(p, p) for p in PROVIDERS])
+    provider = pw.CharField(max_length=20)  # an integration's kind (calmesh.providers.registry)
     name = pw.CharField(max_length=200)
     endpoint = pw.CharField(max_length=2000, default="")
     credentials = pw.TextField(default="")  # encrypted JSON (calmesh.auth.crypto)

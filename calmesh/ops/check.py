@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from calmesh import config as config_module
 from calmesh.config import Config, ConfigError
+from calmesh.providers import registry
 
 Check = Callable[[Config], list[str]]
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -35,7 +36,9 @@ def run(environ: dict[str, str] | None = None) -> list[str]:
 
 def check_configuration(settings: Config) -> list[str]:
     problems = []
-    for provider in ("google", "microsoft"):
+    for provider in (
+        registry.INTEGRATIONS[k].settings_section for k in registry.kinds(consent=True)
+    ):
         has_id = bool(settings[f"{provider}.client_id"])
         if has_id != bool(settings[f"{provider}.client_secret"]):
             problems.append(

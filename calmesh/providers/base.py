@@ -6,6 +6,9 @@ service (:mod:`calmesh.services.sync`) stores what it returns. Four
 implementations: CalDAV (and iCloud, which is CalDAV with its own URL),
 iCal URL (read-only), Google Calendar and Microsoft Graph.
 
+Each provider module also declares how it is offered (an
+:class:`Integration`); :mod:`calmesh.providers.registry` lists them.
+
 Errors: every failure a provider meets is raised as a :class:`ProviderError`
 whose message a person can read ("the server answered 401: check the
 password"), never a library exception. ``permanent`` says that retrying will
@@ -151,19 +154,47 @@ class Provider(ABC):
         raise ReadOnlyError(f"{self.kind} calendars are read-only")
 
 
-REGISTRY: dict[str, type[Provider]] = {}
+# --- an integration: a provider with what the layers above need to offer it ---------
 
 
-def register(cls: type[Provider]) -> type[Provider]:
-    REGISTRY[cls.kind] = cls
-    return cls
+@dataclass(frozen=True)
+class FormField:
+    """How the dashboard's connect form shows one field of ``Integration.body``."""
+
+    name: str
+    label: str
+    type: str = "text"
+    hint: str = ""
+    autocomplete: str = ""
 
 
-def build(info: ConnectionInfo) -> Provider:
-    """The provider for ``info.kind`` (importing the implementations registers them)."""
-    import calmesh.providers.registry  # noqa: F401
+@dataclass(frozen=True)
+class Integration:
+    """Everything about one kind of connection, declared in its provider's module
+    and listed once in :mod:`calmesh.providers.registry`.
 
-    try:
-        return REGISTRY[info.kind](info)
-    except KeyError:
-        raise ProviderError(f"unknown provider {info.kind!r}", permanent=True) from None
+    The REST API makes ``POST /connections/{kind}`` from ``body`` and
+    ``summary``, the dashboard its tab and form from ``label`` and ``form``,
+    the MCP connect tools their choices from ``mcp_help``; the sync service
+    builds ``provider`` and reads its interval from ``interval_key``.
+    """
+
+    kind: str
+    label: str  # "CalDAV server": the dashboard's tab and the card's kind
+    provider: type[Provider]
+    summary: str  # of its REST connect endpoint
+    body: Any  # calmesh.schema.Object: what connecting asks for (REST, form, MCP)
+    mcp_help: str  # one line for the MCP tool's description of this kind
+    form: tuple[FormField, ...] = ()  # the connect form's fields, in order
+    consent: bool = False  # OAuth: connected by consent in a browser, not credentials
+    default_endpoint: str = ""  # used when no URL is given (iCloud)
+    interval_key: str = "sync.interval_caldav"  # the setting of its sync interval
+    settings_section: str = ""  # its config section, given as ConnectionInfo.settings
+    secret_path: bool = False  # the URL's path is the secret (iCal URLs): shown host only
+    # Its objects are iCalendar text, expanded here (a moved horizon is re-expanded
+    # from the stored text); False: the service sends expanded instances.
+    expanded_here: bool = True
+
+    @property
+    def read_only(self) -> bool:
+        return self.provider.read_only

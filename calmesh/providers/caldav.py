@@ -30,6 +30,7 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
@@ -49,12 +50,15 @@ from calmesh.providers.base import (
     AuthError,
     ChangeSet,
     ConnectionInfo,
+    FormField,
+    Integration,
     Provider,
     ProviderError,
     RemoteCalendarInfo,
     RemoteObject,
-    register,
 )
+from calmesh.providers.fields import NAME, PASSWORD, PASSWORD_FIELD, USERNAME, USERNAME_FIELD
+from calmesh.schema import Object, Url
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,11 @@ _WRITE_PRIVILEGES = {"{DAV:}all", "{DAV:}write", "{DAV:}write-content", "{DAV:}b
 _ETAG = dav.GetEtag.tag
 
 
-@register
+class AnswerTooLarge(ProviderError):
+    """One answer over ``HttpSettings.max_bytes``: the source's fault, not the
+    credentials', so retried with back-off (a sync first asks for less)."""
+
+
 class CalDavProvider(Provider):
     """A CalDAV account: ``info.endpoint`` is its principal or calendar-home URL.
 
@@ -228,9 +236,8 @@ class CalDavProvider(Provider):
         return response
 
     def _too_large(self, limit: int) -> ProviderError:
-        return ProviderError(
-            f"{self._host} sent more than {limit / (1024 * 1024):g} MiB in one answer; refusing it",
-            permanent=False,  # the source's fault, not the credentials': retried with back-off
+        return AnswerTooLarge(
+            f"{self._host} sent more than {limit / (1024 * 1024):g} MiB in one answer; refusing it"
         )
 
     @property
@@ -356,7 +363,6 @@ def pinned_session(allow_private: bool) -> Any:
     return session
 
 
-@register
 class ICloudProvider(CalDavProvider):
     """iCloud: CalDAV at ``https://caldav.icloud.com/`` unless the connection says otherwise."""
 
@@ -368,31 +374,127 @@ class ICloudProvider(CalDavProvider):
         return self.info.endpoint or ICLOUD_URL
 
 
+# --- how it is offered --------------------------------------------------------
+
+CALDAV = Integration(
+    kind="caldav",
+    label="CalDAV server",
+    provider=CalDavProvider,
+    summary="Connect a CalDAV server (checks the credentials first)",
+    body=Object(
+        {"url": Url(), "username": USERNAME, "password": PASSWORD, "name": NAME},
+        name="NewCalDavConnection",
+    ),
+    form=(
+        FormField(
+            "url",
+            "Server URL",
+            type="url",
+            hint="e.g. https://dav.example.org/user/ — the calendar home or principal",
+        ),
+        USERNAME_FIELD,
+        PASSWORD_FIELD,
+    ),
+    mcp_help="any CalDAV server (Nextcloud, Fastmail, Radicale, ...): url, username, password",
+)
+
+ICLOUD = Integration(
+    kind="icloud",
+    label="iCloud",
+    provider=ICloudProvider,
+    summary="Connect iCloud (Apple ID and an app-specific password)",
+    body=Object(
+        {"url": Url(default=""), "username": USERNAME, "password": PASSWORD, "name": NAME},
+        name="NewICloudConnection",
+    ),
+    form=(
+        FormField("username", "Apple ID", autocomplete="username"),
+        FormField(
+            "password",
+            "App-specific password",
+            type="password",
+            hint="Create one at appleid.apple.com → Sign-In and Security → App-Specific Passwords.",
+        ),
+    ),
+    mcp_help="Apple iCloud: username (the Apple ID) and an app-specific password, no url",
+    default_endpoint=ICLOUD_URL,
+)
+
+
 # --- sync ------------------------------------------------------------------------
 
 
 def _sync(remote: Any, token: str | None) -> ChangeSet:
-    """One sync-collection from ``token``, then multigets of what changed."""
-    collection = remote.get_objects_by_sync_token(
-        sync_token=token, load_objects=False, disable_fallback=True
-    )
-    deleted = {_href(str(url)) for url in collection.deleted_urls}
-    wanted = {_href(str(o.url)): o for o in collection.objects}
-    urls = [o.url for href, o in wanted.items() if href not in deleted]
-    changed = []
-    for start in range(0, len(urls), MULTIGET_BATCH):
-        for path, data, tags in remote._multiget(urls[start : start + MULTIGET_BATCH]):
-            # caldav's public multiget() rebuilds each URL and decodes "%2F" into a
-            # slash on the way; _multiget gives the hrefs as the answer named them.
-            href = quote(path, safe="/")
-            if not data or "BEGIN:VEVENT" not in data.upper():
-                continue  # gone since the REPORT, or a to-do or journal: not an event here
-            listed = wanted.get(href)
-            etag = tags.get(_ETAG) or (listed.props.get(_ETAG, "") if listed else "")
+    """What changed since ``token``, with the events' text.
+
+    The sync-collection REPORT asks for the data too, so a full sync of a
+    calendar is one request. An answer over the size cap is asked for again
+    without the data, and whatever came without its data (a server that does
+    not send it in a sync-collection, or that second try) is fetched with
+    calendar-multigets, ``MULTIGET_BATCH`` hrefs at a time.
+    """
+    try:
+        listing = _sync_collection(remote, token, with_data=True)
+    except AnswerTooLarge:
+        listing = _sync_collection(remote, token, with_data=False)
+    changed: list[RemoteObject] = []
+    without_data: dict[str, str] = {}  # href -> ETag
+    for href, (etag, data) in listing.changed.items():
+        if data is None:
+            without_data[href] = etag
+        elif "BEGIN:VEVENT" in data.upper():
             changed.append(RemoteObject(href=href, etag=etag, ical=data))
-    # Whatever was listed but came back without an event is, for us, not there.
-    deleted |= set(wanted) - {o.href for o in changed}
-    return ChangeSet(changed=changed, deleted=sorted(deleted), token=collection.sync_token)
+    changed += _multiget(remote, without_data)
+    # Whatever was listed but came back without an event (a to-do, a journal,
+    # gone since the REPORT) is, for us, not there.
+    deleted = listing.deleted | (set(listing.changed) - {o.href for o in changed})
+    return ChangeSet(changed=changed, deleted=sorted(deleted), token=listing.token)
+
+
+@dataclass
+class _Listing:
+    changed: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # href -> ETag, data
+    deleted: set[str] = field(default_factory=set)
+    token: str | None = None
+
+
+_SYNC_PROPS = {True: [dav.GetEtag(), cdav.CalendarData()], False: [dav.GetEtag()]}
+
+
+def _sync_collection(remote: Any, token: str | None, *, with_data: bool) -> _Listing:
+    """sync-collection REPORTs from ``token``, following truncated answers (RFC 6578 3.6)."""
+    listing = _Listing(token=token)
+    while True:
+        asked = [
+            dav.SyncToken(value=listing.token or ""),
+            dav.SyncLevel(value="1"),
+            dav.Prop() + _SYNC_PROPS[with_data],
+        ]
+        body = dav.SyncCollection() + asked
+        answer = remote._query(body, 1, "report").parse_sync_collection()
+        for href in map(_answered, answer.deleted):
+            listing.changed.pop(href, None)
+            listing.deleted.add(href)
+        for item in answer.changed:
+            href = _answered(item.href)
+            listing.deleted.discard(href)
+            listing.changed[href] = (item.etag or "", item.calendar_data)
+        listing.token = answer.sync_token
+        if not answer.truncated or not answer.sync_token:
+            return listing
+
+
+def _multiget(remote: Any, etags: dict[str, str]) -> list[RemoteObject]:
+    """The events at these hrefs, in calendar-multigets of ``MULTIGET_BATCH``."""
+    hrefs = list(etags)
+    found = []
+    for start in range(0, len(hrefs), MULTIGET_BATCH):
+        urls = [remote.url.join(href) for href in hrefs[start : start + MULTIGET_BATCH]]
+        for path, data, tags in remote._multiget(urls):
+            href = _answered(path)
+            if data and "BEGIN:VEVENT" in data.upper():
+                found.append(RemoteObject(href, tags.get(_ETAG) or etags.get(href, ""), data))
+    return found
 
 
 def _ics(event: EventDraft) -> str:
@@ -427,6 +529,15 @@ def _uid_taken(exc: error.DAVError) -> bool:
 def _href(url: str) -> str:
     """The path of ``url``, percent-encoded once the way caldav spells it."""
     return quote(unquote(urlsplit(url).path), safe="/")
+
+
+def _answered(path: str) -> str:
+    """An href from a REPORT answer (caldav decodes it once) spelled like :func:`_href`.
+
+    Not through caldav's URL objects: joining rebuilds the URL and decodes a
+    "%2F" into a slash on the way.
+    """
+    return quote(path, safe="/")
 
 
 def _path_key(url: str, decoded: bool = False) -> str:

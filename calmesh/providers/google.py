@@ -31,13 +31,14 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
+    Integration,
     Provider,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
-    register,
 )
+from calmesh.providers.fields import OAUTH_BODY
 
 _WRITABLE_ROLES = {"owner", "writer"}
 # 403s that are Google's way of saying "slow down", not "access refused".
@@ -50,7 +51,6 @@ class _TokenGone(Exception):
     """The sync token expired (410): start over."""
 
 
-@register
 class GoogleProvider(Provider):
     """A Google account's calendars. Credentials are the OAuth token dict."""
 
@@ -308,3 +308,19 @@ def _time(value: datetime | date, zone: ZoneInfo | None) -> dict[str, str]:
     if zone is None:
         return {"dateTime": value.astimezone(UTC).isoformat(), "timeZone": "UTC"}
     return {"dateTime": value.astimezone(zone).isoformat(), "timeZone": zone.key}
+
+
+# --- how it is offered --------------------------------------------------------
+
+GOOGLE = Integration(
+    kind="google",
+    label="Google Calendar",
+    provider=GoogleProvider,
+    summary="Start connecting Google Calendar (answers the consent URL)",
+    body=OAUTH_BODY,
+    mcp_help="Google Calendar",
+    consent=True,
+    interval_key="sync.interval_google",
+    settings_section="google",
+    expanded_here=False,
+)

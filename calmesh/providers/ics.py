@@ -29,12 +29,15 @@ from calmesh.providers import net
 from calmesh.providers.base import (
     ChangeSet,
     ConnectionInfo,
+    FormField,
+    Integration,
     Provider,
     ProviderError,
     RemoteCalendarInfo,
     RemoteObject,
-    register,
 )
+from calmesh.providers.fields import NAME
+from calmesh.schema import Object, String
 
 FEED_ID = "feed"
 
@@ -59,7 +62,6 @@ def feed_url(endpoint: str) -> str:
     return url
 
 
-@register
 class IcsProvider(Provider):
     """A published iCalendar feed (Google's "secret address", Outlook's ICS link, ...).
 
@@ -234,3 +236,38 @@ def _load(token: str | None) -> dict | None:
 
 def _dump(state: dict) -> str:
     return json.dumps(state, sort_keys=True, separators=(",", ":"))
+
+
+# --- how it is offered --------------------------------------------------------
+
+ICS = Integration(
+    kind="ics",
+    label="iCal URL (read-only)",
+    provider=IcsProvider,
+    summary="Subscribe to an iCal URL (read-only)",
+    body=Object(
+        {
+            "url": String(
+                min_length=1,
+                max_length=2000,
+                pattern=r"(https?|webcal)://\S+",
+                pattern_help="must be an http(s):// or webcal:// URL",
+            ),
+            "name": NAME,
+            "username": String(max_length=300, default=""),
+            "password": String(max_length=1000, strip=False, default=""),
+        },
+        name="NewIcsConnection",
+    ),
+    form=(
+        FormField(
+            "url", "iCal URL", hint="https:// or webcal:// link of a published calendar; read-only."
+        ),
+        FormField("username", "Username (optional)"),
+        FormField("password", "Password (optional)", type="password"),
+    ),
+    mcp_help="a read-only iCal (ICS) feed: url (https:// or webcal://), username and "
+    "password only if the feed needs them",
+    interval_key="sync.interval_ics",
+    secret_path=True,
+)

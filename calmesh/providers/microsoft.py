@@ -34,13 +34,14 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
+    Integration,
     Provider,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
-    register,
 )
+from calmesh.providers.fields import OAUTH_BODY
 
 PAGE_SIZE = 200
 _PREFER = [("Prefer", f"odata.maxpagesize={PAGE_SIZE}"), ("Prefer", 'outlook.timezone="UTC"')]
@@ -55,7 +56,6 @@ class _DeltaGone(Exception):
     """The delta link expired (410): start over."""
 
 
-@register
 class MicrosoftProvider(Provider):
     """A Microsoft account's calendars. Credentials are the OAuth token dict."""
 
@@ -297,3 +297,19 @@ def _time(value: datetime | date) -> dict[str, str]:
     else:
         value = value.astimezone(UTC).replace(tzinfo=None)
     return {"dateTime": value.isoformat(timespec="seconds"), "timeZone": "UTC"}
+
+
+# --- how it is offered --------------------------------------------------------
+
+MICROSOFT = Integration(
+    kind="microsoft",
+    label="Microsoft 365 / Outlook",
+    provider=MicrosoftProvider,
+    summary="Start connecting Microsoft 365 / Outlook (answers the consent URL)",
+    body=OAUTH_BODY,
+    mcp_help="Microsoft 365 / Outlook",
+    consent=True,
+    interval_key="sync.interval_microsoft",
+    settings_section="microsoft",
+    expanded_here=False,
+)

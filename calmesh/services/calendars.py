@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee as pw
+from flask import current_app  # settings for the sync helpers, until they are passed in
 
 from calmesh.auth.apikeys import hash_key
 from calmesh.db import db, write_transaction
@@ -575,7 +576,7 @@ def write_target(
 
 
 def _provider(source: CalendarSource):
-    return provider_for(source.connection)
+    return provider_for(source.connection, current_app.config["CALMESH"])
 
 
 def store_written(
@@ -594,7 +595,7 @@ def store_written(
                 CalendarObject.id == obj.id
             ).execute()
             Occurrence.delete().where(Occurrence.object == obj.id).execute()
-        window = horizon()
+        window = horizon(current_app.config["CALMESH"])
         insert_occurrences(
             occurrence_rows(
                 obj.id, remote.id, expand(ical, window[0], window[1], default_tz=default_tz)

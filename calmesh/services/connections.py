@@ -6,16 +6,15 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-
-from flask import current_app
+from urllib.parse import urlsplit
 
 from calmesh.auth import crypto, signing
+from calmesh.config import Config
 from calmesh.db import utcnow, write_transaction
 from calmesh.models import Connection, OAuthAttempt, RemoteCalendar, User
 from calmesh.models.connections import new_version
-from calmesh.providers import net, oauth
+from calmesh.providers import net, oauth, registry
 from calmesh.providers.base import ProviderError
-from calmesh.providers.caldav import ICLOUD_URL
 from calmesh.services import sync
 from calmesh.services.errors import ServiceError
 
@@ -23,8 +22,8 @@ from calmesh.services.errors import ServiceError
 CHECK_TIMEOUT = 10.0
 
 
-def _check_timeout() -> float:
-    return min(CHECK_TIMEOUT, current_app.config["CALMESH"]["sync.timeout_seconds"])
+def _check_timeout(settings: Config) -> float:
+    return min(CHECK_TIMEOUT, settings["sync.timeout_seconds"])
 
 
 class ConnectionRefused(Exception):
@@ -35,13 +34,35 @@ class NotConfigured(Exception):
     """OAuth is not set up for this provider on this instance."""
 
 
+def public_endpoint(connection: Connection) -> str:
+    """The endpoint with nothing secret: no user:password, no query; where the
+    path is the secret itself (an iCal URL), only the host is shown."""
+    if not connection.endpoint:
+        return ""
+    parts = urlsplit(connection.endpoint)
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    integration = registry.get(connection.provider)
+    if integration is None or integration.secret_path:
+        return f"{parts.scheme}://{host}/…"
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
 def get_for(user: User, connection_id: int) -> Connection | None:
     """The user's connection, or None (another user's answers 404 to the caller)."""
     return Connection.get_or_none((Connection.id == connection_id) & (Connection.user == user))
 
 
 def create_with_credentials(
-    user: User, kind: str, name: str, url: str, username: str = "", password: str = ""
+    user: User,
+    kind: str,
+    name: str,
+    url: str,
+    username: str = "",
+    password: str = "",
+    *,
+    settings: Config,
 ) -> Connection:
     """CalDAV, iCloud or iCal URL: check with the provider, then save.
 
@@ -51,7 +72,10 @@ def create_with_credentials(
     the credentials, never in the endpoint (a username given apart wins over
     the URL's, as it does in the CalDAV library).
     """
-    endpoint = url or (ICLOUD_URL if kind == "icloud" else "")
+    integration = registry.get(kind)
+    if integration is None or integration.consent:
+        raise ConnectionRefused(f"{kind!r} is not connected with a URL and credentials")
+    endpoint = url or integration.default_endpoint
     if endpoint.startswith("webcal://"):
         endpoint = "https://" + endpoint[len("webcal://") :]
     endpoint, secret = net.split_secrets(endpoint)
@@ -69,7 +93,8 @@ def create_with_credentials(
         credentials=crypto.encrypt(credentials),
     )
     try:
-        calendars = sync.provider_for(connection, timeout=_check_timeout()).list_calendars()
+        provider = sync.provider_for(connection, settings, timeout=_check_timeout(settings))
+        calendars = provider.list_calendars()
     except ProviderError as exc:
         raise ConnectionRefused(str(exc)) from None
     with write_transaction():
@@ -79,8 +104,8 @@ def create_with_credentials(
     return connection
 
 
-def redirect_uri(kind: str, host_url: str) -> str:
-    base = current_app.config["CALMESH"]["server.base_url"] or host_url
+def redirect_uri(kind: str, host_url: str, settings: Config) -> str:
+    base = settings["server.base_url"] or host_url
     return base.rstrip("/") + f"/oauth/callback/{kind}"
 
 
@@ -114,6 +139,8 @@ def start_oauth(
     host_url: str,
     connection: Connection | None = None,
     browser: str | None = None,
+    *,
+    settings: Config,
 ) -> tuple[Connection, str]:
     """Create (or reuse, to reconnect) a connection and the consent URL to open.
 
@@ -121,8 +148,11 @@ def start_oauth(
     ``browser`` is given (the flow started in a browser session:
     sessions.browser_key()), only in that browser; see :func:`finish_oauth`.
     """
-    settings = sync.provider_settings(kind)
-    if not settings.get("client_id") or not settings.get("client_secret"):
+    integration = registry.get(kind)
+    if integration is None or not integration.consent:
+        raise NotConfigured(f"{kind!r} is not connected by consent")
+    client = sync.provider_settings(kind, settings)
+    if not client.get("client_id") or not client.get("client_secret"):
         raise NotConfigured(
             f"{kind.title()} is not configured on this instance: set {kind}.client_id and "
             f"{kind}.client_secret (see README, 'Google and Microsoft')"
@@ -149,7 +179,9 @@ def start_oauth(
             browser_hash=_digest(browser) if browser else None,
         )
     state = signing.sign("oauth-state", {"a": attempt.id, "u": user.id, "k": kind, "n": nonce})
-    url = oauth.authorization_url(kind, settings, redirect_uri(kind, host_url), state, verifier)
+    url = oauth.authorization_url(
+        kind, client, redirect_uri(kind, host_url, settings), state, verifier
+    )
     return connection, url
 
 
@@ -213,6 +245,8 @@ def finish_oauth(
     host_url: str,
     user: User | None = None,
     browser: str | None = None,
+    *,
+    settings: Config,
 ) -> Connection:
     """The consent came back: check that ``user`` in ``browser`` may complete it
     (:func:`_claim_attempt`), exchange the code, store the tokens."""
@@ -221,10 +255,10 @@ def finish_oauth(
     try:
         token = oauth.exchange_code(
             kind,
-            sync.provider_settings(kind),
-            redirect_uri(kind, host_url),
+            sync.provider_settings(kind, settings),
+            redirect_uri(kind, host_url, settings),
             code,
-            sync.http_settings(_check_timeout()),
+            sync.http_settings(settings, _check_timeout(settings)),
             attempt.code_verifier,
         )
     except ProviderError as exc:
@@ -259,6 +293,7 @@ def update(
     name: str | None = None,
     username: str | None = None,
     password: str | None = None,
+    settings: Config,
 ) -> Connection:
     """Rename, or replace CalDAV/iCal credentials (checked first, like on create)."""
     if username is not None or password is not None:
@@ -276,7 +311,7 @@ def update(
             credentials=crypto.encrypt(credentials),
         )
         try:
-            sync.provider_for(trial, timeout=_check_timeout()).list_calendars()
+            sync.provider_for(trial, settings, timeout=_check_timeout(settings)).list_calendars()
         except ProviderError as exc:
             raise ConnectionRefused(str(exc)) from None
         connection.credentials = trial.credentials

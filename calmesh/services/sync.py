@@ -8,21 +8,23 @@ keeps the last good events, and never touches other connections.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from flask import current_app
+import icalendar
 
 from calmesh import claims
 from calmesh.auth import crypto
+from calmesh.config import Config
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.recurrence import Budget, CalendarDataError, expand, parse_calendar
 from calmesh.engine.recurrence import Occurrence as Occ
 from calmesh.models import CalendarObject, CalendarSource, Connection, Occurrence, RemoteCalendar
 from calmesh.models.connections import new_version
-from calmesh.providers import base, net
+from calmesh.providers import base, net, registry
 from calmesh.providers.base import (
     ChangeSet,
     ConnectionInfo,
@@ -59,13 +61,11 @@ class SyncReport:
 # --- building providers ----------------------------------------------------------
 
 
-def interval_for(kind: str) -> int:
-    settings = current_app.config["CALMESH"]
-    return settings["sync.interval_caldav" if kind == "icloud" else f"sync.interval_{kind}"]
+def interval_for(kind: str, settings: Config) -> int:
+    return settings[registry.INTEGRATIONS[kind].interval_key]
 
 
-def http_settings(timeout: float | None = None) -> HttpSettings:
-    settings = current_app.config["CALMESH"]
+def http_settings(settings: Config, timeout: float | None = None) -> HttpSettings:
     return HttpSettings(
         timeout=timeout or settings["sync.timeout_seconds"],
         max_bytes=settings["sync.max_feed_bytes"],
@@ -73,10 +73,14 @@ def http_settings(timeout: float | None = None) -> HttpSettings:
     )
 
 
-def provider_settings(kind: str) -> dict:
-    """The ``google.*`` or ``microsoft.*`` keys as a plain dict (empty for others)."""
-    config = current_app.config["CALMESH"].as_dict()
-    prefix = f"{kind}."
+def provider_settings(kind: str, settings: Config) -> dict:
+    """The keys of the integration's config section (``google.*``) as a plain
+    dict; empty for one without a section."""
+    section = registry.INTEGRATIONS[kind].settings_section
+    if not section:
+        return {}
+    config = settings.as_dict()
+    prefix = f"{section}."
     return {k[len(prefix) :]: v for k, v in config.items() if k.startswith(prefix)}
 
 
@@ -89,7 +93,9 @@ def save_credentials(connection_id: int, credentials: dict) -> None:
         ).execute()
 
 
-def provider_for(connection: Connection, timeout: float | None = None) -> base.Provider:
+def provider_for(
+    connection: Connection, settings: Config, timeout: float | None = None
+) -> base.Provider:
     credentials = crypto.decrypt(connection.credentials)
     # A secret query (an iCal URL's ?token=...) is stored with the credentials.
     endpoint = net.with_query(connection.endpoint, credentials.pop("query", None))
@@ -97,15 +103,14 @@ def provider_for(connection: Connection, timeout: float | None = None) -> base.P
         kind=connection.provider,
         endpoint=endpoint,
         credentials=credentials,
-        http=http_settings(timeout),
-        settings=provider_settings(connection.provider),
+        http=http_settings(settings, timeout),
+        settings=provider_settings(connection.provider, settings),
         on_credentials=lambda creds: save_credentials(connection.id, creds),
     )
-    return base.build(info)
+    return registry.build(info)
 
 
-def horizon(now: datetime | None = None) -> tuple[datetime, datetime]:
-    settings = current_app.config["CALMESH"]
+def horizon(settings: Config, now: datetime | None = None) -> tuple[datetime, datetime]:
     now = now or utcnow()
     start = (now - timedelta(days=settings["sync.horizon_past_days"])).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -129,8 +134,7 @@ def release(connection_id: int, **fields) -> None:
     ).execute()
 
 
-def backoff_seconds(failures: int) -> int:
-    cap = current_app.config["CALMESH"]["sync.max_backoff_seconds"]
+def backoff_seconds(failures: int, cap: int) -> int:
     return claims.backoff_seconds(failures, cap, RETRY_BASE_SECONDS)
 
 
@@ -164,26 +168,42 @@ def upsert_calendars(
     return rows
 
 
-def _occurrences(
+@dataclass
+class _Expanded:
+    """One changed object, read once: its UID, occurrences and what a cap cut."""
+
+    obj: RemoteObject
+    uid: str
+    occurrences: list[Occ]
+    fault: str = ""
+
+
+def _read(
     obj: RemoteObject, window: tuple[datetime, datetime], default_tz: str, budget: Budget
-) -> tuple[list[Occ], str]:
-    """An object's occurrences and why a cap cut them ("" when none did)."""
+) -> _Expanded:
+    """Parse and expand ``obj`` once. Raises CalendarDataError."""
     if obj.occurrences is not None:
-        return list(obj.occurrences), ""
-    return _expand(obj.ical or "", window, default_tz, budget)
+        occurrences = list(obj.occurrences)
+        uid = occurrences[0].uid if occurrences else obj.href
+        return _Expanded(obj, uid[:1000], occurrences)
+    calendar = parse_calendar(obj.ical or "")
+    occurrences, fault = _expand(calendar, window, default_tz, budget)
+    return _Expanded(obj, _uid(obj, calendar, occurrences), occurrences, fault)
 
 
 def _expand(
-    ical: str, window: tuple[datetime, datetime], default_tz: str, budget: Budget
+    ical: str | icalendar.Calendar,
+    window: tuple[datetime, datetime],
+    default_tz: str,
+    budget: Budget,
 ) -> tuple[list[Occ], str]:
     before = len(budget.faults)
     occurrences = expand(ical, window[0], window[1], default_tz=default_tz, budget=budget)
     return occurrences, "; ".join(budget.faults[before:])[:2000]
 
 
-def expansion_budget(calendar: RemoteCalendar) -> Budget:
+def expansion_budget(calendar: RemoteCalendar, settings: Config) -> Budget:
     """The caps for expanding ``calendar``, less the recurring instances it keeps."""
-    settings = current_app.config["CALMESH"]
     stored = (
         Occurrence.select()
         .where((Occurrence.calendar == calendar) & Occurrence.recurrence_id.is_null(False))
@@ -196,14 +216,16 @@ def expansion_budget(calendar: RemoteCalendar) -> Budget:
     )
 
 
-def _forget_occurrences(object_id: int, budget: Budget) -> None:
-    """Delete an object's occurrences before it is expanded again."""
-    budget.give_back(
-        Occurrence.delete()
-        .where((Occurrence.object == object_id) & Occurrence.recurrence_id.is_null(False))
-        .execute()
-    )
-    Occurrence.delete().where(Occurrence.object == object_id).execute()
+def _forget_occurrences(object_ids: list[int], budget: Budget) -> None:
+    """Delete objects' occurrences before they are expanded again."""
+    for i in range(0, len(object_ids), CHUNK):
+        ids = object_ids[i : i + CHUNK]
+        budget.give_back(
+            Occurrence.delete()
+            .where(Occurrence.object.in_(ids) & Occurrence.recurrence_id.is_null(False))
+            .execute()
+        )
+        Occurrence.delete().where(Occurrence.object.in_(ids)).execute()
 
 
 def cut_summary(connection_id: int) -> str:
@@ -261,9 +283,17 @@ def _delete_objects(calendar: RemoteCalendar, hrefs: Iterable[str]) -> int:
 
 
 def apply_changes(
-    calendar: RemoteCalendar, changes: ChangeSet, window: tuple[datetime, datetime], default_tz: str
+    calendar: RemoteCalendar,
+    changes: ChangeSet,
+    window: tuple[datetime, datetime],
+    default_tz: str,
+    settings: Config,
 ) -> SyncReport:
-    """Store one calendar's changes atomically: objects, their occurrences, the token."""
+    """Store one calendar's changes atomically: objects, their occurrences, the token.
+
+    Each object is parsed and expanded once; new objects and every occurrence
+    are written with multi-row INSERTs of ``CHUNK`` rows.
+    """
     report = SyncReport(calendar.connection_id, "ok", requests=changes.requests)
     with write_transaction():
         stored = {
@@ -276,40 +306,33 @@ def apply_changes(
         if changes.full:
             gone |= set(stored) - {o.href for o in changes.changed}
         report.deleted = _delete_objects(calendar, gone & set(stored))
-        budget = expansion_budget(calendar)
-        pending: list[dict] = []
-        for obj in changes.changed:
-            known = stored.get(obj.href)
-            # A full resync re-sends everything: unchanged objects keep their rows.
-            if changes.full and known is not None and obj.etag and known.etag == obj.etag:
-                continue
-            if known is not None:
-                _forget_occurrences(known.id, budget)
-            fault = ""
+        # A full resync re-sends everything: unchanged objects keep their rows.
+        fresh = [
+            obj
+            for obj in changes.changed
+            if not (
+                changes.full
+                and obj.href in stored
+                and obj.etag
+                and stored[obj.href].etag == obj.etag
+            )
+        ]
+        budget = expansion_budget(calendar, settings)
+        _forget_occurrences([stored[o.href].id for o in fresh if o.href in stored], budget)
+        read = []
+        for obj in fresh:
             try:
-                occurrences, fault = _occurrences(obj, window, default_tz, budget)
+                read.append(_read(obj, window, default_tz, budget))
             except CalendarDataError as exc:
                 report.unreadable.append(f"{obj.href}: {exc}")
-                occurrences = []
-            if known is None:
-                known = CalendarObject.create(
-                    calendar=calendar,
-                    href=obj.href,
-                    etag=obj.etag,
-                    uid=_uid(obj, occurrences),
-                    ical=obj.ical,
-                    fault=fault,
-                )
-            else:
-                CalendarObject.update(
-                    etag=obj.etag, uid=_uid(obj, occurrences), ical=obj.ical, fault=fault
-                ).where(CalendarObject.id == known.id).execute()
-            pending.extend(occurrence_rows(known.id, calendar.id, occurrences))
-            report.changed += 1
-            if len(pending) >= CHUNK:
-                report.occurrences += insert_occurrences(pending)
-                pending = []
-        report.occurrences += insert_occurrences(pending)
+                read.append(_Expanded(obj, _uid(obj, None, []), []))
+        ids = _store_objects(calendar, read, stored)
+        report.changed = len(read)
+        report.occurrences = insert_occurrences(
+            row
+            for one in read
+            for row in occurrence_rows(ids[one.obj.href], calendar.id, one.occurrences)
+        )
         fields = {
             "sync_token": changes.token,
             "synced_at": utcnow(),
@@ -323,28 +346,71 @@ def apply_changes(
     return report
 
 
-def _uid(obj: RemoteObject, occurrences: list[Occ]) -> str:
+def _store_objects(
+    calendar: RemoteCalendar, read: list[_Expanded], stored: dict[str, CalendarObject]
+) -> dict[str, int]:
+    """Update the known objects, insert the new ones in bulk; their ids by href."""
+    ids = {}
+    new = []
+    for one in read:
+        known = stored.get(one.obj.href)
+        if known is None:
+            new.append(one)
+            continue
+        CalendarObject.update(
+            etag=one.obj.etag, uid=one.uid, ical=one.obj.ical, fault=one.fault
+        ).where(CalendarObject.id == known.id).execute()
+        ids[one.obj.href] = known.id
+    for i in range(0, len(new), CHUNK):
+        batch = new[i : i + CHUNK]
+        CalendarObject.insert_many(
+            {
+                "calendar": calendar.id,
+                "href": one.obj.href,
+                "etag": one.obj.etag,
+                "uid": one.uid,
+                "ical": one.obj.ical,
+                "fault": one.fault,
+            }
+            for one in batch
+        ).execute()
+        ids.update(
+            (o.href, o.id)
+            for o in CalendarObject.select(CalendarObject.id, CalendarObject.href).where(
+                (CalendarObject.calendar == calendar)
+                & CalendarObject.href.in_([one.obj.href for one in batch])
+            )
+        )
+    return ids
+
+
+def _uid(obj: RemoteObject, parsed: icalendar.Calendar | None, occurrences: list[Occ]) -> str:
     """The object's UID, also when none of its occurrences is inside the horizon
     yet (it must stay findable by UID once the horizon reaches it)."""
     if occurrences:
         return occurrences[0].uid[:1000]
-    if obj.ical:
-        try:
-            for event in parse_calendar(obj.ical).walk("VEVENT"):
-                if event.get("UID"):
-                    return str(event["UID"])[:1000]
-        except CalendarDataError:
-            pass
+    for event in parsed.walk("VEVENT") if parsed is not None else ():
+        if event.get("UID"):
+            return str(event["UID"])[:1000]
     return obj.href[:1000]
 
 
-def insert_occurrences(rows: list[dict]) -> int:
-    for i in range(0, len(rows), 100):
-        Occurrence.insert_many(rows[i : i + 100]).execute()
-    return len(rows)
+def insert_occurrences(rows: Iterable[dict]) -> int:
+    """Insert occurrence rows with multi-row INSERTs of ``CHUNK`` rows; returns how many."""
+    count = 0
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, CHUNK)):
+        Occurrence.insert_many(batch).execute()
+        count += len(batch)
+    return count
 
 
-def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], default_tz: str) -> int:
+def reexpand(
+    calendar: RemoteCalendar,
+    window: tuple[datetime, datetime],
+    default_tz: str,
+    settings: Config,
+) -> int:
     """Expand the stored iCalendar objects anew over ``window`` (the horizon moved)."""
     count = 0
     with write_transaction():
@@ -356,7 +422,7 @@ def reexpand(calendar: RemoteCalendar, window: tuple[datetime, datetime], defaul
                 )
             )
         ).execute()
-        budget = expansion_budget(calendar)
+        budget = expansion_budget(calendar, settings)
         pending: list[dict] = []
         for obj in CalendarObject.select().where(
             (CalendarObject.calendar == calendar) & CalendarObject.ical.is_null(False)
@@ -387,7 +453,10 @@ def bump(remote_calendar_id: int) -> None:
 
 
 def sync_connection(
-    connection_id: int, progress: Callable[[str], None] | None = None, claimed: bool = False
+    connection_id: int,
+    settings: Config,
+    progress: Callable[[str], None] | None = None,
+    claimed: bool = False,
 ) -> SyncReport:
     """Sync one connection now, unless another process is syncing it
     (``claimed``: the caller holds its lease already)."""
@@ -397,7 +466,7 @@ def sync_connection(
     connection = Connection.get_by_id(connection_id)
     total = SyncReport(connection_id, "ok")
     try:
-        provider = provider_for(connection)
+        provider = provider_for(connection, settings)
         calendars = list(RemoteCalendar.select().where(RemoteCalendar.connection == connection))
         listed = connection.calendars_listed_at
         if not calendars or listed is None or utcnow() - listed > RELIST_AFTER:
@@ -407,7 +476,7 @@ def sync_connection(
                 Connection.id == connection_id
             ).execute()
         total.calendars = len(calendars)
-        window = horizon()
+        window = horizon(settings)
         for calendar in calendars:
             if not calendar.enabled:
                 continue
@@ -424,7 +493,7 @@ def sync_connection(
             )
             changes = provider.changes(info, token, window)
             report = apply_changes(
-                calendar, changes, window, calendar.timezone or connection.user.timezone
+                calendar, changes, window, calendar.timezone or connection.user.timezone, settings
             )
             for name in ("changed", "deleted", "occurrences", "requests"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
@@ -437,13 +506,19 @@ def sync_connection(
         # A fault of this host's key, not of the credentials: another host (or this
         # one, once its key is fixed) can sync it, so it is retried, never parked.
         return _failed(
-            connection, total, f"this host cannot read the stored credentials: {exc}", "error"
+            connection,
+            total,
+            f"this host cannot read the stored credentials: {exc}",
+            "error",
+            settings,
         )
     except ProviderError as exc:
-        return _failed(connection, total, str(exc), "auth_required" if exc.permanent else "error")
+        status = "auth_required" if exc.permanent else "error"
+        return _failed(connection, total, str(exc), status, settings)
     except Exception as exc:  # a bug or an unexpected answer: record it, never crash the scheduler
         log.exception("sync of connection %s failed", connection_id)
-        return _failed(connection, total, f"unexpected error: {type(exc).__name__}", "error")
+        message = f"unexpected error: {type(exc).__name__}"
+        return _failed(connection, total, message, "error", settings)
     message = ""
     if total.unreadable:
         message = (
@@ -457,19 +532,22 @@ def sync_connection(
         last_sync_at=utcnow(),
         last_error=message[:2000],
         failures=0,
-        next_sync_at=utcnow() + timedelta(seconds=interval_for(connection.provider)),
+        next_sync_at=utcnow() + timedelta(seconds=interval_for(connection.provider, settings)),
     )
     total.message = message
     return total
 
 
-def _failed(connection: Connection, report: SyncReport, message: str, status: str) -> SyncReport:
+def _failed(
+    connection: Connection, report: SyncReport, message: str, status: str, settings: Config
+) -> SyncReport:
     failures = connection.failures + 1
+    cap = settings["sync.max_backoff_seconds"]
     # auth_required waits for the owner; errors retry with exponential back-off.
     next_at = (
         None
         if status == "auth_required"
-        else utcnow() + timedelta(seconds=backoff_seconds(failures))
+        else utcnow() + timedelta(seconds=backoff_seconds(failures, cap))
     )
     with write_transaction():
         release(

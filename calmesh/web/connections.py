@@ -1,26 +1,33 @@
-"""Connections in the dashboard: add each kind, status, sync now, calendars, remove."""
+"""Connections in the dashboard: add each kind, status, sync now, calendars, remove.
+
+One tab and form per integration in :mod:`calmesh.providers.registry`.
+"""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from calmesh.api.connections import CALDAV_BODY, ICLOUD_BODY, ICS_BODY, OAUTH_BODY, public_endpoint
 from calmesh.auth import sessions
 from calmesh.models import Connection
-from calmesh.providers import net
+from calmesh.providers import net, registry
+from calmesh.providers.base import Integration
 from calmesh.services import connections as service
 from calmesh.web import render, web
 from calmesh.web.forms import parse_form
 
-FORMS = {"caldav": CALDAV_BODY, "icloud": ICLOUD_BODY, "ics": ICS_BODY}
-LABELS = {
-    "caldav": "CalDAV server",
-    "icloud": "iCloud",
-    "ics": "iCal URL (read-only)",
-    "google": "Google Calendar",
-    "microsoft": "Microsoft 365 / Outlook",
-}
+FIRST_KIND = registry.kinds()[0]
+
+
+def _settings():
+    return current_app.config["CALMESH"]
+
+
+def _integration(kind: str) -> Integration:
+    integration = registry.get(kind)
+    if integration is None:
+        abort(404)
+    return integration
 
 
 def _owned(connection_id: int) -> Connection:
@@ -31,7 +38,10 @@ def _owned(connection_id: int) -> Connection:
 
 
 def _page(
-    errors: dict | None = None, values: dict | None = None, kind: str = "caldav", status: int = 200
+    errors: dict | None = None,
+    values: dict | None = None,
+    kind: str = FIRST_KIND,
+    status: int = 200,
 ):
     connections = Connection.for_user(current_user).order_by(Connection.id)
     return render(
@@ -40,22 +50,25 @@ def _page(
         errors=errors or {},
         values=values or {},
         kind=kind,
-        labels=LABELS,
-        public_endpoint=public_endpoint,
+        integration=registry.get(kind) or registry.INTEGRATIONS[FIRST_KIND],
+        integrations=registry.INTEGRATIONS,
+        public_endpoint=service.public_endpoint,
     ), status
 
 
 @web.route("/connections")
 @login_required
 def connections():
-    return _page(kind=request.args.get("kind", "caldav"))
+    kind = request.args.get("kind", FIRST_KIND)
+    return _page(kind=kind if kind in registry.INTEGRATIONS else FIRST_KIND)
 
 
 @web.route("/connections/add/<kind>", methods=["POST"])
 @login_required
 def add_connection(kind: str):
-    if kind in {"google", "microsoft"}:
-        values, errors = parse_form(OAUTH_BODY)
+    integration = _integration(kind)
+    if integration.consent:
+        values, errors = parse_form(integration.body)
         if errors:
             return _page(errors, values, kind, 400)
         try:
@@ -65,13 +78,12 @@ def add_connection(kind: str):
                 values["name"],
                 request.host_url,
                 browser=sessions.browser_key(),
+                settings=_settings(),
             )
         except service.NotConfigured as exc:
             return _page({"form": str(exc)}, values, kind, 400)
         return redirect(url)
-    if kind not in FORMS:
-        abort(404)
-    values, errors = parse_form(FORMS[kind])
+    values, errors = parse_form(integration.body)
     if not errors:
         try:
             connection = service.create_with_credentials(
@@ -81,6 +93,7 @@ def add_connection(kind: str):
                 values.get("url", ""),
                 values.get("username", ""),
                 values.get("password", ""),
+                settings=_settings(),
             )
         except service.ConnectionRefused as exc:
             errors = {"form": str(exc)}
@@ -100,8 +113,8 @@ def connection_status(connection_id: int):
     return render(
         "connections/_card.html",
         connection=_owned(connection_id),
-        labels=LABELS,
-        public_endpoint=public_endpoint,
+        integrations=registry.INTEGRATIONS,
+        public_endpoint=service.public_endpoint,
     )
 
 
@@ -142,6 +155,7 @@ def update_credentials(connection_id: int):
             connection,
             username=request.form.get("username") or None,
             password=request.form.get("password") or None,
+            settings=_settings(),
         )
     except service.ConnectionRefused as exc:
         flash(f"“{connection.name}”: {exc}")
@@ -154,7 +168,7 @@ def update_credentials(connection_id: int):
 @login_required
 def reconnect(connection_id: int):
     connection = _owned(connection_id)
-    if connection.provider not in {"google", "microsoft"}:
+    if not _integration(connection.provider).consent:
         abort(404)
     try:
         _, url = service.start_oauth(
@@ -164,6 +178,7 @@ def reconnect(connection_id: int):
             request.host_url,
             connection,
             browser=sessions.browser_key(),
+            settings=_settings(),
         )
     except service.NotConfigured as exc:
         flash(str(exc))
@@ -188,7 +203,7 @@ def oauth_callback(kind: str):
     browser, if a browser started it), may complete it: anyone else gets a
     refusal and nothing is stored (services.connections.finish_oauth).
     """
-    if kind not in {"google", "microsoft"}:
+    if not _integration(kind).consent:
         abort(404)
     state = request.args.get("state", "")
     user = current_user._get_current_object() if current_user.is_authenticated else None
@@ -200,7 +215,13 @@ def oauth_callback(kind: str):
             message = "Consent was not given; the connection is waiting for it."
         else:
             connection = service.finish_oauth(
-                kind, state, request.args.get("code", ""), request.host_url, user, browser
+                kind,
+                state,
+                request.args.get("code", ""),
+                request.host_url,
+                user,
+                browser,
+                settings=_settings(),
             )
             message = f"Connected “{connection.name}”. The first sync starts within seconds."
     except service.SignInRequired:

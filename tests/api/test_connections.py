@@ -23,6 +23,7 @@ from tests.conftest import CSRF
 from tests.providers import conftest as dav_fixtures
 from tests.services import test_sync as shared
 from tests.services.test_sync import configure, fresh, stored, two_events
+from tests.settings import cfg
 
 # Fixtures of the sync tests and of tests/providers/conftest.py, bound as plain
 # names (see tests/services/test_sync.py).
@@ -164,7 +165,7 @@ def test_list_get_and_rename(full, feeds):
 
 def test_disabling_a_calendar_removes_its_occurrences_at_once(full, feeds):
     created = create_ics(full, feeds)
-    sync.sync_connection(created["id"])
+    sync.sync_connection(created["id"], cfg())
     connection = Connection.get_by_id(created["id"])
     assert len(stored(connection)) == 2
     calendar_id = created["calendars"][0]["id"]
@@ -184,7 +185,7 @@ def test_disabling_a_calendar_removes_its_occurrences_at_once(full, feeds):
 
 def test_sync_now_answers_202_and_makes_the_connection_due(app, full, feeds):
     created = create_ics(full, feeds)
-    sync.sync_connection(created["id"])
+    sync.sync_connection(created["id"], cfg())
     assert sync.due_connections() == []
 
     response = full.post(f"/api/v1/connections/{created['id']}/sync")
@@ -200,7 +201,7 @@ def test_sync_now_answers_202_and_makes_the_connection_due(app, full, feeds):
 def test_sync_now_of_a_connection_waiting_for_its_owner_is_a_409(full, feeds):
     created = create_ics(full, feeds)
     feeds.set("team.ics", two_events(), auth=("owner", "pw"))
-    sync.sync_connection(created["id"])
+    sync.sync_connection(created["id"], cfg())
 
     response = full.post(f"/api/v1/connections/{created['id']}/sync")
 
@@ -211,7 +212,7 @@ def test_sync_now_of_a_connection_waiting_for_its_owner_is_a_409(full, feeds):
 
 def test_delete_removes_the_connection_its_calendars_and_every_occurrence(full, feeds):
     created = create_ics(full, feeds)
-    sync.sync_connection(created["id"])
+    sync.sync_connection(created["id"], cfg())
     assert Occurrence.select().count() == 2
 
     response = full.delete(f"/api/v1/connections/{created['id']}")
@@ -322,7 +323,7 @@ def test_no_caldav_password_in_any_answer_or_log_line(app, full, radicale, caplo
         },
     )
     connection_id = created.get_json()["id"]
-    assert sync.sync_connection(connection_id).status == "ok"
+    assert sync.sync_connection(connection_id, cfg()).status == "ok"
     wrong = full.patch(f"/api/v1/connections/{connection_id}", json={"password": "Wr0ng-pass"})
     assert wrong.status_code == 422
     answers = [created, wrong, full.get(f"/api/v1/connections/{connection_id}")]
@@ -359,7 +360,7 @@ def test_credentials_and_tokens_in_an_ics_url_are_stored_encrypted_and_never_sho
     stored_row = Connection.select().where(Connection.id == connection.id).dicts().get()
     assert URL_TOKEN not in repr(stored_row) and URL_PASSWORD not in repr(stored_row)
     # The credentials hold them, encrypted; the sync sends them again.
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert feeds.last("team.ics").query.endswith(URL_TOKEN)
     # Replacing the password keeps the token in the query.
     changed = full.patch(f"/api/v1/connections/{connection.id}", json={"password": URL_PASSWORD})

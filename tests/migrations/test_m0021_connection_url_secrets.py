@@ -9,6 +9,7 @@ from calmesh.models import Connection, RemoteCalendar
 from calmesh.services import sync
 from tests.services import test_sync as shared
 from tests.services.test_sync import two_events
+from tests.settings import cfg
 
 NAME = "m0021_connection_url_secrets"
 feeds = shared.feeds
@@ -68,5 +69,5 @@ def test_url_credentials_and_query_move_into_the_encrypted_credentials(app, alic
     assert RemoteCalendar.get_by_id(calendar.id).remote_id == "https://dav.example.org/dav/cal/"
     assert Connection.get_by_id(untouched.id).endpoint == untouched.endpoint
     # The feed still answers: user, password and token are sent as before.
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert feeds.last("team.ics").query == "token=tok-in-url-2"

@@ -105,20 +105,16 @@ def test_full_sync_asks_only_for_events_ending_after_the_window_start(google, pr
     assert set(by_summary(provider.changes(primary, None, WINDOW))) == {"This year"}
 
 
-def test_incremental_sync_sees_exactly_an_insert_an_update_and_a_delete(google, provider, primary):
-    kept, edited, removed = (
-        google.add_event(google.primary, name, at(n + 1, 9), at(n + 1, 10))
-        for n, name in enumerate(["Kept", "Edited", "Removed"])
-    )
+def test_an_incremental_sync_sends_only_the_sync_token_and_reads_the_new_end(
+    google, provider, primary
+):
+    # What it reports is the contract's (test_contract.py); this is Google's request.
+    edited = google.add_event(google.primary, "Edited", at(2, 9), at(2, 10))
     token = provider.changes(primary, None, WINDOW).token
-    added = google.add_event(google.primary, "Added", at(20, 9), at(20, 10))
     google.change_event(google.primary, edited, summary="Edited later", end=at(2, 11))
-    google.delete_event(google.primary, removed)
 
     changes = provider.changes(primary, token, WINDOW)
-    assert changes.full is False
-    assert {o.href for o in changes.changed} == {added, edited}
-    assert changes.deleted == [removed]
+
     assert by_summary(changes)["Edited later"].occurrences[0].end == datetime(
         2027, 7, 2, 9, tzinfo=UTC
     )
@@ -126,15 +122,12 @@ def test_incremental_sync_sees_exactly_an_insert_an_update_and_a_delete(google, 
     incremental = [s for s in google.api_seen() if s.arg("syncToken")]
     assert len(incremental) == 1
     assert set(incremental[0].query) == {"syncToken", "singleEvents", "showDeleted", "maxResults"}
-    assert kept not in {o.href for o in changes.changed}
 
 
-def test_incremental_sync_with_nothing_new_is_empty(google, provider, primary):
+def test_an_incremental_sync_with_nothing_new_is_one_request(google, provider, primary):
     google.add_event(google.primary, "Standup", at(1, 9), at(1, 10))
     token = provider.changes(primary, None, WINDOW).token
-    changes = provider.changes(primary, token, WINDOW)
-    assert (changes.changed, changes.deleted, changes.full) == ([], [], False)
-    assert changes.requests == 1
+    assert provider.changes(primary, token, WINDOW).requests == 1
 
 
 def test_incremental_sync_pages_too(google, provider, primary):
@@ -146,15 +139,13 @@ def test_incremental_sync_pages_too(google, provider, primary):
     assert changes.requests == 2
 
 
-def test_an_expired_sync_token_gives_a_full_sync_of_everything(google, provider, primary):
+def test_an_expired_sync_token_costs_the_410_and_a_full_paged_sync(google, provider, primary):
     for n in range(4):
         google.add_event(google.primary, f"Meeting {n}", at(n + 1, 9), at(n + 1, 10))
     token = provider.changes(primary, None, WINDOW).token
     google.expire_sync_tokens()
     changes = provider.changes(primary, token, WINDOW)
-    assert changes.full is True
-    assert len(changes.changed) == 4
-    assert changes.token != token
+    assert (changes.full, len(changes.changed)) == (True, 4)
     assert changes.requests == 3  # the 410 and two pages
 
 
@@ -277,14 +268,6 @@ def test_create_update_and_delete_are_visible_at_google(google, provider):
     assert href not in google.live_events(google.primary)
 
 
-def test_a_created_event_comes_back_in_the_next_sync(google, provider, primary):
-    token = provider.changes(primary, None, WINDOW).token
-    href = provider.create_event(primary.remote_id, draft())
-    [remote] = provider.changes(primary, token, WINDOW).changed
-    assert remote.href == href
-    assert remote.occurrences[0].uid == "booking-1@calmesh"
-
-
 def test_an_all_day_draft_is_written_as_dates(google, provider):
     href = provider.create_event(
         "alice@example.org", draft(start=date(2027, 7, 5), end=date(2027, 7, 6))
@@ -293,10 +276,9 @@ def test_an_all_day_draft_is_written_as_dates(google, provider):
     assert (stored["start"], stored["end"]) == ({"date": "2027-07-05"}, {"date": "2027-07-06"})
 
 
-def test_creating_twice_with_the_same_uid_returns_the_first_event(google, provider):
-    first = provider.create_event("alice@example.org", draft())
-    again = provider.create_event("alice@example.org", draft())
-    assert again == first
+def test_creating_twice_with_the_same_uid_stores_one_event_at_google(google, provider):
+    provider.create_event("alice@example.org", draft())
+    provider.create_event("alice@example.org", draft())
     assert len(google.live_events(google.primary)) == 1
 
 
@@ -305,13 +287,6 @@ def test_creating_again_after_a_delete_restores_the_event(google, provider):
     provider.delete_event("alice@example.org", first)
     assert provider.create_event("alice@example.org", draft()) == first
     assert first in google.live_events(google.primary)
-
-
-def test_deleting_a_missing_or_deleted_event_is_not_an_error(google, provider):
-    href = provider.create_event("alice@example.org", draft())
-    provider.delete_event("alice@example.org", href)
-    provider.delete_event("alice@example.org", href)  # 410 Gone
-    provider.delete_event("alice@example.org", "nosuchevent")  # 404
 
 
 def test_writing_to_a_read_only_calendar_is_a_read_only_error(google, provider):

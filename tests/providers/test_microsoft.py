@@ -108,20 +108,14 @@ def test_full_sync_reads_only_the_window(graph, provider, calendar):
     assert set(by_subject(provider.changes(calendar, None, WINDOW))) == {"Inside"}
 
 
-def test_incremental_sync_sees_exactly_an_insert_an_update_and_a_delete(graph, provider, calendar):
-    _, edited, removed = (
-        graph.add_event(graph.primary, name, at(n + 1, 9), at(n + 1, 10))
-        for n, name in enumerate(["Kept", "Edited", "Removed"])
-    )
+def test_an_incremental_sync_follows_the_stored_delta_link_as_it_was(graph, provider, calendar):
+    # What it reports is the contract's (test_contract.py); this is Graph's request.
+    edited = graph.add_event(graph.primary, "Edited", at(2, 9), at(2, 10))
     token = provider.changes(calendar, None, WINDOW).token
-    added = graph.add_event(graph.primary, "Added", at(20, 9), at(20, 10))
     graph.change_event(graph.primary, edited, subject="Edited later", end=at(2, 11))
-    graph.delete_event(graph.primary, removed)
 
     changes = provider.changes(calendar, token, WINDOW)
-    assert changes.full is False
-    assert {o.href for o in changes.changed} == {added, edited}
-    assert changes.deleted == [removed]
+
     assert by_subject(changes)["Edited later"].occurrences[0].end == datetime(
         2027, 7, 2, 9, tzinfo=UTC
     )
@@ -131,11 +125,10 @@ def test_incremental_sync_sees_exactly_an_insert_an_update_and_a_delete(graph, p
     assert preferences(followed) == {"odata.maxpagesize=200", 'outlook.timezone="UTC"'}
 
 
-def test_incremental_sync_with_nothing_new_is_empty(graph, provider, calendar):
+def test_an_incremental_sync_with_nothing_new_is_one_request(graph, provider, calendar):
     graph.add_event(graph.primary, "Standup", at(1, 9), at(1, 10))
     token = provider.changes(calendar, None, WINDOW).token
-    changes = provider.changes(calendar, token, WINDOW)
-    assert (changes.changed, changes.deleted, changes.full, changes.requests) == ([], [], False, 1)
+    assert provider.changes(calendar, token, WINDOW).requests == 1
 
 
 def test_an_event_moved_out_of_the_window_is_reported_removed(graph, provider, calendar):
@@ -146,15 +139,13 @@ def test_an_event_moved_out_of_the_window_is_reported_removed(graph, provider, c
     assert provider.changes(calendar, token, WINDOW).deleted == [moving]
 
 
-def test_an_expired_delta_link_gives_a_full_sync_of_everything(graph, provider, calendar):
+def test_an_expired_delta_link_costs_the_410_and_a_full_paged_sync(graph, provider, calendar):
     for n in range(4):
         graph.add_event(graph.primary, f"Meeting {n}", at(n + 1, 9), at(n + 1, 10))
     token = provider.changes(calendar, None, WINDOW).token
     graph.expire_delta_links()
     changes = provider.changes(calendar, token, WINDOW)
-    assert changes.full is True
-    assert len(changes.changed) == 4
-    assert changes.token != token
+    assert (changes.full, len(changes.changed)) == (True, 4)
     assert changes.requests == 3  # the 410 and two pages
 
 
@@ -329,11 +320,10 @@ def test_create_update_and_delete_are_visible_at_microsoft(graph, provider):
     provider.delete_event(graph.primary, href)  # 404: already gone
 
 
-def test_a_retried_create_with_the_same_uid_returns_the_same_event(graph, provider):
-    first = provider.create_event(graph.primary, draft())
-    again = provider.create_event(graph.primary, draft())
-    other = provider.create_event(graph.primary, draft(uid="booking-2@calmesh"))
-    assert again == first != other
+def test_a_retried_create_sends_the_same_transaction_id(graph, provider):
+    provider.create_event(graph.primary, draft())
+    provider.create_event(graph.primary, draft())
+    provider.create_event(graph.primary, draft(uid="booking-2@calmesh"))
     assert len(graph.live_events(graph.primary)) == 2
     ids = [s.json["transactionId"] for s in graph.api_seen() if s.method == "POST"]
     assert ids[0] == ids[1] != ids[2]
@@ -348,14 +338,10 @@ def test_a_tentative_all_day_draft_is_written_as_such(graph, provider):
     assert stored["start"]["dateTime"] == "2027-07-05T00:00:00.0000000"
 
 
-def test_a_created_event_comes_back_in_the_next_sync(graph, provider, calendar):
+def test_a_created_event_comes_back_with_its_description(graph, provider, calendar):
     token = provider.changes(calendar, None, WINDOW).token
-    href = provider.create_event(graph.primary, draft())
-    changes = provider.changes(calendar, token, WINDOW)
-    assert changes.changed[0].href == href
-    occurrence = only(changes)
-    assert occurrence.start == datetime(2027, 7, 5, 8, tzinfo=UTC)
-    assert occurrence.description == "Booked on CalMesh"
+    provider.create_event(graph.primary, draft())
+    assert only(provider.changes(calendar, token, WINDOW)).description == "Booked on CalMesh"
 
 
 def test_writing_to_a_read_only_calendar_is_a_read_only_error(graph, provider):

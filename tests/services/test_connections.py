@@ -34,6 +34,7 @@ from tests.services.test_sync import (
     vcalendar,
     vevent,
 )
+from tests.settings import cfg
 
 # Fixtures of the sync tests and of tests/providers/conftest.py, bound as plain
 # names (see tests/services/test_sync.py).
@@ -58,14 +59,22 @@ def test_an_ics_connection_is_checked_then_saved_pending_and_due(alice, feeds):
 
 def test_a_feed_that_is_not_there_is_refused_and_nothing_is_saved(alice, feeds):
     with pytest.raises(connections.ConnectionRefused, match="404"):
-        connections.create_with_credentials(alice, "ics", "Nope", feeds.url_for("missing.ics"))
+        connections.create_with_credentials(
+            alice, "ics", "Nope", feeds.url_for("missing.ics"), settings=cfg()
+        )
     assert Connection.select().count() == RemoteCalendar.select().count() == 0
 
 
 def test_a_wrong_caldav_password_is_refused_and_nothing_is_saved(alice, radicale):
     with pytest.raises(connections.ConnectionRefused, match="401") as refused:
         connections.create_with_credentials(
-            alice, "caldav", "Radicale", radicale.url, radicale.username, "not-the-password"
+            alice,
+            "caldav",
+            "Radicale",
+            radicale.url,
+            radicale.username,
+            "not-the-password",
+            settings=cfg(),
         )
     assert "not-the-password" not in str(refused.value)
     assert Connection.select().count() == 0
@@ -73,7 +82,13 @@ def test_a_wrong_caldav_password_is_refused_and_nothing_is_saved(alice, radicale
 
 def test_credentials_are_stored_encrypted(alice, radicale):
     connection = connections.create_with_credentials(
-        alice, "caldav", "Radicale", radicale.url, radicale.username, radicale.password
+        alice,
+        "caldav",
+        "Radicale",
+        radicale.url,
+        radicale.username,
+        radicale.password,
+        settings=cfg(),
     )
     raw = Connection.get_by_id(connection.id).credentials
     assert radicale.password not in raw
@@ -91,19 +106,27 @@ def test_get_for_finds_only_the_owners_connection(alice, bob, feeds):
 
 def test_new_credentials_are_checked_first_and_a_wrong_one_keeps_the_old(alice, radicale):
     connection = connections.create_with_credentials(
-        alice, "caldav", "Radicale", radicale.url, radicale.username, radicale.password
+        alice,
+        "caldav",
+        "Radicale",
+        radicale.url,
+        radicale.username,
+        radicale.password,
+        settings=cfg(),
     )
     Connection.update(status="auth_required", failures=3, next_sync_at=None).where(
         Connection.id == connection.id
     ).execute()
 
     with pytest.raises(connections.ConnectionRefused, match="401"):
-        connections.update(fresh(connection), password="wrong-again")
+        connections.update(fresh(connection), password="wrong-again", settings=cfg())
     row = fresh(connection)
     assert crypto.decrypt(row.credentials)["password"] == radicale.password
     assert row.status == "auth_required"
 
-    connections.update(fresh(connection), password=radicale.password, name="Home server")
+    connections.update(
+        fresh(connection), password=radicale.password, name="Home server", settings=cfg()
+    )
     row = fresh(connection)
     assert (row.name, row.status, row.failures, row.last_error) == ("Home server", "pending", 0, "")
     assert connection.id in sync.due_connections()
@@ -114,7 +137,7 @@ def test_new_credentials_are_checked_first_and_a_wrong_one_keeps_the_old(alice, 
 
 def test_disabling_a_calendar_drops_its_events_at_once_and_enabling_brings_them_back(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     calendar = RemoteCalendar.get(RemoteCalendar.connection == connection)
     version = calendar.version
     assert len(stored(connection)) == 2
@@ -124,12 +147,12 @@ def test_disabling_a_calendar_drops_its_events_at_once_and_enabling_brings_them_
     assert off.enabled is False and off.version != version
     assert stored(connection) == []
     assert CalendarObject.select().where(CalendarObject.calendar == calendar).count() == 0
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert stored(connection) == [], "a disabled calendar is not synced"
 
     connections.set_calendar_enabled(fresh(connection), calendar.id, True)
     assert connection.id in sync.due_connections()
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert [o.uid for o in stored(connection)] == ["standup", "review"]
 
 
@@ -146,7 +169,7 @@ def test_another_connections_calendar_cannot_be_toggled(alice, bob, feeds):
 
 def test_a_requested_sync_is_due_at_once_and_lists_the_calendars_again(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert connection.id not in sync.due_connections()
     feeds.set(
         "team.ics",
@@ -159,7 +182,7 @@ def test_a_requested_sync_is_due_at_once_and_lists_the_calendars_again(alice, fe
     assert fresh(connection).next_sync_at <= utcnow()
     assert sync.due_connections() == [connection.id]
     requests = feeds.requests["team.ics"]
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert feeds.requests["team.ics"] == requests + 1, "the listing's download is reused"
     assert RemoteCalendar.get(RemoteCalendar.connection == connection).name == "Renamed"
     assert [o.uid for o in stored(connection)] == ["standup"]
@@ -172,7 +195,7 @@ def test_removing_a_connection_deletes_its_calendars_events_and_sources(alice, b
     connection = subscribe(alice, feeds, "team.ics", two_events())
     kept = subscribe(bob, feeds, "bobs.ics", two_events())
     for each in (connection, kept):
-        sync.sync_connection(each.id)
+        sync.sync_connection(each.id, cfg())
     unified = calendars.create(alice, "work", "Work", "UTC")
     calendars.add_source(unified, connection.id)
 
@@ -190,7 +213,7 @@ def test_removing_a_connection_deletes_its_calendars_events_and_sources(alice, b
 
 def test_oauth_without_a_client_id_is_not_configured_and_saves_nothing(alice):
     with pytest.raises(connections.NotConfigured, match=r"google\.client_id"):
-        connections.start_oauth(alice, "google", "Google", "http://localhost/")
+        connections.start_oauth(alice, "google", "Google", "http://localhost/", settings=cfg())
     assert Connection.select().count() == 0
 
 
@@ -204,7 +227,9 @@ def google(app, monkeypatch):
 
 
 def test_oauth_start_makes_a_waiting_connection_and_a_signed_state(alice, google):
-    connection, url = connections.start_oauth(alice, "google", "Google", "http://localhost:8000/")
+    connection, url = connections.start_oauth(
+        alice, "google", "Google", "http://localhost:8000/", settings=cfg()
+    )
 
     row = fresh(connection)
     assert (row.provider, row.status) == ("google", "auth_required")
@@ -226,20 +251,30 @@ def test_oauth_start_makes_a_waiting_connection_and_a_signed_state(alice, google
 
 
 def test_oauth_answers_with_a_tampered_or_foreign_state_are_refused(alice, google):
-    connection, url = connections.start_oauth(alice, "google", "Google", "http://localhost/")
+    connection, url = connections.start_oauth(
+        alice, "google", "Google", "http://localhost/", settings=cfg()
+    )
     state = parse_qs(urlsplit(url).query)["state"][0]
 
     with pytest.raises(connections.OAuthRefused, match="invalid or has expired"):
-        connections.finish_oauth("google", state[:-2] + "xx", "code", "http://localhost/", alice)
+        connections.finish_oauth(
+            "google", state[:-2] + "xx", "code", "http://localhost/", alice, settings=cfg()
+        )
     with pytest.raises(connections.OAuthRefused, match="another provider"):
-        connections.finish_oauth("microsoft", state, "code", "http://localhost/", alice)
+        connections.finish_oauth(
+            "microsoft", state, "code", "http://localhost/", alice, settings=cfg()
+        )
     connections.remove(fresh(connection))
     with pytest.raises(connections.OAuthRefused, match="removed"):
-        connections.finish_oauth("google", state, "code", "http://localhost/", alice)
+        connections.finish_oauth(
+            "google", state, "code", "http://localhost/", alice, settings=cfg()
+        )
 
 
 def test_refused_consent_is_recorded_on_the_connection(alice, bob, google):
-    connection, url = connections.start_oauth(alice, "google", "Google", "http://localhost/")
+    connection, url = connections.start_oauth(
+        alice, "google", "Google", "http://localhost/", settings=cfg()
+    )
     state = parse_qs(urlsplit(url).query)["state"][0]
 
     with pytest.raises(connections.OAuthRefused):

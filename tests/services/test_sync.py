@@ -38,6 +38,7 @@ from calmesh.services import calendars, connections, sync
 from tests.conftest import free_port
 from tests.providers import conftest as dav_fixtures
 from tests.providers.feeds import FeedServer
+from tests.settings import cfg
 
 # The CalDAV servers live in tests/providers/conftest.py, which only that
 # folder sees; bound here (as plain names, not imports, so that ruff does not
@@ -123,7 +124,9 @@ def feeds() -> Iterator[FeedServer]:
 def subscribe(user, feeds: FeedServer, name: str, body: str, **options) -> Connection:
     """Serve ``body`` as ``name`` and connect it as an iCal URL (one request: the check)."""
     feeds.set(name, body, etag=True, **options)
-    return connections.create_with_credentials(user, "ics", name, feeds.url_for(name))
+    return connections.create_with_credentials(
+        user, "ics", name, feeds.url_for(name), settings=cfg()
+    )
 
 
 TWO_EVENTS_AT = soon(3, 9)
@@ -153,7 +156,7 @@ def test_a_new_ics_connection_syncs_and_stores_utc_occurrences(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", body)
     assert fresh(connection).status == "pending"
 
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert (report.status, report.changed, report.occurrences) == ("ok", 2, 2)
     row = fresh(connection)
@@ -172,12 +175,12 @@ def test_a_new_ics_connection_syncs_and_stores_utc_occurrences(alice, feeds):
 
 def test_an_edited_feed_changes_only_the_edited_event(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     before = {o.uid: o.id for o in stored(connection)}
 
     moved = TWO_EVENTS_AT + timedelta(hours=7)
     feeds.set("team.ics", two_events("Review (moved)", moved), etag=True)
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert (report.status, report.changed, report.deleted) == ("ok", 1, 0)
     after = {o.uid: o for o in stored(connection)}
@@ -189,12 +192,12 @@ def test_an_edited_feed_changes_only_the_edited_event(alice, feeds):
 def test_an_event_removed_from_the_feed_loses_its_occurrences(alice, feeds):
     daily = vevent("daily", soon(2, 8), 30, extra="RRULE:FREQ=DAILY;COUNT=5\r\n")
     connection = subscribe(alice, feeds, "team.ics", vcalendar(daily, vevent("once", soon(3))))
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert sorted({o.uid for o in stored(connection)}) == ["daily", "once"]
     assert len(stored(connection)) == 6
 
     feeds.set("team.ics", vcalendar(vevent("once", soon(3))), etag=True)
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert (report.changed, report.deleted) == (0, 1)
     assert [o.uid for o in stored(connection)] == ["once"]
@@ -203,12 +206,12 @@ def test_an_event_removed_from_the_feed_loses_its_occurrences(alice, feeds):
 
 def test_an_unchanged_feed_is_answered_304_and_changes_nothing(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     before = [(o.id, o.uid, o.start, o.end) for o in stored(connection)]
     token = RemoteCalendar.get(RemoteCalendar.connection == connection).sync_token
     requests = feeds.requests["team.ics"]
 
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert feeds.requests["team.ics"] == requests + 1, "one request"
     assert feeds.last("team.ics").headers["if-none-match"] == feeds.etag_of("team.ics")
@@ -223,11 +226,11 @@ def test_an_unchanged_feed_is_answered_304_and_changes_nothing(alice, feeds):
 
 def test_a_feed_that_is_down_keeps_the_last_good_events_and_backs_off(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     good = spans(connection)
 
     feeds.set("team.ics", "oops", status=500)
-    first = sync.sync_connection(connection.id)
+    first = sync.sync_connection(connection.id, cfg())
 
     row = fresh(connection)
     assert first.status == row.status == "error"
@@ -237,7 +240,7 @@ def test_a_feed_that_is_down_keeps_the_last_good_events_and_backs_off(alice, fee
     assert row.leased_until is None
     assert spans(connection) == good, "the last good events are kept"
 
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     row = fresh(connection)
     assert row.failures == 2
     assert near(row.next_sync_at, utcnow() + timedelta(seconds=120))
@@ -250,7 +253,7 @@ def test_back_off_is_capped_by_max_backoff_seconds(app, alice, feeds, monkeypatc
     feeds.set("team.ics", "down", status=503)
     waits = []
     for _ in range(3):
-        sync.sync_connection(connection.id)
+        sync.sync_connection(connection.id, cfg())
         row = fresh(connection)
         waits.append(round((row.next_sync_at - utcnow()).total_seconds()))
     assert waits == [60, 90, 90]
@@ -259,11 +262,11 @@ def test_back_off_is_capped_by_max_backoff_seconds(app, alice, feeds, monkeypatc
 
 def test_a_refused_password_needs_the_owner_and_is_not_retried(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     good = spans(connection)
 
     feeds.set("team.ics", two_events(), etag=True, auth=("owner", "secret"))
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     row = fresh(connection)
     assert report.status == row.status == "auth_required"
@@ -279,11 +282,11 @@ def test_a_refused_password_needs_the_owner_and_is_not_retried(alice, feeds):
 
 def test_a_malformed_feed_is_an_error_and_keeps_the_events(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     good = spans(connection)
 
     feeds.set("team.ics", "<html><body>Log in</body></html>", etag=True)
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     row = fresh(connection)
     assert report.status == row.status == "error"
@@ -298,7 +301,7 @@ def test_a_slow_feed_fails_within_the_configured_timeout(app, alice, feeds, monk
     feeds.set("team.ics", two_events(), delay=delay)
 
     started = time.monotonic()
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
     took = time.monotonic() - started
 
     assert report.status == fresh(connection).status == "error"
@@ -333,14 +336,14 @@ def test_one_failing_connection_does_not_stop_the_others(app, alice, bob, feeds)
 
 def test_a_recovered_feed_returns_to_ok_with_no_failures(alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     feeds.set("team.ics", "down", status=502)
-    sync.sync_connection(connection.id)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
+    sync.sync_connection(connection.id, cfg())
     assert fresh(connection).failures == 2
 
     feeds.set("team.ics", two_events("Back"), etag=True)
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     row = fresh(connection)
     assert (report.status, row.status, row.failures, row.last_error) == ("ok", "ok", 0, "")
@@ -356,7 +359,7 @@ def test_a_held_lease_makes_a_sync_busy_and_change_nothing(alice, feeds):
     requests = feeds.requests["team.ics"]
     assert sync.claim(connection.id)
 
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert report.status == "busy"
     assert feeds.requests["team.ics"] == requests
@@ -364,7 +367,7 @@ def test_a_held_lease_makes_a_sync_busy_and_change_nothing(alice, feeds):
     assert connection.id not in sync.due_connections()
 
     sync.release(connection.id, status="pending")
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
 
 
 def test_an_expired_lease_is_taken_over(alice, feeds):
@@ -377,7 +380,7 @@ def test_an_expired_lease_is_taken_over(alice, feeds):
     ).where(Connection.id == connection.id).execute()
     assert connection.id in sync.due_connections()
 
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert report.status == "ok"
     row = fresh(connection)
@@ -396,7 +399,7 @@ def test_two_concurrent_syncs_of_one_connection_run_once(app, alice, feeds):
         try:
             with app.app_context(), db.connection_context():
                 start.wait(timeout=10)
-                reports.append(sync.sync_connection(connection.id))
+                reports.append(sync.sync_connection(connection.id, cfg()))
         except Exception as exc:  # surfaced by the assertion below
             errors.append(exc)
 
@@ -425,7 +428,7 @@ def synced_within_memory(connection: Connection) -> tuple[sync.SyncReport, int]:
     """Sync, and the peak of memory allocated meanwhile (bytes)."""
     tracemalloc.start()
     try:
-        report = sync.sync_connection(connection.id)
+        report = sync.sync_connection(connection.id, cfg())
         return report, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -495,16 +498,16 @@ def test_many_series_stop_at_the_calendar_cap(app, alice, feeds, monkeypatch):
 def test_the_cut_stays_visible_until_the_feed_is_fixed(app, alice, feeds):
     body = vcalendar(flood("every-second", "FREQ=SECONDLY", soon(0, 0)), vevent("x", soon(2), 30))
     connection = subscribe(alice, feeds, "team.ics", body)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     fault = fresh(connection).last_error
     assert "every-second" in fault
 
     Connection.update(next_sync_at=utcnow()).where(Connection.id == connection.id).execute()
-    sync.sync_connection(connection.id)  # unchanged: nothing is expanded again
+    sync.sync_connection(connection.id, cfg())  # unchanged: nothing is expanded again
     assert fresh(connection).last_error == fault
 
     feeds.set("team.ics", vcalendar(vevent("x", soon(2), 30)), etag=True)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert fresh(connection).last_error == ""
     assert per_uid(connection) == {"x": 1}
 
@@ -512,7 +515,7 @@ def test_the_cut_stays_visible_until_the_feed_is_fixed(app, alice, feeds):
 def test_rolling_the_horizon_keeps_the_caps(app, alice, feeds, monkeypatch):
     configure(monkeypatch, app, {"sync.max_instances_per_series": 100})
     connection = subscribe(alice, feeds, "team.ics", vcalendar(flood("f", "FREQ=HOURLY", soon(0))))
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert roll_horizon(app) == 100
     assert per_uid(connection) == {"f": 100}
     assert "'f' has more than 100 instances" in CalendarObject.get().fault
@@ -526,13 +529,13 @@ def test_roll_horizon_expands_further_without_asking_the_provider(app, alice, fe
     first = soon(1, 7)
     daily = vevent("daily", first, 30, extra="RRULE:FREQ=DAILY\r\n")
     connection = subscribe(alice, feeds, "team.ics", vcalendar(daily))
-    sync.sync_connection(connection.id)
-    old_end = sync.horizon()[1]
+    sync.sync_connection(connection.id, cfg())
+    old_end = sync.horizon(cfg())[1]
     assert [o.start for o in stored(connection)] == days_from(first, old_end)
     requests = feeds.requests["team.ics"]
 
     configure(monkeypatch, app, {"sync.horizon_future_days": 40})
-    new_end = sync.horizon()[1]
+    new_end = sync.horizon(cfg())[1]
     assert roll_horizon(app) == len(days_from(first, new_end))
 
     assert [o.start for o in stored(connection)] == days_from(first, new_end)
@@ -546,7 +549,7 @@ def test_roll_horizon_leaves_a_connection_being_synced_alone(app, alice, feeds, 
     configure(monkeypatch, app, {"sync.horizon_future_days": 10})
     daily = vevent("daily", soon(1, 7), 30, extra="RRULE:FREQ=DAILY\r\n")
     connection = subscribe(alice, feeds, "team.ics", vcalendar(daily))
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     count = len(stored(connection))
     configure(monkeypatch, app, {"sync.horizon_future_days": 40})
     assert sync.claim(connection.id)
@@ -579,7 +582,7 @@ def dav_calendar(dav_server) -> Iterator[str]:
 
 def dav_connect(user, server) -> Connection:
     return connections.create_with_credentials(
-        user, "caldav", server.name, server.url, server.username, server.password
+        user, "caldav", server.name, server.url, server.username, server.password, settings=cfg()
     )
 
 
@@ -618,7 +621,7 @@ def test_caldav_changes_made_at_the_server_are_followed_exactly(alice, dav_serve
     connection = dav_connect(alice, dav_server)
     remote = remote_of(connection, dav_calendar)
 
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert in_calendar(remote) == [
         ("a", soon(2, 9), soon(2, 10)),
         ("b", soon(2, 13), soon(2, 13, 30)),
@@ -627,7 +630,7 @@ def test_caldav_changes_made_at_the_server_are_followed_exactly(alice, dav_serve
 
     put(dav_server, dav_calendar, "a.ics", vcalendar(vevent("a", soon(4, 15), 45, "Moved")))
     put(dav_server, dav_calendar, "c.ics", vcalendar(vevent("c", soon(3, 8), 15, "New")))
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert (report.changed, report.deleted) == (2, 0)
     assert in_calendar(remote) == [
@@ -639,7 +642,7 @@ def test_caldav_changes_made_at_the_server_are_followed_exactly(alice, dav_serve
     assert Occurrence.get(Occurrence.uid == "b").id == kept, "untouched events keep their rows"
 
     remove(dav_server, dav_calendar, "b.ics")
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert (report.changed, report.deleted) == (0, 1)
     assert [uid for uid, _, _ in in_calendar(remote)] == ["c", "a"]
@@ -670,15 +673,19 @@ def test_roll_horizon_expands_caldav_series_with_the_server_gone(
         vcalendar(vevent("daily", first, 30, extra="RRULE:FREQ=DAILY\r\n")),
     )
     connection = dav_connect(alice, dav_server)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     remote = remote_of(connection, dav_calendar)
-    assert [start for _, start, _ in in_calendar(remote)] == days_from(first, sync.horizon()[1])
+    assert [start for _, start, _ in in_calendar(remote)] == days_from(
+        first, sync.horizon(cfg())[1]
+    )
     kill_server(remote)  # whatever roll_horizon does, it cannot be a request
 
     configure(monkeypatch, app, {"sync.horizon_future_days": 40})
     roll_horizon(app)
 
-    assert [start for _, start, _ in in_calendar(remote)] == days_from(first, sync.horizon()[1])
+    assert [start for _, start, _ in in_calendar(remote)] == days_from(
+        first, sync.horizon(cfg())[1]
+    )
     row = fresh(connection)
     assert (row.status, row.last_error) == ("ok", "")
 
@@ -722,7 +729,7 @@ def test_caldav_recurring_events_are_stored_at_the_right_instants_across_dst(
     put(dav_server, dav_calendar, "ny.ics", NEW_YORK_SERIES)
     connection = dav_connect(alice, dav_server)
 
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
 
     rows = list(
         Occurrence.select()
@@ -764,7 +771,7 @@ def test_caldav_all_day_and_free_events_are_stored_as_such(alice, dav_server, da
     )
     connection = dav_connect(alice, dav_server)
 
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
 
     holiday = Occurrence.get(Occurrence.uid == "holiday")
     assert holiday.all_day is True
@@ -780,7 +787,7 @@ def test_caldav_expired_sync_token_falls_back_to_a_full_diff(alice, dav_server, 
     for uid, day in (("a", 2), ("b", 3), ("c", 4)):
         put(dav_server, dav_calendar, f"{uid}.ics", vcalendar(vevent(uid, soon(day))))
     connection = dav_connect(alice, dav_server)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     remote = remote_of(connection, dav_calendar)
     kept = {o.uid: o.id for o in Occurrence.select().where(Occurrence.calendar == remote)}
     assert sorted(kept) == ["a", "b", "c"]
@@ -790,7 +797,7 @@ def test_caldav_expired_sync_token_falls_back_to_a_full_diff(alice, dav_server, 
         RemoteCalendar.id == remote.id
     ).execute()
     remove(dav_server, dav_calendar, "b.ics")
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert report.status == "ok", report.message
     assert (report.changed, report.deleted) == (0, 1)
@@ -807,7 +814,7 @@ def test_a_calendar_deleted_at_the_server_takes_its_source_along(alice, dav_serv
         put(dav_server, dav_calendar, "mine.ics", vcalendar(vevent("mine", soon(2))))
         put(dav_server, other, "theirs.ics", vcalendar(vevent("theirs", soon(2, 14))))
         connection = dav_connect(alice, dav_server)
-        sync.sync_connection(connection.id)
+        sync.sync_connection(connection.id, cfg())
         unified = calendars.create(alice, "work", "Work", "UTC")
         source = calendars.add_source(unified, connection.id, remote_of(connection, other).id)
         window = (soon(1), soon(5))
@@ -816,7 +823,7 @@ def test_a_calendar_deleted_at_the_server_takes_its_source_along(alice, dav_serv
         with dav_server.client() as client:
             caldav.Calendar(client=client, url=other).delete()
         connections.request_sync(fresh(connection))  # a person asked: list the calendars again
-        assert sync.sync_connection(connection.id).status == "ok"
+        assert sync.sync_connection(connection.id, cfg()).status == "ok"
     finally:
         with dav_server.client() as client, contextlib.suppress(DAVError):
             caldav.Calendar(client=client, url=other).delete()  # when the test stopped early
@@ -858,7 +865,7 @@ def test_an_oversized_answer_is_a_source_fault_retried_with_back_off(
     configure(monkeypatch, app, {"sync.max_feed_bytes": 1024})
     feeds.set("big.ics", two_events() + " " * 2048, etag=True)
 
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
 
     assert report.status == fresh(connection).status == "error", "not auth_required"
     assert "larger than 1 KiB" in fresh(connection).last_error

@@ -26,6 +26,7 @@ from calmesh.services.bookings import Attendee
 from tests.conftest import free_port
 from tests.factories import make_connection
 from tests.providers.feeds import FeedServer
+from tests.settings import cfg
 from tests.webhook_receiver import Receiver, verify_signature
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -222,10 +223,10 @@ def test_a_failing_connection_sends_connection_error_once_per_outage(alice, rece
             Connection.id == connection.id
         ).execute()
 
-        assert sync.sync_connection(connection.id).status == "error"
-        assert sync.sync_connection(connection.id).status == "error"  # still down: no news
+        assert sync.sync_connection(connection.id, cfg()).status == "error"
+        assert sync.sync_connection(connection.id, cfg()).status == "error"  # still down: no news
         feeds.set("team.ics", "who are you?", status=401)
-        assert sync.sync_connection(connection.id).status == "auth_required"
+        assert sync.sync_connection(connection.id, cfg()).status == "auth_required"
 
     drain()
 

@@ -27,6 +27,7 @@ from calmesh.services import booking_pages, calendars, connections, sync
 from calmesh.services import webhooks as webhook_service
 from tests.conftest import ROOT
 from tests.factories import make_connection
+from tests.settings import cfg
 
 EVENT = """BEGIN:VCALENDAR
 VERSION:2.0
@@ -94,7 +95,7 @@ def _apply_changes(user):
         token="t1",
     )
     window = (utcnow() - timedelta(days=400), utcnow() + timedelta(days=400))
-    return lambda: sync.apply_changes(remote, changes, window, "UTC")
+    return lambda: sync.apply_changes(remote, changes, window, "UTC", cfg())
 
 
 def _redeliver(user):

@@ -30,6 +30,7 @@ from tests.services.test_sync import (
     vcalendar,
     vevent,
 )
+from tests.settings import cfg
 
 # Fixtures of the sync tests and of tests/providers/conftest.py, bound as plain
 # names (see test_sync.py).
@@ -52,7 +53,7 @@ def work(full, alice, dav_server, dav_calendar) -> RemoteCalendar:
     """alice's unified calendar "work" whose first (default write) source is the
     test's calendar on the CalDAV server."""
     connection = dav_connect(alice, dav_server)
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     remote = remote_of(connection, dav_calendar)
     assert (
         full.post(
@@ -127,7 +128,7 @@ def test_a_created_event_is_at_the_server_and_counts_at_once(full, dav_server, w
 def test_the_next_sync_keeps_a_written_event_exactly_once(full, alice, dav_server, work):
     assert new_event(full, uid="plan-2@test").status_code == 201
 
-    report = sync.sync_connection(work.connection_id)
+    report = sync.sync_connection(work.connection_id, cfg())
 
     assert report.status == "ok"
     rows = list(Occurrence.select().where(Occurrence.uid == "plan-2@test"))
@@ -164,7 +165,7 @@ def test_a_deleted_event_is_gone_at_the_server_and_here(full, dav_server, work):
 
 def test_an_event_another_app_wrote_can_be_deleted_through_calmesh(full, dav_server, work):
     put(dav_server, work.remote_id, "theirs.ics", vcalendar(vevent("theirs", soon(3, 8))))
-    sync.sync_connection(work.connection_id)
+    sync.sync_connection(work.connection_id, cfg())
     assert [e["uid"] for e in window(full, EVENTS, soon(1), soon(5))["data"]] == ["theirs"]
 
     assert full.delete(EVENTS, query_string={"uid": "theirs"}).status_code == 200
@@ -180,7 +181,7 @@ def test_an_event_that_came_into_the_horizon_later_can_be_deleted_by_uid(
     reaches it, GET shows it with its UID, and DELETE by that UID must find it."""
     configure(monkeypatch, app, {"sync.horizon_future_days": 10})
     put(dav_server, work.remote_id, "later.ics", vcalendar(vevent("later-event", soon(20, 9))))
-    sync.sync_connection(work.connection_id)
+    sync.sync_connection(work.connection_id, cfg())
     configure(monkeypatch, app, {"sync.horizon_future_days": 40})
     roll_horizon(app)
     shown = window(full, EVENTS, soon(19), soon(21))["data"]
@@ -197,7 +198,7 @@ def test_an_event_that_came_into_the_horizon_later_can_be_deleted_by_uid(
 
 def test_a_read_only_source_is_refused_with_a_clear_message(full, alice, feeds, work):
     feed = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(feed.id)
+    sync.sync_connection(feed.id, cfg())
     calendar = full.post("/api/v1/calendars/work/sources", json={"connection_id": feed.id})
     ics_source = calendar.get_json()["sources"][1]
     assert ics_source["read_only"] is True
@@ -255,7 +256,7 @@ def test_the_default_target_is_the_first_source_after_reordering(full, alice, da
     try:
         connection = work.connection
         connections.request_sync(connection)  # lists the calendars again
-        sync.sync_connection(connection.id)
+        sync.sync_connection(connection.id, cfg())
         second = remote_of(connection, other_url)
         calendar = full.post(
             "/api/v1/calendars/work/sources",

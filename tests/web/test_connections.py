@@ -17,6 +17,7 @@ from tests.conftest import CSRF, signed_in_client
 from tests.factories import add_event, make_connection
 from tests.services import test_sync as shared
 from tests.services.test_sync import TODAY, fresh, soon, subscribe, two_events
+from tests.settings import cfg
 
 # A fixture of the sync tests, bound as a plain name (see tests/services/test_sync.py).
 feeds = shared.feeds
@@ -37,9 +38,9 @@ def text_of(response) -> str:
 def test_the_page_lists_each_connection_with_its_status_and_last_error(client, alice, feeds):
     fine = subscribe(alice, feeds, "fine.ics", two_events())
     broken = subscribe(alice, feeds, "broken.ics", two_events())
-    sync.sync_connection(fine.id)
+    sync.sync_connection(fine.id, cfg())
     feeds.set("broken.ics", "oops", status=500)
-    sync.sync_connection(broken.id)
+    sync.sync_connection(broken.id, cfg())
 
     page = client.get("/connections")
 
@@ -122,7 +123,7 @@ def test_a_form_without_the_csrf_token_is_refused(client, feeds):
 
 def test_sync_now_through_htmx_answers_the_card_that_polls(client, alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     assert sync.due_connections() == []
 
     response = client.post(
@@ -142,7 +143,7 @@ def test_sync_now_through_htmx_answers_the_card_that_polls(client, alice, feeds)
     assert "Syncing…" in fragment
     assert sync.due_connections() == [connection.id]
 
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
     settled = text_of(client.get(f"/connections/{connection.id}/status"))
     assert "hx-trigger" not in settled.split(">", 1)[0], "polling stops once synced"
     assert 'class="badge ok"' in settled
@@ -157,7 +158,7 @@ def test_sync_now_without_htmx_redirects_back(client, alice, feeds):
 
 def test_remove_deletes_the_connection_and_its_events(client, alice, feeds):
     connection = subscribe(alice, feeds, "team.ics", two_events())
-    sync.sync_connection(connection.id)
+    sync.sync_connection(connection.id, cfg())
 
     response = client.post(f"/connections/{connection.id}/remove", data={"csrf_token": CSRF})
 

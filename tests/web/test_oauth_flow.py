@@ -14,6 +14,7 @@ from calmesh.auth import crypto
 from calmesh.models import Connection, Occurrence
 from calmesh.services import sync
 from tests.conftest import CSRF, signed_in_client
+from tests.settings import cfg
 
 
 @pytest.fixture(params=["google", "microsoft"])
@@ -53,20 +54,20 @@ def test_connect_sync_refresh_revoke_and_reconnect(app, alice, standin):
 
     start = datetime.now(UTC).replace(microsecond=0) + timedelta(days=3)
     stand.add_event(stand.primary, "Planning", start, start + timedelta(hours=1))
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert [o.summary for o in Occurrence.select()] == ["Planning"]
 
     # The access token expires: the next sync refreshes it and saves the new one.
     before = crypto.decrypt(Connection.get_by_id(connection.id).credentials)
     stand.expire_access_tokens()
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     after = crypto.decrypt(Connection.get_by_id(connection.id).credentials)
     assert after["access_token"] != before["access_token"]
 
     # Access revoked at the provider: the connection waits for its owner.
     stand.revoke()
     stand.expire_access_tokens()
-    report = sync.sync_connection(connection.id)
+    report = sync.sync_connection(connection.id, cfg())
     assert report.status == "auth_required"
     assert [o.summary for o in Occurrence.select()] == ["Planning"]  # last good events kept
     page = client.get("/connections").get_data(as_text=True)
@@ -77,7 +78,7 @@ def test_connect_sync_refresh_revoke_and_reconnect(app, alice, standin):
     assert again.status_code == 302
     consent(app, client, kind, again.headers["Location"])
     assert Connection.get_by_id(connection.id).status == "pending"
-    assert sync.sync_connection(connection.id).status == "ok"
+    assert sync.sync_connection(connection.id, cfg()).status == "ok"
     assert Connection.select().count() == 1
 
 

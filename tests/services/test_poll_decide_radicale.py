@@ -16,6 +16,11 @@ from caldav.lib.error import NotFoundError
 from calmesh.jobs.outbox import process_due
 from calmesh.models import OutboxItem, Poll, RemoteCalendar
 from calmesh.services import calendars, connections
+from tests.providers import conftest as dav_fixtures
+from tests.settings import cfg
+
+# The session's Radicale (tests/providers/conftest.py), used here by name.
+radicale = dav_fixtures.radicale
 
 START = datetime.combine(date.today() + timedelta(days=9), datetime.min.time(), UTC).replace(
     hour=16
@@ -35,7 +40,13 @@ def work(alice, radicale, calendar_url) -> RemoteCalendar:
     """alice's unified calendar "work", whose only (so default write) source is the
     test's calendar on Radicale."""
     connection = connections.create_with_credentials(
-        alice, "caldav", "Radicale", radicale.url, radicale.username, radicale.password
+        alice,
+        "caldav",
+        "Radicale",
+        radicale.url,
+        radicale.username,
+        radicale.password,
+        settings=cfg(),
     )
     remote = RemoteCalendar.get(
         (RemoteCalendar.connection == connection) & (RemoteCalendar.remote_id == calendar_url)

@@ -15,6 +15,11 @@ import pytest
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, OutboxItem
 from calmesh.services import booking_pages, bookings, calendars, connections
+from tests.providers import conftest as dav_fixtures
+from tests.settings import cfg
+
+# The session's Radicale (tests/providers/conftest.py), used here by name.
+radicale = dav_fixtures.radicale
 
 
 def next_weekday_at(hour: int) -> datetime:
@@ -30,7 +35,13 @@ def setup(app, alice, radicale, smtp_server):
     app.config["CALMESH"]._values.update(smtp_server.settings())
     url = radicale.new_calendar("Bookings")
     connection = connections.create_with_credentials(
-        alice, "caldav", "Radicale", radicale.url, radicale.username, radicale.password
+        alice,
+        "caldav",
+        "Radicale",
+        radicale.url,
+        radicale.username,
+        radicale.password,
+        settings=cfg(),
     )
     calendar = calendars.create(alice, "work", "Work", "Europe/Berlin")
     remote = next(c for c in connection.calendars if c.remote_id == url)
