@@ -149,16 +149,8 @@ def _crossing(a: str, b: str) -> list[tuple[str, str]]:
     )
 
 
-# The connect forms are declared in api/connections.py until the provider registry
-# (issue #12.4, the `providers` work) takes them; listed so that the day it does,
-# this test fails until the entry goes.
-CONNECTIONS_UNTIL_REGISTRY = [("calmesh.web.connections", "calmesh.api.connections")]
-
-
 def test_pages_and_the_rest_api_never_import_each_other():
-    crossing = _crossing("web", "api") + _crossing("api", "web")
-    assert [c for c in crossing if c not in CONNECTIONS_UNTIL_REGISTRY] == []
-    assert all(c in crossing for c in CONNECTIONS_UNTIL_REGISTRY), "remove the stale entry"
+    assert _crossing("web", "api") + _crossing("api", "web") == []
 
 
 def test_services_import_no_layer_above_them():

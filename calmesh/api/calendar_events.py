@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from flask import current_app
+
 from calmesh.api.calendars import TAG, owned
 from calmesh.api.framework import current_principal as who
 from calmesh.api.framework import endpoint
@@ -161,7 +163,7 @@ def list_calendar_events(slug, query):
     tag=TAG,
 )
 def create_calendar_event(slug, body):
-    uid, source, href = rules.create_event(owned(slug), **body)
+    uid, source, href = rules.create_event(owned(slug), current_app.config["CALMESH"], **body)
     return {"uid": uid, "source_id": source.id, "href": href}
 
 
@@ -176,5 +178,7 @@ def create_calendar_event(slug, body):
     tag=TAG,
 )
 def delete_calendar_event(slug, query):
-    count = service.delete_event(owned(slug), query["uid"], query["source_id"])
+    count = service.delete_event(
+        owned(slug), query["uid"], current_app.config["CALMESH"], query["source_id"]
+    )
     return {"uid": query["uid"], "deleted": count}

@@ -62,7 +62,7 @@ def write(
             href = provider_for(source.connection, settings).create_event(remote.remote_id, draft)
         else:
             return
-        calendars.store_written(remote, href, draft, default_tz)
+        calendars.store_written(remote, href, draft, default_tz, settings)
         model.update(remote_calendar=remote, remote_href=href).where(model.id == row.id).execute()
 
 

@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from calmesh.config import Config
 from calmesh.engine.availability import Availability
 from calmesh.engine.hours import day_bounds
 from calmesh.engine.ical import EventDraft
@@ -104,6 +105,7 @@ def _compute(query: AvailabilityQuery) -> Availability:
 
 def create_event(
     calendar: UnifiedCalendar,
+    settings: Config,
     *,
     start: datetime,
     end: datetime,
@@ -128,5 +130,5 @@ def create_event(
         timezone=calendar.timezone,
     )
     source, _ = calendars.write_target(calendar, source_id)
-    stored = calendars.create_event(calendar, draft, source.id)
+    stored = calendars.create_event(calendar, draft, settings, source.id)
     return uid, source, stored.href

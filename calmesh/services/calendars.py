@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import peewee as pw
-from flask import current_app  # settings for the sync helpers, until they are passed in
 
 from calmesh.auth.apikeys import hash_key
+from calmesh.config import Config
 from calmesh.db import db, write_transaction
 from calmesh.engine.availability import (
     Availability,
@@ -575,12 +575,12 @@ def write_target(
     return source, remote
 
 
-def _provider(source: CalendarSource):
-    return provider_for(source.connection, current_app.config["CALMESH"])
+def _provider(source: CalendarSource, settings: Config):
+    return provider_for(source.connection, settings)
 
 
 def store_written(
-    remote: RemoteCalendar, href: str, draft: EventDraft, default_tz: str
+    remote: RemoteCalendar, href: str, draft: EventDraft, default_tz: str, settings: Config
 ) -> CalendarObject:
     """Cache what we just wrote, so it counts at once; the next sync replaces it."""
     ical = build_calendar(draft)
@@ -595,7 +595,7 @@ def store_written(
                 CalendarObject.id == obj.id
             ).execute()
             Occurrence.delete().where(Occurrence.object == obj.id).execute()
-        window = horizon(current_app.config["CALMESH"])
+        window = horizon(settings)
         insert_occurrences(
             occurrence_rows(
                 obj.id, remote.id, expand(ical, window[0], window[1], default_tz=default_tz)
@@ -616,19 +616,21 @@ def forget_written(remote: RemoteCalendar, href: str) -> None:
 
 
 def create_event(
-    calendar: UnifiedCalendar, draft: EventDraft, source_id: int | None = None
+    calendar: UnifiedCalendar, draft: EventDraft, settings: Config, source_id: int | None = None
 ) -> CalendarObject:
     source, remote = write_target(calendar, source_id)
     try:
-        href = _provider(source).create_event(remote.remote_id, draft)
+        href = _provider(source, settings).create_event(remote.remote_id, draft)
     except ProviderError as exc:
         raise CalendarError(
             f"{source.connection.name} refused the event: {exc}", 502, "provider_error"
         ) from None
-    return store_written(remote, href, draft, calendar.timezone)
+    return store_written(remote, href, draft, calendar.timezone, settings)
 
 
-def delete_event(calendar: UnifiedCalendar, uid: str, source_id: int | None = None) -> int:
+def delete_event(
+    calendar: UnifiedCalendar, uid: str, settings: Config, source_id: int | None = None
+) -> int:
     """Delete the event ``uid`` (all its occurrences) at its provider and here."""
     mapping = remote_calendars(calendar)
     query = CalendarObject.select().where(
@@ -649,7 +651,7 @@ def delete_event(calendar: UnifiedCalendar, uid: str, source_id: int | None = No
             raise CalendarError(f"{source.connection.name} is an iCal URL, which is read-only")
         remote = RemoteCalendar.get_by_id(obj.calendar_id)
         try:
-            _provider(source).delete_event(remote.remote_id, obj.href)
+            _provider(source, settings).delete_event(remote.remote_id, obj.href)
         except ProviderError as exc:
             raise CalendarError(
                 f"{source.connection.name} refused: {exc}", 502, "provider_error"

@@ -13,6 +13,7 @@ from calmesh.models import Booking
 from calmesh.services import calendars as calendar_service
 from tests.api.test_bookings import book, next_weekday_at, page  # noqa: F401 - fixture
 from tests.factories import add_event
+from tests.settings import cfg
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def write_back(booking_uid: str, remote) -> None:
     booking = Booking.get(Booking.uid == booking_uid)
     draft = booking_draft(booking)
     href = f"{remote.remote_id}{booking_uid}.ics"
-    calendar_service.store_written(remote, href, draft, "Europe/Berlin")
+    calendar_service.store_written(remote, href, draft, "Europe/Berlin", cfg())
     Booking.update(remote_calendar=remote, remote_href=href).where(
         Booking.id == booking.id
     ).execute()
