@@ -12,7 +12,7 @@ import pytest
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, MailMessage, User
 from calmesh.services import bookings
-from tests.web.test_bookings_pages import BERLIN, at, make_page
+from tests.web.test_bookings import BERLIN, at, make_page
 
 QUESTIONS = [
     {"id": "company", "label": "Company", "type": "short_text", "required": False},

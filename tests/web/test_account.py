@@ -303,7 +303,7 @@ def test_deleting_the_account_needs_the_handle_and_the_password(app, owner, bob)
     from calmesh.models import Booking, BookingChange, Connection, UnifiedCalendar
     from calmesh.services import booking_pages, bookings, calendars
     from tests.factories import make_connection
-    from tests.web.test_bookings_pages import at
+    from tests.web.test_bookings import at
 
     calendar = calendars.create(owner, "work", "Work", "UTC")
     calendars.add_source(calendar, make_connection(owner).id)

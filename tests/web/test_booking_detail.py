@@ -17,7 +17,7 @@ from calmesh.providers.base import AuthError
 from calmesh.services import bookings, calendars, write_backs
 from tests.conftest import CSRF, signed_in_client
 from tests.factories import make_connection
-from tests.web.test_bookings_pages import BERLIN, at, make_page
+from tests.web.test_bookings import BERLIN, at, make_page
 
 QUESTIONS = [
     {"id": "company", "label": "Company", "type": "short_text", "required": False},

@@ -11,7 +11,7 @@ import pytest
 from calmesh.models import OutboxItem, Poll, PollOption
 from calmesh.services import polls
 from tests.conftest import CSRF, signed_in_client
-from tests.web.test_poll_pages import FORM, create, text_of
+from tests.web.test_polls import FORM, create, text_of
 
 
 @pytest.fixture
