@@ -40,7 +40,7 @@ from calmesh.services import booking_pages, bookings, polls
 from calmesh.urls import links
 from tests.web.test_public_booking import CSRF_FIELD, a_day, berlin, make_page
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "calmesh" / "translations"
 OTHERS = [code for code in LANGUAGES if code != "en"]
 WORD = re.compile(r"[^\W\d_]{3,}")

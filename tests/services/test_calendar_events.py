@@ -11,6 +11,7 @@ from calmesh.models import RemoteCalendar
 from calmesh.services import calendar_events, calendars
 from calmesh.services.errors import ServiceError
 from tests.factories import add_event, make_connection
+from tests.settings import cfg
 
 START = datetime(2030, 3, 4, tzinfo=UTC)
 
@@ -68,8 +69,8 @@ def test_availability_is_kept_until_its_inputs_change(alice, monkeypatch):
 
 def test_an_event_must_end_after_it_starts_before_any_provider_is_asked(alice):
     calendar = calendars.create(alice, "work", "Work", "UTC")
-    refusal(calendar_events.create_event, calendar, start=START, end=START, summary="x")
+    refusal(calendar_events.create_event, calendar, cfg(), start=START, end=START, summary="x")
     with pytest.raises(calendars.CalendarError, match="no sources"):
         calendar_events.create_event(
-            calendar, start=START, end=START + timedelta(hours=1), summary="x"
+            calendar, cfg(), start=START, end=START + timedelta(hours=1), summary="x"
         )

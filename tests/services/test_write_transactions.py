@@ -85,7 +85,7 @@ def _store_written(user):
     draft = EventDraft(
         uid="written@test", summary="Written", start=start, end=start + timedelta(hours=1)
     )
-    return lambda: calendars.store_written(remote, "/cal/written.ics", draft, "UTC")
+    return lambda: calendars.store_written(remote, "/cal/written.ics", draft, "UTC", cfg())
 
 
 def _apply_changes(user):
