@@ -436,7 +436,7 @@ def test_a_queued_visitor_mail_speaks_the_language_of_the_booking(app, page):
     assert "Bei Alice über CalMesh gebucht." in io.StringIO(visitor.ics or "").read().replace(
         "\r\n ", ""
     )
-    assert "Booking accepted" in owner.subject  # the owner's mail stays English
+    assert "Booking confirmed" in owner.subject  # the owner's mail stays English
 
 
 def test_participants_mails_follow_their_page_language(app, poll):

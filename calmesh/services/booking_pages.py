@@ -255,6 +255,8 @@ def page_data(page: BookingPage, links: Links) -> dict[str, Any]:
         "location": page.location,
         "questions": page.questions,
         "active": page.active,
+        "language": page.language,
+        "ask_notes": page.ask_notes,
         "created_at": iso(page.created_at),
     }
 

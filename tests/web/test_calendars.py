@@ -56,7 +56,9 @@ def test_creating_a_calendar_leads_to_its_page(client, alice):
     assert created.headers["Location"].endswith("/calendars/team")
     calendar = calendars.get_for(alice, "team")
     assert (calendar.name, calendar.timezone) == ("Team", "America/Chicago")
-    assert flashes(client) == ["Created “Team”. Add its sources next."]
+    assert [str(f) for f in flashes(client)] == [
+        'Created “Team”. <a href="/calendars/team#f-source">Next: add its sources</a>'
+    ]
     page = client.get("/calendars/team")
     assert page.status_code == 200 and "Team" in text_of(page)
 
@@ -83,7 +85,6 @@ def test_a_taken_slug_is_shown_on_the_form_and_nothing_is_created(client, alice,
 @pytest.mark.parametrize(
     "fields",
     [
-        {"slug": "", "name": "Team", "timezone": "UTC"},
         {"slug": "Not A Slug!", "name": "Team", "timezone": "UTC"},
         {"slug": "team", "name": "", "timezone": "UTC"},
         {"slug": "team", "name": "Team", "timezone": "Mars/Olympus"},
@@ -96,6 +97,13 @@ def test_bad_input_is_a_400_with_the_form_again(client, alice, fields):
     assert answer.status_code == 400
     assert 'name="slug"' in text_of(answer), "the form is shown again"
     assert list(UnifiedCalendar.for_user(alice)) == []
+
+
+def test_a_blank_slug_is_proposed_from_the_name(client, alice):
+    answer = post(client, "/calendars", slug="", name="Team Calls", timezone="UTC")
+
+    assert answer.status_code == 302
+    assert [c.slug for c in UnifiedCalendar.for_user(alice)] == ["team-calls"]
 
 
 def test_a_post_without_the_csrf_token_creates_nothing(client, alice):
@@ -123,7 +131,9 @@ def test_a_whole_connection_or_one_of_its_calendars_is_added_as_a_source(client,
 def test_adding_the_same_source_twice_is_refused_with_a_message(client, alice, work):
     home = make_connection(alice, name="Home")
     post(client, "/calendars/work/sources", source=str(home.id))
-    assert flashes(client) == []
+    assert [str(f) for f in flashes(client)] == [
+        'Source added. <a href="/booking-pages/new">Next: make a booking page</a>'
+    ]
 
     post(client, "/calendars/work/sources", source=str(home.id))
 
