@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from common import ROOT, Server, ratio_line, wrk
+from common import ROOT, WRK_BOOK, Server, ratio_line, wrk
 
 # wrk script: each request asks for a start one minute later than the last.
 DISTINCT = """
@@ -25,24 +25,6 @@ request = function()
   counter = counter + 1
   local path = base .. "&start=" .. os.date("!%Y-%m-%dT%H:%M:00Z", now + 60 * counter)
   return wrk.format("GET", path)
-end
-"""
-# wrk script: thread n books slots n, n + T, n + 2T, ... (T threads), once each.
-BOOK = """
-local count = 0
-function setup(thread)
-  thread:set("tid", count)
-  count = count + 1
-end
-function init(args)
-  step = 0
-end
-request = function()
-  local i = tid + step * 2
-  step = step + 1
-  local slot = slots[(i % #slots) + 1]
-  local body = '{"start":"' .. slot .. '","attendee":{"name":"Bench","email":"b@example.net"}}'
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 """
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -136,7 +118,7 @@ def main() -> None:
         # wrk thread walks its own share of the slots, so no two posts collide.
         table = ",".join(f'"{slot}"' for slot in slots)
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(f"slots = {{{table}}}\n{BOOK}")
+            script.write(f"slots = {{{table}}}\n{WRK_BOOK}")
         booked = wrk(
             f"{server.url}/api/v1/booking-pages/bench/book",
             seconds=args.book_seconds,

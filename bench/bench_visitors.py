@@ -30,7 +30,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
-from common import ROOT, Load, Server, socket_port, wrk
+from common import ROOT, WRK_BOOK, Load, Server, socket_port, start, stop, wrk
 
 EVENTS = 5_000
 FEEDS = 3
@@ -64,24 +64,6 @@ end
 request = function()
   i = i + 1
   return wrk.format("GET", paths[(i % #paths) + 1])
-end
-"""
-# wrk script: thread n books slots n, n + T, n + 2T, ... (T threads), once each.
-BOOK = """
-local threads = 0
-function setup(thread)
-  thread:set("tid", threads)
-  threads = threads + 1
-end
-function init(args)
-  step = 0
-end
-request = function()
-  local i = tid + step * 2
-  step = step + 1
-  local slot = slots[(i % #slots) + 1]
-  local body = '{"start":"' .. slot .. '","attendee":{"name":"Bench","email":"b@example.net"}}'
-  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
 end
 """
 
@@ -156,30 +138,12 @@ class HelloServer:
         }
 
     def __enter__(self) -> HelloServer:
-        self.proc = subprocess.Popen(
-            [sys.executable, "bench/hello.py", "--port", str(self.port)],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/api/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise SystemExit("hello did not start")
+        command = [sys.executable, "bench/hello.py", "--port", str(self.port)]
+        self.proc = start(command, self.env, self.url, "hello")
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        import shutil
-        import signal
-
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=20)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop(self.proc, self.tmp)
 
 
 def set_up(server: Server, feed: FeedServer, sync_timeout: float = 600) -> tuple[str, float]:
@@ -298,7 +262,7 @@ def book(server: Server, slug: str, seconds: int, first: datetime, per_second: i
     """wrk posting bookings on distinct free slots of page ``slug`` for ``seconds``.
     Returns (load, bookings created, slots offered)."""
     slots = free_slots(server, slug, per_second * seconds, first)
-    script = lua(slots=slots, body=BOOK)
+    script = lua(slots=slots, body=WRK_BOOK)
     before = count_bookings(server)
     load = wrk(f"{server.url}/api/v1/booking-pages/{slug}/book", seconds=seconds, script=script)
     Path(script).unlink()

@@ -94,7 +94,7 @@ class Server:
 
     def __enter__(self) -> Server:
         self.cli("init")
-        self.proc = subprocess.Popen(
+        self.proc = start(
             [
                 sys.executable,
                 "-m",
@@ -105,25 +105,64 @@ class Server:
                 "--workers",
                 str(self.workers),
             ],
-            cwd=ROOT,
-            env={**self.env, "CALMESH_LOGGING_LEVEL": "ERROR"},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            {**self.env, "CALMESH_LOGGING_LEVEL": "ERROR"},
+            self.url,
+            "server",
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/api/health").status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise SystemExit("server did not start")
+        return self
 
     def __exit__(self, *exc: object) -> None:
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=20)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        stop(self.proc, self.tmp)
+
+
+def start(command: list[str], env: dict[str, str], url: str, what: str) -> subprocess.Popen:
+    """Start ``command`` in its own process group and wait until ``url`` answers
+    ``/api/health`` with 200 (30 s at most)."""
+    proc = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/api/health").status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGTERM)
+    raise SystemExit(f"{what} did not start")
+
+
+def stop(proc: subprocess.Popen, tmp: str) -> None:
+    """End what :func:`start` started, and remove its data folder."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=20)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+# wrk script: thread n books slots n, n + T, n + 2T, ... (T threads), once each.
+# The Lua table ``slots`` (the ISO starts) is written before it.
+WRK_BOOK = """
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+function init(args)
+  step = 0
+end
+request = function()
+  local i = tid + step * 2
+  step = step + 1
+  local slot = slots[(i % #slots) + 1]
+  local body = '{"start":"' .. slot .. '","attendee":{"name":"Bench","email":"b@example.net"}}'
+  return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+end
+"""
 
 
 class socket_port:
