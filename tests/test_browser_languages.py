@@ -143,3 +143,18 @@ def test_on_a_phone_a_tapped_day_scrolls_to_its_times(browser, site):
         expect(page.locator(".times .slot").first).to_be_in_viewport()
     finally:
         context.close()
+
+
+def test_the_zone_hint_writes_a_12_hour_time_as_the_language_does(browser, site):
+    context, page = visit(browser, "es-ES", "Europe/Madrid", 390, 844)
+    try:
+        page.goto(f"{site.page_url}?date={a_day(9)}&tz=Europe/Madrid&clock=12")
+        hint = page.locator("#booker-tz-hint")
+        # "UTC+01:00, ahora son las 2:15 p. m. Escribe…": the language's own "p. m.",
+        # spaced as on the slots, and the sentence ends once.
+        expect(hint).to_have_text(re.compile(r"ahora son las \d{1,2}:\d\d\s[ap]\.\s?m\. Escribe"))
+        expect(page.locator(".times .slot").first).to_have_text(
+            re.compile(r"\d:\d\d\s[ap]\.\s?m\.")
+        )
+    finally:
+        context.close()
