@@ -33,7 +33,6 @@ NOT_YET = {
     # api/, mcp/ and web/public.py are being restructured (issue 12.2, 12.3,
     # 12.5); their new modules come with tests. Their behaviour is tested today
     # through tests/api/test_*.py, tests/mcp/test_tools.py, test_openapi_fuzz.py.
-    "calmesh/mcp/calendars.py",
     "calmesh/mcp/common.py",
     "calmesh/mcp/connections.py",
     "calmesh/mcp/polls.py",
