@@ -34,7 +34,6 @@ NOT_YET = {
     # 12.5); their new modules come with tests. Their behaviour is tested today
     # through tests/api/test_*.py, tests/mcp/test_tools.py, test_openapi_fuzz.py.
     "calmesh/mcp/common.py",
-    "calmesh/mcp/polls.py",
     "calmesh/mcp/server.py",
     "calmesh/web/public.py",
     # Providers become self-contained integrations with one contract suite
