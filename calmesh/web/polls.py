@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from peewee import fn
 
 from calmesh.delivery import attachment
+from calmesh.engine import timefmt
 from calmesh.engine.hours import local_to_utc
 from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar, Vote
 from calmesh.models.polls import ZONE_MODES
@@ -58,11 +59,6 @@ FIELDS = {
     "deadline": ("Deadline", "f-deadline"),
     "calendar": ("Calendar", "f-calendar"),
 }
-
-
-def local(moment: datetime, tz: str) -> str:
-    """'10 Mar 2026 17:00 (Europe/Berlin)'."""
-    return f"{moment.astimezone(ZoneInfo(tz)):%d %b %Y %H:%M} ({tz})"
 
 
 def _owned(poll_id: str) -> Poll:
@@ -264,7 +260,6 @@ def polls():
         polls=rows,
         counts=counts,
         accepts=poll_results.accepts_votes,
-        local=local,
     )
 
 
@@ -302,18 +297,18 @@ def poll_detail(poll_id: str):
     poll = _owned(poll_id)
     found = poll_results.results(poll, with_busy=True)
     ranked = found.ranked()
+    habits = timefmt.habits_of(current_user)
     return render(
         "polls/detail.html",
         poll=poll,
         found=found,
         ranked=ranked,
-        headings={t.option.id: poll_results.heading(t.option, poll.timezone) for t in ranked},
+        headings={t.option.id: poll_results.owner_heading(t.option, habits) for t in ranked},
         heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
         decided=poll.decided_option_id,
         accepts=poll_results.accepts_votes(poll),
         comments=list(Comment.of(poll)),
         url=external_url("public.poll_page", poll_id=poll.public_id),
-        local=local,
     )
 
 
@@ -350,7 +345,7 @@ def decide_poll(poll_id: str):
             "polls/decide.html",
             poll=poll,
             option=option,
-            heading=poll_results.heading(option, poll.timezone),
+            heading=poll_results.owner_heading(option, timefmt.habits_of(current_user)),
             invitees=Participant.of(poll).where(Participant.email != "").count(),
             answers=dict(
                 Vote.select(Vote.value, fn.COUNT(Vote.id))
