@@ -25,7 +25,7 @@ from calmesh.engine.hours import local_to_utc
 from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar, Vote
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
-from calmesh.services import poll_results
+from calmesh.services import calendars, poll_results, write_backs
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 from calmesh.web import next_step, render, web
@@ -298,6 +298,7 @@ def poll_detail(poll_id: str):
     found = poll_results.results(poll, with_busy=True)
     ranked = found.ranked()
     habits = timefmt.habits_of(current_user)
+    goes_to = calendars.bookings_go_to(poll.calendar) if poll.calendar_id else None
     return render(
         "polls/detail.html",
         poll=poll,
@@ -309,14 +310,16 @@ def poll_detail(poll_id: str):
         accepts=poll_results.accepts_votes(poll),
         comments=list(Comment.of(poll)),
         url=external_url("public.poll_page", poll_id=poll.public_id),
+        write_back=write_backs.state_of(poll),
+        target=goes_to[1] if goes_to else None,
     )
 
 
-def _act(poll_id: str, change, done: str, *args):
+def _act(poll_id: str, change, done: str, *args, errors=()):
     poll = _owned(poll_id)
     try:
         change(poll, *args)
-    except service.PollError as exc:
+    except (service.PollError, *errors) as exc:
         flash(f"Nothing changed: {exc}.")
     else:
         flash(done)
@@ -375,6 +378,20 @@ def close_poll(poll_id: str):
 @login_required
 def reopen_poll(poll_id: str):
     return _act(poll_id, service.reopen, "The poll is open again.")
+
+
+@web.route("/polls/<token:poll_id>/write-back/retry", methods=["POST"])
+@login_required
+def retry_poll_write_back(poll_id: str):
+    done = "Queued again for your calendar."
+    return _act(poll_id, write_backs.retry, done, errors=(write_backs.NothingToDo,))
+
+
+@web.route("/polls/<token:poll_id>/write-back/dismiss", methods=["POST"])
+@login_required
+def dismiss_poll_write_back(poll_id: str):
+    done = "Failure dismissed."
+    return _act(poll_id, write_backs.dismiss, done, errors=(write_backs.NothingToDo,))
 
 
 @web.route("/polls/<token:poll_id>/delete", methods=["POST"])
