@@ -24,6 +24,7 @@ from calmesh.inputs.polls import (  # noqa: F401 - the declarations, by their se
     NAME,
     NEW_POLL,
     POLL_PATCH,
+    SETTINGS,
     VOTES,
 )
 from calmesh.models import (

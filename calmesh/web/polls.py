@@ -29,6 +29,7 @@ from calmesh.services import calendars, poll_results, write_backs
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 from calmesh.web import next_step, render, web
+from calmesh.web.forms import language_choices
 
 ZONE_MODE_LABELS = dict(
     zip(
@@ -58,6 +59,7 @@ FIELDS = {
     "zone_mode": ("How times are shown", "f-zone-participant"),
     "deadline": ("Deadline", "f-deadline"),
     "calendar": ("Calendar", "f-calendar"),
+    "language": ("Participants' language", "f-language"),
 }
 
 
@@ -74,7 +76,7 @@ def _owned(poll_id: str) -> Poll:
 def read_form(form) -> dict[str, Any]:
     """The submitted form as a state the template renders back."""
     state = {k: form.get(k, "").strip() for k in ("title", "location", "timezone", "zone_mode")}
-    state |= {k: form.get(k, "").strip() for k in ("duration", "deadline", "calendar")}
+    state |= {k: form.get(k, "").strip() for k in ("duration", "deadline", "calendar", "language")}
     state["description"] = form.get("description", "")
     state["options"] = form.get("options", "")
     state |= {flag: form.get(flag) == "1" for flag in FLAGS}
@@ -100,6 +102,7 @@ def state_from(poll: Poll) -> dict[str, Any]:
         "duration": str(poll.duration or ""),
         "deadline": deadline,
         "calendar": poll.calendar.slug if poll.calendar_id else "",
+        "language": poll.language,
         "options": "\n".join(lines),
         **{flag: getattr(poll, flag) for flag in FLAGS},
     }
@@ -111,6 +114,7 @@ def _new_state() -> dict[str, Any]:
         **{k: "" for k in ("calendar", "options")},
         "timezone": current_user.timezone,
         "zone_mode": "participant",
+        "language": service.DEFAULTS["language"],
         **{flag: service.DEFAULTS[flag] for flag in FLAGS},
     }
 
@@ -159,6 +163,8 @@ def body_from(state: dict[str, Any]) -> dict[str, Any]:
     duration = state["duration"]
     body["duration"] = int(duration) if duration.isdigit() else (duration or None)
     body["calendar"] = state["calendar"] or None
+    if state["language"]:  # a form without the select leaves the language as it is
+        body["language"] = state["language"]
     body |= {flag: state[flag] for flag in FLAGS}
     zone = state["timezone"] if state["timezone"] in iana_zones() else "UTC"
     body["options"] = options_from(state["options"], zone)
@@ -226,6 +232,7 @@ def _editor(state: dict[str, Any], poll: Poll | None, errors: dict | None = None
         zone_modes=ZONE_MODE_LABELS,
         calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
         zones=sorted(iana_zones()),
+        languages=language_choices(service.SETTINGS["language"]),
     ), (400 if errors else 200)
 
 
