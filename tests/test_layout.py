@@ -81,8 +81,6 @@ OWED = {
     "calmesh/effects/webhook.py": "effects",
     "calmesh/effects/writeback.py": "effects",
     "calmesh/engine/timefmt.py": "ownera",
-    "calmesh/services/write_backs.py": "ownera",
-    "calmesh/web/owner_time.py": "ownera",
     "calmesh/effects/visitor_mail.py": "visitors (rendered in tests/test_i18n.py)",
     "calmesh/engine/calendar_links.py": "visitors (tests/web/test_public_booking.py)",
     "calmesh/migrations/m0120_visitor_languages.py": "visitors (tests/test_db.py migrates through it)",
