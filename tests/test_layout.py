@@ -56,9 +56,6 @@ NOT_YET = {
     "calmesh/web/__init__.py",
     "calmesh/auth/__init__.py",
     "calmesh/ops/__init__.py",
-    "calmesh/__init__.py",
-    "calmesh/schema.py",
-    "calmesh/server.py",
 }
 
 
