@@ -53,9 +53,6 @@ NOT_YET = {
     "calmesh/services/poll_results.py",
     "calmesh/services/users.py",
     "calmesh/web/poll_public.py",
-    "calmesh/web/__init__.py",
-    "calmesh/auth/__init__.py",
-    "calmesh/ops/__init__.py",
 }
 
 
