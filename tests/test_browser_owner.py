@@ -246,6 +246,9 @@ def test_the_overview_of_a_set_up_owner_is_their_home(owner, site, width, tmp_pa
     expect(page.get_by_role("heading", name="Set up CalMesh")).to_have_count(0)
     today = page.locator("section", has=page.get_by_role("heading", name=re.compile("^Today")))
     expect(today).to_contain_text("Carla")
+    for item in today.locator(".agenda-item").all():  # each time above its booking
+        when, who = item.locator("time").bounding_box(), item.locator("a").bounding_box()
+        assert when["y"] + when["height"] <= who["y"] + 1
     requests = page.locator("section", has=page.get_by_role("heading", name=re.compile("Requests")))
     expect(requests).to_contain_text("Ben")
     expect(page.locator("section", has_text="Open polls")).to_contain_text("Vera")
@@ -421,7 +424,9 @@ def test_without_javascript_the_typed_lines_make_the_poll(browser, site):
 
 
 @pytest.mark.parametrize("width", ["desktop", "phone"])
-def test_a_polls_failed_write_back_is_on_the_overview_and_the_poll_with_retry(owner, site, width):
+def test_a_polls_failed_write_back_is_on_the_overview_and_the_poll_with_retry(
+    owner, site, width, tmp_path
+):
     page = owner(width)
     page.goto(site.url + "/dashboard")
     page.get_by_role("link", name="Board dinner").click()
@@ -432,6 +437,8 @@ def test_a_polls_failed_write_back_is_on_the_overview_and_the_poll_with_retry(ow
     expect(alert.get_by_role("button", name="Dismiss")).to_be_visible()
     no_sideways_scroll(page)
     assert serious(page) == []
+    label = "1280" if width == "desktop" else "390"
+    page.screenshot(path=str(tmp_path / f"poll-write-back-failed-{label}.png"))
 
 
 def test_dismissing_a_polls_failure_takes_it_off_the_overview(owner, site):
