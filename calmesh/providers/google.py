@@ -31,13 +31,11 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
-    Integration,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
 )
-from calmesh.providers.fields import OAUTH_BODY
 
 _WRITABLE_ROLES = {"owner", "writer"}
 # 403s that are Google's way of saying "slow down", not "access refused".
@@ -301,15 +299,4 @@ def _time(value: datetime | date, zone: ZoneInfo | None) -> dict[str, str]:
 
 # --- how it is offered --------------------------------------------------------
 
-GOOGLE = Integration(
-    kind="google",
-    label="Google Calendar",
-    provider=GoogleProvider,
-    summary="Start connecting Google Calendar (answers the consent URL)",
-    body=OAUTH_BODY,
-    mcp_help="Google Calendar",
-    consent=True,
-    interval_key="sync.interval_google",
-    settings_section="google",
-    expanded_here=False,
-)
+GOOGLE = oauth.consent_integration("google", "Google Calendar", GoogleProvider)

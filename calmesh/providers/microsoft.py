@@ -34,13 +34,11 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
-    Integration,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
 )
-from calmesh.providers.fields import OAUTH_BODY
 
 PAGE_SIZE = 200
 _PREFER = [("Prefer", f"odata.maxpagesize={PAGE_SIZE}"), ("Prefer", 'outlook.timezone="UTC"')]
@@ -290,15 +288,4 @@ def _time(value: datetime | date) -> dict[str, str]:
 
 # --- how it is offered --------------------------------------------------------
 
-MICROSOFT = Integration(
-    kind="microsoft",
-    label="Microsoft 365 / Outlook",
-    provider=MicrosoftProvider,
-    summary="Start connecting Microsoft 365 / Outlook (answers the consent URL)",
-    body=OAUTH_BODY,
-    mcp_help="Microsoft 365 / Outlook",
-    consent=True,
-    interval_key="sync.interval_microsoft",
-    settings_section="microsoft",
-    expanded_here=False,
-)
+MICROSOFT = oauth.consent_integration("microsoft", "Microsoft 365 / Outlook", MicrosoftProvider)

@@ -42,10 +42,12 @@ from calmesh.providers.base import (
     ChangeSet,
     ConnectionInfo,
     HttpSettings,
+    Integration,
     Provider,
     ProviderError,
     RemoteObject,
 )
+from calmesh.providers.fields import OAUTH_BODY
 
 SCOPES = {
     "google": "https://www.googleapis.com/auth/calendar",
@@ -317,6 +319,23 @@ class ApiProvider(Provider):
     @property
     def _base(self) -> str:
         return api_base(self.info)
+
+
+def consent_integration(kind: str, label: str, provider: type[ApiProvider]) -> Integration:
+    """How an OAuth calendar API is offered: connected by consent, synced from here
+    (its recurrences come expanded), its client under ``[kind]`` in the settings."""
+    return Integration(
+        kind=kind,
+        label=label,
+        provider=provider,
+        summary=f"Start connecting {label} (answers the consent URL)",
+        body=OAUTH_BODY,
+        mcp_help=label,
+        consent=True,
+        interval_key=f"sync.interval_{kind}",
+        settings_section=kind,
+        expanded_here=False,
+    )
 
 
 def api_base(info: ConnectionInfo) -> str:
