@@ -64,6 +64,16 @@ def serious(page: Page) -> list[str]:
     ]
 
 
+def answers(page: Page):
+    """Each option's group of answer buttons (its folded "who answered what" is a group too)."""
+    return page.get_by_role("group").filter(has=page.get_by_role("radio"))
+
+
+def shown_times(page: Page, text: str) -> int:
+    """How often the text is on screen (innerText leaves out what is not displayed)."""
+    return page.evaluate("t => document.body.innerText.split(t).length - 1", text)
+
+
 def new_context(browser: Browser, zone: str):
     context = browser.new_context(timezone_id=zone, viewport={"width": 1100, "height": 900})
     context.set_default_timeout(15_000)
@@ -94,7 +104,7 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     # The page learns the visitor's zone and shows the times in it.
     expect(page).to_have_url(re.compile(r"tz=America%2FNew_York"))
     expect(page.get_by_label("Time zone")).to_have_value("America/New_York")
-    choices = page.get_by_role("group")
+    choices = answers(page)
     expect(choices).to_have_count(3)
     # In the visitor's language (en-US): its dates, its 12-hour clock.
     expect(choices.nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 1:00 PM–2:00 PM")
@@ -134,7 +144,7 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     page.goto(edit_link)
     expect(page.get_by_role("heading", name="Change your vote")).to_be_visible()
     expect(page.get_by_label("Your name")).to_have_value("Vera Visitor")
-    choices = page.get_by_role("group")
+    choices = answers(page)
     expect(choices.nth(1).get_by_role("radio", name="If need be")).to_be_checked()
     choices.nth(1).locator("label", has_text="Yes").click()
     page.get_by_role("button", name="Save my changes").click()
@@ -248,23 +258,29 @@ def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_ro
     page.get_by_label("Your name").fill("Pia Phone")  # typed while the zone is being found
 
     expect(page).to_have_url(re.compile(r"tz=America%2FNew_York"))
-    choices = page.get_by_role("group")
+    choices = answers(page)
     expect(choices.nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 1:00 PM–2:00 PM")
     assert len(loads) == 1  # no reload in the detected zone
     zoned = [r for r in pieces if r.headers.get("hx-request") == "true"]
     assert len(zoned) == 1 and "Africa/Abidjan" not in zoned[0].response().text()
     expect(page.get_by_label("Your name")).to_have_value("Pia Phone")
 
-    # One option per row with its tally, not a table to scroll sideways.
+    # One list, each option once with its answer buttons and tally, not a sideways table.
     expect(page.locator("table.poll-grid")).to_be_hidden()
-    expect(page.locator(".poll-list > li")).to_have_count(3)
-    expect(page.locator(".poll-list > li").nth(0)).to_contain_text("1:00 PM–2:00 PM")
+    expect(choices).to_have_count(3)
+    assert shown_times(page, "Mon, Mar 10, 2031, 1:00 PM–2:00 PM") == 1
     choices.nth(0).locator("label", has_text="Yes").click()
     page.get_by_role("button", name="Save my vote").click()
     expect(page.get_by_role("status")).to_contain_text("Your vote is saved")
-    first = page.locator(".poll-list > li").nth(0)
-    expect(first.locator(".vote.yes")).to_have_text(re.compile("Pia Phone"))
+    assert shown_times(page, "Mon, Mar 10, 2031, 1:00 PM–2:00 PM") == 1
+    expect(choices.nth(0).get_by_role("radio", name="Yes")).to_be_checked()
     expect(choices.nth(0).locator(".tally .count.yes")).to_contain_text("1")
+    # Who answered what, folded under the option, opened from the keyboard.
+    who = choices.nth(0).locator("details")
+    expect(who.locator(".vote.yes")).to_be_hidden()
+    who.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(who.locator(".vote.yes")).to_have_text(re.compile("Pia Phone"))
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
     assert serious(page) == []
     page.screenshot(path=str(tmp_path / "poll-phone-list.png"), full_page=True)
@@ -272,6 +288,7 @@ def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_ro
     # Another zone chosen: again only the pieces, and the address follows.
     page.get_by_label("Time zone").select_option("Asia/Tokyo")
     expect(choices.nth(0)).to_have_accessible_name("Tue, Mar 11, 2031, 2:00 AM–3:00 AM")
+    expect(who.locator(".vote.yes")).to_be_visible()  # still unfolded
     expect(page).to_have_url(re.compile(r"tz=Asia%2FTokyo"))
     assert [r.method for r in loads] == ["GET", "POST", "GET"]  # the vote, its redirect
     href = page.get_by_role("link", name="Deutsch").get_attribute("href")
@@ -284,19 +301,21 @@ def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_ro
     expect(page).to_have_url(re.compile(r"clock=24"))
     assert len([r for r in loads if r.method == "GET"]) == 2
     assert serious(page) == []
+    # Wider, the grid as before and the form without the phone's extras.
+    page.set_viewport_size({"width": 1280, "height": 800})
+    expect(page.locator("table.poll-grid")).to_be_visible()
+    expect(who).to_be_hidden()
+    assert serious(page) == []
+    page.screenshot(path=str(tmp_path / "poll-wide.png"), full_page=True)
     context.close()
 
     # Without JavaScript: the poll's zone, and a button to show another.
     plain = browser.new_context(java_script_enabled=False, timezone_id="America/New_York")
     page = plain.new_page()
     page.goto(poll["url"])
-    expect(page.get_by_role("group").nth(0)).to_have_accessible_name(
-        "Mon, Mar 10, 2031, 6:00 PM–7:00 PM"
-    )
+    expect(answers(page).nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 6:00 PM–7:00 PM")
     page.get_by_label("Time zone").select_option("America/New_York")
     page.get_by_role("radio", name="24h").check()
     page.get_by_role("button", name="Show").click()
-    expect(page.get_by_role("group").nth(0)).to_have_accessible_name(
-        "Mon, Mar 10, 2031, 13:00–14:00"
-    )
+    expect(answers(page).nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 13:00–14:00")
     plain.close()

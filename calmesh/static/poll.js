@@ -14,12 +14,16 @@
     return form.getAttribute("action") + "?" + new URLSearchParams(new FormData(form)).toString();
   }
 
-  // What the participant entered in the page's forms: [name, value, checked] by id.
+  // What the participant entered in the page's forms, and which "who answered what"
+  // they unfolded: [id, value, checked] by id.
   function entered() {
     var kept = [];
     document.querySelectorAll(".poll input[id], .poll textarea[id]").forEach(function (field) {
       if (field.type === "hidden" || field.readOnly) return;
       kept.push([field.id, field.value, field.checked]);
+    });
+    document.querySelectorAll(".poll details[id]").forEach(function (fold) {
+      kept.push([fold.id, null, fold.open]);
     });
     return kept;
   }
@@ -28,7 +32,8 @@
     kept.forEach(function (item) {
       var field = document.getElementById(item[0]);
       if (!field) return;
-      if (field.type === "radio" || field.type === "checkbox") field.checked = item[2];
+      if (field.tagName === "DETAILS") field.open = item[2];
+      else if (field.type === "radio" || field.type === "checkbox") field.checked = item[2];
       else field.value = item[1];
     });
   }

@@ -330,18 +330,33 @@ def test_the_zoned_pieces_come_alone_for_the_script_without_the_zone_list(app, o
     assert len(pieces.data) < len(page.data) / 2
 
 
+def words(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", html))
+
+
 def test_each_option_is_a_row_with_its_tally_and_who_answered(app, owner):
     poll = create(owner)
     cast(app.test_client(), poll, "Vera", ["yes", "ifneedbe"])
     cast(app.test_client(), poll, "Walt", ["no"])
+    # While it takes votes, the phone's one list is the vote form: each option once,
+    # with its tally, its answer buttons and who answered what.
     body = text_of(app.test_client().get(f"/p/{poll.public_id}?tz=Europe/Berlin"))
-    rows = re.findall(r'<li class="poll-item[^"]*">(.*?)</ul>\s*</li>', body, re.S)
+    assert 'class="poll-list"' not in body and 'href="#poll-vote"' in body
+    rows = re.findall(r'<fieldset class="poll-choice">(.*?)</fieldset>', body, re.S)
     assert len(rows) == 3
-    first, second, third = (re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", r)) for r in rows)
-    assert "✓ yes 1 ~ if need be 0 ✗ no 1 ✓ yes Vera ✗ no Walt" in first
+    first, second, third = (words(r) for r in rows)
+    assert "✓ yes 1 ~ if need be 0 ✗ no 1 ✓ Yes ~ If need be ✗ No" in first
+    assert "Who answered what ✓ yes Vera ✗ no Walt" in first
     # Walt left the second and both the third untouched: "no answer", not "no".
     assert "if need be 1 · no answer 1 " in second and "no answer Walt" in second
-    assert "yes 0 ~ if need be 0 · no answer 2 · no answer Vera · no answer Walt" in third
+    assert "yes 0 ~ if need be 0 · no answer 2 " in third
+    assert "· no answer Vera · no answer Walt" in third
+    # Closed, the list stands alone under the results.
+    polls.close(poll)
+    body = text_of(app.test_client().get(f"/p/{poll.public_id}?tz=Europe/Berlin"))
+    rows = re.findall(r'<li class="poll-item[^"]*">(.*?)</ul>\s*</li>', body, re.S)
+    assert len(rows) == 3 and "poll-choice" not in body
+    assert "✓ yes 1 ~ if need be 0 ✗ no 1 ✓ yes Vera ✗ no Walt" in words(rows[0])
 
 
 def test_comments_from_the_page(app, owner):
