@@ -34,7 +34,7 @@ from calmesh.models.polls import VOTE_VALUES
 from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results, polls
 from calmesh.urls import links
-from calmesh.web.booker import is_web_url, zones
+from calmesh.web.booker import is_web_url
 from calmesh.web.public import public, render_page, throttle_public
 
 FRIENDLY = {
@@ -128,7 +128,6 @@ def _show(
         values=values or {},
         errors=errors or {},
         message=message,
-        zones=zones(),
         detect=poll.zone_mode == "participant" and "tz" not in request.values,
         is_web_url=is_web_url,
         clock=clock,

@@ -323,6 +323,12 @@ def test_the_zoned_pieces_come_alone_for_the_script_without_the_zone_list(app, o
     body = text_of(pieces)
     assert "<html" not in body and 'value="Africa/Abidjan"' not in body
     assert 'value="Africa/Abidjan"' in text_of(page)
+    # The booker's zone list: the common zones first, then grouped by region.
+    zone_list = text_of(page).split('id="poll-tz"')[1].split("</select>")[0]
+    assert re.search(
+        r'^ name="tz">\s*<optgroup label="[^"]+"><option value="America/Los_Angeles"', zone_list
+    )
+    assert '<optgroup label="Europe">' in zone_list
     for piece in ("poll-head", "poll-results", "poll-vote", "comments"):
         assert f'id="{piece}"' in body and f'id="{piece}"' in text_of(page)
     # In the asked zone, down to the vote form's hidden zone.
