@@ -21,14 +21,18 @@ ACTIONS = ("write", "delete")
 
 def queue(booking: Booking, action: str) -> None:
     """Queue writing (``write``) or removing (``delete``) ``booking``'s event."""
+    add(item(booking, action))
+
+
+def item(booking: Booking, action: str) -> Item:
+    """The outbox item :func:`queue` writes, for a caller that writes it together
+    with others in one insert."""
     assert action in ACTIONS, action
-    add(
-        Item(
-            KIND,
-            {"booking": booking.uid, "action": action},
-            booking.user_id,
-            f"booking:{booking.uid}:writeback",
-        )
+    return Item(
+        KIND,
+        {"booking": booking.uid, "action": action},
+        booking.user_id,
+        f"booking:{booking.uid}:writeback",
     )
 
 

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import peewee as pw
+from peewee import fn
 
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.hours import working_hours
@@ -21,7 +22,7 @@ from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by 
     QUESTION_TYPES,
     SETTINGS,
 )
-from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
+from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User, Webhook
 from calmesh.prepared import prepared
 from calmesh.schema import Invalid, iso
 from calmesh.services.calendars import blocked_timeline, busy_key
@@ -93,8 +94,13 @@ def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:
 
 
 def _with_owner_and_calendar() -> pw.ModelSelect:
+    """Pages with their owner, their calendar and ``owner_has_webhooks`` (whether
+    the owner has an active webhook: a booking then skips the webhook lookup)."""
+    hooks = Webhook.select(Webhook.id).where((Webhook.user == BookingPage.user) & Webhook.active)
     return (
-        BookingPage.select(BookingPage, User, UnifiedCalendar)
+        BookingPage.select(
+            BookingPage, User, UnifiedCalendar, fn.EXISTS(hooks).alias("owner_has_webhooks")
+        )
         .join(User)
         .switch(BookingPage)
         .join(UnifiedCalendar)
