@@ -276,6 +276,14 @@ def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_ro
     assert [r.method for r in loads] == ["GET", "POST", "GET"]  # the vote, its redirect
     href = page.get_by_role("link", name="Deutsch").get_attribute("href")
     assert "tz=Asia%2FTokyo" in href and "lang=de" in href
+    # The 24-hour clock chosen, with the keyboard: the times follow, the page stays.
+    page.get_by_role("radio", name="12h").focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("radio", name="24h")).to_be_checked()
+    expect(choices.nth(0)).to_have_accessible_name("Tue, Mar 11, 2031, 02:00–03:00")
+    expect(page).to_have_url(re.compile(r"clock=24"))
+    assert len([r for r in loads if r.method == "GET"]) == 2
+    assert serious(page) == []
     context.close()
 
     # Without JavaScript: the poll's zone, and a button to show another.
@@ -286,8 +294,9 @@ def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_ro
         "Mon, Mar 10, 2031, 6:00 PM–7:00 PM"
     )
     page.get_by_label("Time zone").select_option("America/New_York")
+    page.get_by_role("radio", name="24h").check()
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("group").nth(0)).to_have_accessible_name(
-        "Mon, Mar 10, 2031, 1:00 PM–2:00 PM"
+        "Mon, Mar 10, 2031, 13:00–14:00"
     )
     plain.close()

@@ -1,9 +1,9 @@
 // The public poll page. Everything works without this file; it adds the
-// participant's own time zone, on the first visit and when they choose another,
-// without loading the page again: the pieces that follow the zone (the heading,
-// the results, the vote and comment forms) are fetched in the new zone and
-// swapped by their ids. The zone form stays, and what the participant has
-// typed or ticked meanwhile is kept.
+// participant's own time zone on the first visit, and applies another zone or
+// clock (12h/24h) as soon as it is chosen, without loading the page again: the
+// pieces that follow them (the heading, the results, the vote and comment
+// forms) are fetched anew and swapped by their ids. The zone form stays, and
+// what the participant has typed or ticked meanwhile is kept.
 (function () {
   "use strict";
 
@@ -64,9 +64,10 @@
   document.addEventListener("DOMContentLoaded", function () {
     var form = document.querySelector("form.poll-zone");
     if (!form) return;
+    // The zone select or the 12h/24h choice.
+    form.addEventListener("change", function () { show(form); });
     var select = form.elements.namedItem("tz");
-    select.addEventListener("change", function () { show(form); });
-    if (!form.hasAttribute("data-poll-detect")) return;
+    if (!select || !form.hasAttribute("data-poll-detect")) return;
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     var known = Array.prototype.some.call(select.options, function (o) { return o.value === zone; });
     if (!zone || !known || select.value === zone) return;

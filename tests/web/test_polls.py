@@ -304,6 +304,11 @@ def test_the_page_shows_options_in_the_chosen_zone_unless_locked(app, owner):
     Poll.update(zone_mode="locked").execute()
     locked = text_of(client.get(f"/p/{poll.public_id}?tz=America/New_York&clock=24"))
     assert "19:00–21:00" in locked and "the poll's zone" in locked
+    # A locked zone still lets the participant pick the clock.
+    assert 'name="tz"' not in locked.split('id="poll-results"')[0]
+    assert 'id="poll-clock-24" name="clock" value="24" checked' in locked
+    twelve = text_of(client.get(f"/p/{poll.public_id}?clock=12"))
+    assert "7:00 PM–9:00 PM" in twelve and 'value="12" checked' in twelve
 
 
 def test_the_zoned_pieces_come_alone_for_the_script_without_the_zone_list(app, owner):
