@@ -182,6 +182,20 @@ def test_vote_edit_through_the_link_then_the_owner_decides_from_the_heat_map(
     assert decided["decided_option_id"] == poll["options"][0]["id"]
     public = httpx.get(poll["url"]).text
     assert "It is decided:" in public and "vera@example.net" not in public
+    # The participant's page once decided: add to calendar, the decided column readable.
+    visitor = new_context(browser, "America/New_York")
+    page = visitor.new_page()
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(poll["url"])
+    added = page.get_by_role("group", name="Add to calendar")
+    expect(added.get_by_role("link")).to_have_count(4)
+    ics = page.request.get(
+        server.url + added.get_by_role("link", name="Download .ics").get_attribute("href")
+    )
+    assert ics.ok and "Quarterly planning" in ics.text()
+    expect(page.locator("th.opt.decided")).to_contain_text("Decided")
+    assert serious(page) == []
+    visitor.close()
 
 
 def test_a_participant_votes_with_the_keyboard_alone(browser, server, api):

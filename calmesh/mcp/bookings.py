@@ -167,9 +167,11 @@ def _fields(prefix: str) -> list[str]:
     return [prefix + f for f in BOOKING_TEXT]
 
 
-async def one(api: Api, data: dict[str, Any]) -> dict[str, Any]:
-    """One booking as the API answered it, with its times in the owner's zone."""
-    return with_times(data, await api.zone())
+async def answered(api: Api, head: str, data: dict[str, Any]) -> CallToolResult:
+    """One booking as the API answered it, with its times in the owner's zone, under
+    ``head``."""
+    data = with_times(data, await api.zone())
+    return result(f"{head}:\n" + booking_line(data), data, BOOKING_TEXT)
 
 
 @tool(
@@ -303,8 +305,7 @@ async def get_booking(api: Api, booking_id: BookingId) -> CallToolResult:
     `attendee` (name, e-mail, IANA zone), `notes`, `answers` to the page's questions,
     `location`, and the `reason` of the last change. Use it to check the details before
     rescheduling or cancelling."""
-    data = await one(api, await api.get(f"/bookings/{seg(booking_id)}"))
-    return result("Booking:\n" + booking_line(data), data, BOOKING_TEXT)
+    return await answered(api, "Booking", await api.get(f"/bookings/{seg(booking_id)}"))
 
 
 @tool(
@@ -345,8 +346,8 @@ async def create_booking(
         "answers": answers,
     }
     key = idempotency_key or f"mcp-{secrets.token_urlsafe(16)}"
-    data = await one(api, await _book_once(api, page_path(booking_page, "book"), body, key))
-    return result(f"Booked ({data['status']}):\n" + booking_line(data), data, BOOKING_TEXT)
+    data = await _book_once(api, page_path(booking_page, "book"), body, key)
+    return await answered(api, f"Booked ({data['status']})", data)
 
 
 async def _book_once(api: Api, path: str, body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -373,10 +374,11 @@ async def cancel_booking(api: Api, booking_id: BookingId, reason: Reason = "") -
     """Cancel a booking, optionally with a reason: it is removed from the calendar and
     the attendee is e-mailed a cancellation. Cannot be undone. The result is the
     booking, now `cancelled`."""
-    data = await one(
-        api, await api.patch(f"/bookings/{seg(booking_id)}/cancel", {"reason": reason})
+    return await answered(
+        api,
+        "Cancelled",
+        await api.patch(f"/bookings/{seg(booking_id)}/cancel", {"reason": reason}),
     )
-    return result("Cancelled:\n" + booking_line(data), data, BOOKING_TEXT)
 
 
 @tool(
@@ -399,13 +401,13 @@ async def reschedule_booking(
     The new time must be free under the page's rules (check calmesh_get_slots first);
     otherwise it is refused and the booking stays as it was. The calendar event is
     updated and the attendee notified. The result is the booking with its new times."""
-    data = await one(
+    return await answered(
         api,
+        "Rescheduled",
         await api.post(
             f"/bookings/{seg(booking_id)}/reschedule", {"start": start, "reason": reason}
         ),
     )
-    return result("Rescheduled:\n" + booking_line(data), data, BOOKING_TEXT)
 
 
 @tool(
@@ -420,8 +422,7 @@ async def confirm_booking(api: Api, booking_id: BookingId) -> CallToolResult:
     """Confirm a booking that awaits the owner's approval (status `pending`, Cal.com's
     unconfirmed, on pages that require confirmation): it becomes `accepted` and the
     attendee is told. Other states are refused. The result is the booking."""
-    data = await one(api, await api.post(f"/bookings/{seg(booking_id)}/confirm"))
-    return result("Confirmed:\n" + booking_line(data), data, BOOKING_TEXT)
+    return await answered(api, "Confirmed", await api.post(f"/bookings/{seg(booking_id)}/confirm"))
 
 
 @tool(
@@ -437,10 +438,9 @@ async def decline_booking(api: Api, booking_id: BookingId, reason: Reason = "") 
     """Decline a booking that awaits the owner's approval (status `pending`): it
     becomes `declined`, its time is free again and the attendee is told, with the
     reason if given. Other states are refused. The result is the booking."""
-    data = await one(
-        api, await api.post(f"/bookings/{seg(booking_id)}/decline", {"reason": reason})
+    return await answered(
+        api, "Declined", await api.post(f"/bookings/{seg(booking_id)}/decline", {"reason": reason})
     )
-    return result("Declined:\n" + booking_line(data), data, BOOKING_TEXT)
 
 
 TOOLS = (

@@ -167,12 +167,7 @@ async def get_events(
     exclusive), `busy` (false for events marked free), `status`, the `source_id` it
     came from, and `booking_id` when it is a CalMesh booking. Use
     calmesh_check_availability instead to learn when the owner is free."""
-    data = await api.get(
-        f"/calendars/{seg(calendar)}/events",
-        start=await at(api, start),
-        end=await at(api, end, end=True),
-        tz=timezone,
-    )
+    data = await _in_window(api, calendar, "events", start, end, timezone)
     lines = [_event_line(e) for e in data["data"]]
     head = f"{len(lines)} event(s) in {calendar!r} (times in {data['timezone']})"
     return result(head + (":\n" + "\n".join(lines) if lines else "."), data, EVENT_TEXT)
@@ -211,13 +206,8 @@ async def check_availability(
         raise bad_arguments("give either date, or start and end, not both", "date")
     if date is None and (start is None or end is None):
         raise bad_arguments("is required without start and end", "date")
-    data = await api.get(
-        f"/calendars/{seg(calendar)}/availability",
-        date=date,
-        start=await at(api, start),
-        end=await at(api, end, end=True),
-        tz=timezone,
-        duration=duration,
+    data = await _in_window(
+        api, calendar, "availability", start, end, timezone, date=date, duration=duration
     )
     busy = [_range_line(b) for b in data["busy"]]
     free = [_range_line(f) for f in data["free"]]
@@ -248,12 +238,7 @@ async def find_conflicts(
 
     Each conflict in `data` has the two events `a` and `b` (as calmesh_get_events shows
     events) and the `overlap` range. An empty list means no double-booking."""
-    data = await api.get(
-        f"/calendars/{seg(calendar)}/conflicts",
-        start=await at(api, start),
-        end=await at(api, end, end=True),
-        tz=timezone,
-    )
+    data = await _in_window(api, calendar, "conflicts", start, end, timezone)
     lines = [
         f"- {untrusted(c['a']['summary'] or '(no title)')} ({_origin(c['a'])}) overlaps "
         f"{untrusted(c['b']['summary'] or '(no title)')} ({_origin(c['b'])}) from "
@@ -470,6 +455,26 @@ def _changes(
         body = {"write_calendar_id": write_calendar_id or None}
         steps.append(("choose where bookings go", "PATCH", "", body))
     return steps
+
+
+async def _in_window(
+    api: Api,
+    calendar: str,
+    what: str,
+    start: str | None,
+    end: str | None,
+    timezone: str | None,
+    **params: Any,
+) -> dict[str, Any]:
+    """GET the calendar's ``what`` (events, availability, conflicts) in a window; a
+    date alone as the end includes that day."""
+    return await api.get(
+        f"/calendars/{seg(calendar)}/{what}",
+        **params,
+        start=await at(api, start),
+        end=await at(api, end, end=True),
+        tz=timezone,
+    )
 
 
 def _source_step(new: NewSource) -> str:

@@ -8,6 +8,7 @@ checked for the fields its body requires.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from mcp_types import CallToolResult
@@ -19,6 +20,7 @@ from calmesh.mcp.common import (
     ConnectionId,
     Cursor,
     Limit,
+    ToolFunction,
     bad_arguments,
     more,
     result,
@@ -46,6 +48,26 @@ def _help(kinds: list[str]) -> str:
 def _names(kinds: list[str]) -> str:
     labels = [registry.INTEGRATIONS[kind].label for kind in kinds]
     return ", ".join(labels[:-1]) + " or " + labels[-1] if len(labels) > 1 else labels[0]
+
+
+def _kind(kinds: list[str]) -> Any:
+    """The ``provider`` parameter of a connect tool: one of ``kinds``, each described."""
+    return Annotated[Literal[tuple(kinds)], Field(description=_help(kinds))]
+
+
+ConsentKind = _kind(CONSENT_KINDS)
+CredentialKind = _kind(CREDENTIAL_KINDS)
+
+
+def connect_tool(name: str, kinds: list[str]) -> Callable[[ToolFunction], ToolFunction]:
+    """``@tool`` for a tool that connects one of ``kinds``."""
+    return tool(
+        name,
+        f"Connect {_names(kinds)}",
+        "full",
+        calls=[f"POST /connections/{kind}" for kind in kinds],
+        open_world=True,
+    )
 
 
 Name = Annotated[
@@ -105,19 +127,10 @@ async def check_connection_status(api: Api, connection_id: ConnectionId) -> Call
     return result("Connection:\n" + connection_line(data), data)
 
 
-@tool(
-    "calmesh_start_oauth_connection",
-    f"Connect {_names(CONSENT_KINDS)}",
-    "full",
-    calls=[f"POST /connections/{kind}" for kind in CONSENT_KINDS],
-    open_world=True,
-)
+@connect_tool("calmesh_start_oauth_connection", CONSENT_KINDS)
 async def start_oauth_connection(
     api: Api,
-    provider: Annotated[
-        Literal[tuple(CONSENT_KINDS)],
-        Field(description=_help(CONSENT_KINDS)),
-    ],
+    provider: ConsentKind,
     name: Name,
 ) -> CallToolResult:
     """Start connecting a calendar account that is connected by consent (the
@@ -135,19 +148,10 @@ async def start_oauth_connection(
     return result(summary, data)
 
 
-@tool(
-    "calmesh_start_credential_connection",
-    f"Connect {_names(CREDENTIAL_KINDS)}",
-    "full",
-    calls=[f"POST /connections/{kind}" for kind in CREDENTIAL_KINDS],
-    open_world=True,
-)
+@connect_tool("calmesh_start_credential_connection", CREDENTIAL_KINDS)
 async def start_credential_connection(
     api: Api,
-    provider: Annotated[
-        Literal[tuple(CREDENTIAL_KINDS)],
-        Field(description=_help(CREDENTIAL_KINDS)),
-    ],
+    provider: CredentialKind,
     name: Name,
     url: Annotated[
         str | None,

@@ -9,7 +9,7 @@ import peewee as pw
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 from calmesh.models.calendars import UnifiedCalendar
 from calmesh.models.connections import RemoteCalendar
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 
 POLL_STATUSES = ("open", "closed")
 # participant: times shown in each participant's zone; locked: everyone sees the
@@ -23,7 +23,7 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-class Poll(BaseModel):
+class Poll(Owned, BaseModel):
     public_id = pw.CharField(max_length=24, unique=True, default=new_public_id)
     user = pw.ForeignKeyField(User, backref="polls", on_delete="CASCADE")  # the owner
     title = pw.CharField(max_length=200)
@@ -52,10 +52,6 @@ class Poll(BaseModel):
     dismissed_failure = pw.BigIntegerField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 class PollOption(BaseModel):

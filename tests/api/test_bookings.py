@@ -106,7 +106,7 @@ def test_outbox_delivers_mail_to_the_log_without_smtp(app, page, stranger):
     from calmesh.models.mail import MailMessage
 
     book(stranger, next_weekday_at(10))
-    process_due()
+    process_due(app)
     mails = list(MailMessage.select().order_by(MailMessage.id))
     assert {m.to_address for m in mails} == {"vera@example.net", "alice@example.org"}
     visitor = next(m for m in mails if m.to_address == "vera@example.net")
@@ -120,7 +120,7 @@ def test_links_use_the_configured_public_url(app, page, stranger):
     assert body["manage_url"].startswith("https://cal.example.org/b/")
     from calmesh.models.mail import MailMessage
 
-    process_due()
+    process_due(app)
     visitor = MailMessage.get(MailMessage.to_address == "vera@example.net")
     assert "https://cal.example.org/b/" in visitor.body
 
@@ -137,6 +137,6 @@ def test_a_booking_made_outside_any_request_still_gets_its_links(app, page):
         answers={"topic": "from a job"},
     )
     assert created.status == "accepted"
-    process_due()  # rendered at delivery, in the scheduler: no request there either
+    process_due(app)  # rendered at delivery, in the scheduler: no request there either
     mail = MailMessage.get(MailMessage.to_address == "script@example.net")
     assert "/b/" + created.uid in mail.body

@@ -10,6 +10,7 @@ and streamable HTTP, test_agent_stories.py) run ``python -m calmesh mcp`` instea
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -87,3 +88,9 @@ def tools(instance_url) -> Callable[..., AbstractAsyncContextManager[Tools]]:
             yield Tools(client)
 
     return session
+
+
+def plain_env(**extra: str) -> dict[str, str]:
+    """This environment without CalMesh's variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALMESH_")}
+    return {**env, **extra}

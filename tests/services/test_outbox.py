@@ -126,8 +126,8 @@ def test_a_crashed_workers_item_is_free_again_after_the_short_lease(app, probe):
 
     later = now + outbox.LEASE + timedelta(seconds=1)
     assert outbox.due_items(now=later) == [first.id]
-    process_due(now=later)
-    process_due(now=later)
+    process_due(app, now=later)
+    process_due(app, now=later)
     runs, _ = probe
     assert [name for name, _, _ in runs] == ["first", "second"]
 
@@ -170,7 +170,7 @@ def test_retries_go_on_for_a_day_with_capped_back_off_then_fail(app, probe):
     now = utcnow()
     waits = []
     while OutboxItem.get_by_id(item.id).status == "pending":
-        process_due(now=now)
+        process_due(app, now=now)
         row = OutboxItem.get_by_id(item.id)
         if row.status == "pending":
             waits.append((row.next_attempt_at - now).total_seconds())
@@ -192,14 +192,14 @@ def test_a_receiver_back_after_twenty_hours_gets_everything_in_order(app, probe)
     now = utcnow()
     end = now + timedelta(hours=20)
     while now < end:
-        process_due(now=now)
+        process_due(app, now=now)
         now += timedelta(minutes=30)
     assert {name for name, _, _ in runs} == {"created"}, "the later ones wait behind the first"
     runs.clear()
     behaviour["raise"] = None  # back up
     for _ in range(3):
         now += timedelta(hours=1)
-        process_due(now=now)
+        process_due(app, now=now)
     assert [name for name, _, _ in runs] == ["created", "rescheduled", "cancelled"]
 
 
@@ -209,7 +209,7 @@ def test_what_this_host_cannot_decrypt_is_never_given_up(app, probe):
     item = queue("locked")
     now = utcnow()
     for _ in range(60):
-        process_due(now=now)
+        process_due(app, now=now)
         now = OutboxItem.get_by_id(item.id).next_attempt_at
     row = OutboxItem.get_by_id(item.id)
     assert now - utcnow() > timedelta(hours=48)
@@ -223,9 +223,9 @@ def test_a_retried_mail_keeps_its_message_id(app, smtp_server, monkeypatch):
     configure(monkeypatch, app, smtp_server.settings())
     mail.queue(Mail(to="vera@example.net", subject="Confirmed", body="Hi"))
     smtp_server.data_reply = "451 4.3.0 try again later"
-    process_due()
+    process_due(app)
     smtp_server.data_reply = None
-    process_due(now=utcnow() + timedelta(minutes=1))
+    process_due(app, now=utcnow() + timedelta(minutes=1))
 
     (received,) = smtp_server.messages
     stable = received.message["Message-ID"]
@@ -239,9 +239,9 @@ def test_a_retried_booking_mail_keeps_its_message_id(app, alice, smtp_server, mo
     configure(monkeypatch, app, smtp_server.settings())
     book(make_page(alice), 0)
     smtp_server.data_reply = "451 4.3.0 try again later"
-    process_due()
+    process_due(app)
     smtp_server.data_reply = None
-    process_due(now=utcnow() + timedelta(minutes=1))
+    process_due(app, now=utcnow() + timedelta(minutes=1))
 
     ids = [m.message_id for m in MailMessage.select().order_by(MailMessage.id)]
     assert len(ids) == 4 and len(set(ids)) == 2  # two mails, each tried twice

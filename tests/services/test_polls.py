@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from flask import current_app
 
 from calmesh.auth import signing
 from calmesh.effects import poll_writeback
@@ -188,7 +189,7 @@ def test_deciding_without_a_calendar_writes_nothing_back(ctx, alice):
     OutboxItem.delete().execute()
     polls.decide(poll, PollOption.of(poll).first().id)
     assert [i.kind for i in OutboxItem.select()] == []  # Otto gave no address
-    context = jobs_outbox.context()
+    context = jobs_outbox.context(current_app)
     poll_writeback.deliver({"poll": poll.public_id}, context)  # nothing to do, and no error
     poll_writeback.deliver({"poll": "gone"}, context)
 
