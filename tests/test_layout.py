@@ -51,7 +51,6 @@ NOT_YET = {
     # Side effects became a package of their own (issue 12.1); the outbox
     # lanes and the sync jobs are tested today in tests/services/test_outbox.py
     # and tests/services/test_sync.py.
-    "calmesh/services/events.py",
     "calmesh/jobs/sync.py",
     # Tested through the pages and the API that use them; tests of their own
     # are owed.
@@ -84,10 +83,8 @@ NOT_YET = {
 # helpers who add their mirrored tests: each entry names who owes them. Not a
 # place for new modules either; the test below fails once one is tested.
 OWED = {
-    "calmesh/effects/webhook.py": "effects",
     "calmesh/services/write_backs.py": "ownera",
     "calmesh/web/owner_time.py": "ownera",
-    "calmesh/effects/visitor_mail.py": "visitors (rendered in tests/test_i18n.py)",
     "calmesh/services/overview.py": "ownerb (tests/web/test_overview.py)",
 }
 
