@@ -51,7 +51,6 @@ NOT_YET = {
     # Side effects became a package of their own (issue 12.1); the outbox
     # lanes and the sync jobs are tested today in tests/services/test_outbox.py
     # and tests/services/test_sync.py.
-    "calmesh/jobs/sync.py",
     # Tested through the pages and the API that use them; tests of their own
     # are owed.
     "calmesh/models/bookings.py",
