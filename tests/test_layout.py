@@ -45,7 +45,6 @@ NOT_YET = {
     "calmesh/mcp/connections.py",
     "calmesh/mcp/polls.py",
     "calmesh/mcp/server.py",
-    "calmesh/web/public.py",
     # Providers become self-contained integrations with one contract suite
     # (issue 12.4); tests/providers/ is being moved then.
     # Side effects became a package of their own (issue 12.1); the outbox
