@@ -61,7 +61,6 @@ NOT_YET = {
     "calmesh/models/system.py",
     "calmesh/models/users.py",
     "calmesh/models/webhooks.py",
-    "calmesh/services/calendars.py",
     "calmesh/web/__init__.py",
     "calmesh/api/__init__.py",
     "calmesh/mcp/__init__.py",
