@@ -164,7 +164,9 @@ def main() -> None:
             page = booking_pages.create(user, {
                 "slug": "bench", "title": "Bench", "calendar": "work", "timezone": "UTC",
                 "duration": 30, "min_notice": 0, "weekly_hours": EVERY_DAY})  # fmt: skip
-            _, receiver.secret = webhook_service.create(user, receiver.url, ["booking.created"])
+            _, receiver.secret = webhook_service.create(
+                user, receiver.url, ["booking.created"], settings=app.config["CALMESH"]
+            )
 
             items = 4 * args.bookings
             first, ratios = 0, []

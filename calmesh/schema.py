@@ -11,7 +11,7 @@ cannot drift from the code. The CLI and the HTML forms use them too.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -425,35 +425,28 @@ class Object(Field):
             for key in value
             if key not in self.fields
         ]
+        return self._parse_fields(value, prefix, "parse", problems)
+
+    def parse_query(self, args: dict[str, str]) -> dict[str, Any]:
+        """Query-string parameters: text converted by each field; unknown ones ignored."""
+        return self._parse_fields(args, "", "parse_text", [])
+
+    def _parse_fields(
+        self, given: Mapping[str, Any], prefix: str, how: str, problems: list[dict[str, str]]
+    ) -> dict[str, Any]:
+        """Each declared field of ``given`` parsed by its ``how`` method (``parse`` or
+        ``parse_text``), defaults filled in; every problem (after those already found)
+        raised at once."""
         out: dict[str, Any] = {}
         for key, field in self.fields.items():
-            if key not in value:
+            if key not in given:
                 if key in self.required_keys:
                     problems.append({"field": prefix + key, "message": "is required"})
                 elif field.default is not MISSING:
                     out[key] = field.default() if callable(field.default) else field.default
                 continue
             try:
-                out[key] = field.parse(value[key], prefix + key)
-            except Invalid as exc:
-                problems.extend(exc.details)
-        if problems:
-            raise Invalid(problems)
-        return out
-
-    def parse_query(self, args: dict[str, str]) -> dict[str, Any]:
-        """Query-string parameters: text converted by each field; unknown ones ignored."""
-        out: dict[str, Any] = {}
-        problems = []
-        for key, field in self.fields.items():
-            if key not in args:
-                if key in self.required_keys:
-                    problems.append({"field": key, "message": "is required"})
-                elif field.default is not MISSING:
-                    out[key] = field.default() if callable(field.default) else field.default
-                continue
-            try:
-                out[key] = field.parse_text(args[key], key)
+                out[key] = getattr(field, how)(given[key], prefix + key)
             except Invalid as exc:
                 problems.extend(exc.details)
         if problems:

@@ -3,16 +3,14 @@ and 390×844: the list's tabs and search, a booking in full, confirming from
 the list; axe finds no serious or critical problem, and on a phone every
 action is on screen without scrolling sideways.
 
-Set CALMESH_SCREENSHOTS to a folder to keep the screenshots there (the ones in
-docs/screenshots/ were made so); otherwise they go to the test's tmp_path.
+Screenshots go to docs/screenshots/ when CALMESH_SCREENSHOTS=1, else to the
+test's temporary folder (as in tests/test_browser_owner.py).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import UTC, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -22,6 +20,7 @@ from playwright.sync_api import Page, expect
 from calmesh.services.booking_pages import DAYS
 from tests.conftest import start_server, stop_server
 from tests.test_browser_booking import serious
+from tests.test_browser_owner import shots
 
 pytestmark = [
     pytest.mark.slow,
@@ -124,12 +123,6 @@ def site(tmp_path_factory):
         yield server, uids
     finally:
         stop_server(server)
-
-
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("CALMESH_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def signed_in(browser, server, width: int, height: int) -> Page:

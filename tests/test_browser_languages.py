@@ -143,3 +143,59 @@ def test_on_a_phone_a_tapped_day_scrolls_to_its_times(browser, site):
         expect(page.locator(".times .slot").first).to_be_in_viewport()
     finally:
         context.close()
+
+
+def test_the_zone_hint_writes_a_12_hour_time_as_the_language_does(browser, site):
+    context, page = visit(browser, "es-ES", "Europe/Madrid", 390, 844)
+    try:
+        page.goto(f"{site.page_url}?date={a_day(9)}&tz=Europe/Madrid&clock=12")
+        hint = page.locator("#booker-tz-hint")
+        # "UTC+01:00, ahora son las 2:15 p. m. Escribe…": the language's own "p. m.",
+        # spaced as on the slots, and the sentence ends once.
+        expect(hint).to_have_text(re.compile(r"ahora son las \d{1,2}:\d\d\s[ap]\.\s?m\. Escribe"))
+        expect(page.locator(".times .slot").first).to_have_text(
+            re.compile(r"\d:\d\d\s[ap]\.\s?m\.")
+        )
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("locale, zone", [("de-DE", "Europe/Berlin"), ("fr-FR", "Europe/Paris")])
+def test_keyboard_alone_books_cancels_and_books_again_in_the_language_and_clock(
+    browser, site, locale, zone
+):
+    """12 hours chosen where the language reads 24: kept from the first page to the
+    one after cancelling, with the keyboard alone on a phone."""
+    lang = locale[:2]
+    twelve_hours = re.compile(r"\d:\d\d\s?(AM|PM)", re.I)
+    context, page = visit(browser, locale, zone, 390, 844)
+    try:
+        page.goto(f"{site.page_url}?date={a_day(12)}&tz={zone}&clock=12")
+        expect(page.locator(".times .slot").first).to_have_text(twelve_hours)
+        page.wait_for_load_state("networkidle")
+        tab_to(page, ".times .slot")
+        page.keyboard.press("Enter")
+        expect(page.locator("#form-title")).to_be_focused()
+        page.keyboard.press("Tab")
+        page.keyboard.type("Kai Tasten")
+        page.keyboard.press("Tab")
+        page.keyboard.type(f"kai-{lang}@example.org")
+        page.keyboard.press("Tab")
+        page.keyboard.type("Acme")
+        page.keyboard.press("Enter")
+
+        expect(page.locator(".confirmation .when")).to_have_text(twelve_hours)
+        tab_to(page, "a.cancel-link")
+        page.keyboard.press("Enter")
+        expect(page.locator(".manage .when")).to_have_text(twelve_hours)
+        tab_to(page, "button.danger")
+        page.keyboard.press("Enter")
+        expect(page.locator("a.book-again")).to_be_visible()
+        expect(page.locator(".manage .when")).to_have_text(twelve_hours)
+        assert serious(page) == []
+        tab_to(page, "a.book-again")
+        page.keyboard.press("Enter")
+        expect(page.locator(".times .slot").first).to_have_text(twelve_hours)
+        expect(page.locator("html")).to_have_attribute("lang", lang)
+    finally:
+        context.close()

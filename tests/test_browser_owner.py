@@ -55,7 +55,8 @@ def seed(tmp_path: Path, url: str) -> None:
     """A calendar with two sources, overlapping events, an all-day event, a booking
     page with weekday hours and two bookings this week, in the server's database."""
     from calmesh import db
-    from calmesh.models import Booking, BookingPage, PollOption, User
+    from calmesh.effects import poll_writeback
+    from calmesh.models import Booking, BookingPage, OutboxItem, Poll, PollOption, User
     from calmesh.services import calendars, polls
     from tests.factories import add_event, make_connection
 
@@ -95,6 +96,21 @@ def seed(tmp_path: Path, url: str) -> None:
             ]
             polls.vote(poll, name, f"{name.lower()}@example.net", votes)
         polls.comment(poll, "Vera", "Thursday works better for me, if that helps.")
+        # Decided polls whose event could not be written (as the outbox leaves them).
+        for title in ("Board dinner", "Board lunch"):
+            decided = polls.create(olivia, polls.NEW_POLL.parse({**POLL, "title": title}))
+            first_option = PollOption.of(decided).first().id
+            Poll.update(status="closed", decided_option_id=first_option).where(
+                Poll.id == decided.id
+            ).execute()
+            OutboxItem.create(
+                user=olivia,
+                kind=poll_writeback.KIND,
+                payload={"poll": decided.public_id},
+                ordering_key=poll_writeback.ordering_key(decided.public_id),
+                status="failed",
+                last_error="the calendar server refused the event (403)",
+            )
         broken = make_connection(olivia, name="Google")
         broken.status, broken.last_error = "auth_required", "The token was revoked: sign in again."
         broken.save()
@@ -230,10 +246,15 @@ def test_the_overview_of_a_set_up_owner_is_their_home(owner, site, width, tmp_pa
     expect(page.get_by_role("heading", name="Set up CalMesh")).to_have_count(0)
     today = page.locator("section", has=page.get_by_role("heading", name=re.compile("^Today")))
     expect(today).to_contain_text("Carla")
+    for item in today.locator(".agenda-item").all():  # each time above its booking
+        when, who = item.locator("time").bounding_box(), item.locator("a").bounding_box()
+        assert when["y"] + when["height"] <= who["y"] + 1
     requests = page.locator("section", has=page.get_by_role("heading", name=re.compile("Requests")))
     expect(requests).to_contain_text("Ben")
     expect(page.locator("section", has_text="Open polls")).to_contain_text("Vera")
-    expect(page.locator("section", has_text="Needs your attention")).to_contain_text("Google")
+    attention = page.locator("section", has_text="Needs your attention")
+    expect(attention).to_contain_text("Google")
+    expect(attention).to_contain_text("Decided poll not written to your calendar: Board dinner")
     no_sideways_scroll(page)
     assert serious(page) == []
     label = "1280" if width == "desktop" else "390"
@@ -397,3 +418,84 @@ def test_without_javascript_the_typed_lines_make_the_poll(browser, site):
         expect(page.locator("table.poll-grid th.opt")).to_have_count(2)
     finally:
         context.close()
+
+
+# --- a decided poll's failed write-back ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_a_polls_failed_write_back_is_on_the_overview_and_the_poll_with_retry(
+    owner, site, width, tmp_path
+):
+    page = owner(width)
+    page.goto(site.url + "/dashboard")
+    page.get_by_role("link", name="Board dinner").click()
+    alert = page.locator("#write-back-failed")
+    expect(alert).to_contain_text("Not in your calendar.")
+    expect(alert).to_contain_text("refused the event (403)")
+    expect(alert.get_by_role("button", name="Retry")).to_be_visible()
+    expect(alert.get_by_role("button", name="Dismiss")).to_be_visible()
+    no_sideways_scroll(page)
+    assert serious(page) == []
+    label = "1280" if width == "desktop" else "390"
+    page.screenshot(path=str(tmp_path / f"poll-write-back-failed-{label}.png"))
+
+
+def test_dismissing_a_polls_failure_takes_it_off_the_overview(owner, site):
+    page = owner("desktop")
+    page.goto(site.url + "/polls")
+    page.get_by_role("link", name="Board lunch").click()
+    page.locator("#write-back-failed").get_by_role("button", name="Dismiss").click()
+    expect(page.get_by_role("status").first).to_contain_text("Failure dismissed.")
+    expect(page.locator("#write-back-failed")).to_have_count(0)
+    expect(page.locator("#write-back")).to_contain_text("(dismissed)")
+    page.goto(site.url + "/dashboard")
+    expect(page.get_by_role("link", name="Board lunch")).to_have_count(0)
+
+
+# --- every owner page, at both widths ----------------------------------------------------------
+
+OWNER_PAGES = (
+    "/dashboard",
+    "/connections",
+    "/calendars",
+    "/calendars/work",
+    "/booking-pages",
+    "/booking-pages/new",
+    "/booking-pages/intro-call",
+    "/bookings",
+    "/bookings?tab=unconfirmed",
+    "/bookings?tab=past",
+    "/bookings?tab=cancelled",
+    "/polls",
+    "/polls/new",
+    "/webhooks",
+    "/mail",
+    "/api-keys",
+    "/profile",
+)
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_every_owner_page_passes_axe_fits_the_width_and_logs_no_error(owner, site, width):
+    page = owner(width)
+    errors: list[str] = []
+    page.on(
+        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.goto(site.url + "/polls")
+    poll = page.get_by_role("link", name="Team offsite").get_attribute("href")
+    page.goto(site.url + "/bookings")
+    booking = page.locator("a[href^='/bookings/']").first.get_attribute("href")
+    found = {}
+    for path in (*OWNER_PAGES, poll, f"{poll}/edit", booking):
+        answer = page.goto(site.url + path)
+        assert answer is not None and answer.status == 200, path
+        page.wait_for_load_state("networkidle")
+        found[path] = serious(page)
+        width_now = page.evaluate("document.documentElement.scrollWidth")
+        if width_now > page.viewport_size["width"]:
+            found[path].append(f"scrolls sideways: {width_now}px")
+    assert {path: problems for path, problems in found.items() if problems} == {}
+    assert errors == []

@@ -101,19 +101,3 @@ def test_broken_toml_is_refused_clearly(tmp_path):
     path.write_text("[server\nport = ")
     with pytest.raises(config.ConfigError, match="not valid TOML"):
         config.load(environ={"CALMESH_CONFIG": str(path)})
-
-
-def test_secret_key_is_generated_once_and_kept(tmp_path):
-    from tests.conftest import make_app
-
-    first = make_app(tmp_path)
-    second = make_app(tmp_path)
-    key_file = tmp_path / "data" / "secret_key"
-    assert key_file.exists()
-    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
-    secret = key_file.read_text().strip()
-    assert len(secret) == 64
-    assert first.extensions["calmesh.keys"].secret == secret
-    assert second.extensions["calmesh.keys"].secret == secret
-    # Cookies are signed with a key derived from it, never with the secret itself.
-    assert first.secret_key == second.secret_key != secret.encode()

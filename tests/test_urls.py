@@ -9,6 +9,7 @@ origin the owner set the instance up on.
 from __future__ import annotations
 
 import pytest
+from flask import current_app
 
 from calmesh.auth import setup as first_run
 from calmesh.jobs.outbox import process_due
@@ -61,7 +62,7 @@ def evil_client(app):
 
 
 def mails_to(address: str) -> list[str]:
-    process_due()
+    process_due(current_app)
     return [m.body for m in MailMessage.select().where(MailMessage.to_address == address)]
 
 

@@ -129,15 +129,7 @@ def list_connections(query):
 
 def _create(kind: str, body: dict) -> dict:
     try:
-        connection = service.create_with_credentials(
-            who().user,
-            kind,
-            body["name"],
-            body.get("url", ""),
-            body.get("username", ""),
-            body.get("password", ""),
-            settings=_settings(),
-        )
+        connection = service.create_from(who().user, kind, body, settings=_settings())
     except service.ConnectionRefused as exc:
         raise refused(exc) from None
     return connection_out(connection)

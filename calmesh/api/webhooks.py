@@ -4,6 +4,8 @@ sends the owner's bookings to another server."""
 
 from __future__ import annotations
 
+from flask import current_app
+
 from calmesh.api.framework import current_principal as who
 from calmesh.api.framework import endpoint, not_found
 from calmesh.api.pagination import PAGE_QUERY, page_of, paginate
@@ -81,6 +83,10 @@ def delivery_out(delivery: WebhookDelivery) -> dict:
     }
 
 
+def _settings():
+    return current_app.config["CALMESH"]
+
+
 def owned(webhook_id: int) -> Webhook:
     webhook = service.get_for(who().user, webhook_id)
     if webhook is None:
@@ -100,7 +106,9 @@ def owned(webhook_id: int) -> Webhook:
     tag=TAG,
 )
 def create_webhook(body):
-    webhook, secret = service.create(who().user, body["url"], body["events"], body["active"])
+    webhook, secret = service.create(
+        who().user, body["url"], body["events"], body["active"], settings=_settings()
+    )
     return {**webhook_out(webhook), "secret": secret}
 
 
@@ -149,6 +157,7 @@ def update_webhook(webhook_id, body):
         events=body.get("events"),
         active=body.get("active"),
         rotate_secret=body["rotate_secret"],
+        settings=_settings(),
     )
     answer = webhook_out(webhook)
     if secret is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from flask import Flask, current_app
+from flask import Flask
 
 from calmesh.effects import delivery, outbox
 from calmesh.effects.kinds import kinds_of
@@ -23,9 +23,8 @@ from calmesh.urls import links
 LANE_POLL_SECONDS = 2
 
 
-def context(app: Flask | None = None) -> outbox.Context:
-    """What deliveries may use of ``app`` (default: the current one)."""
-    app = app or current_app
+def context(app: Flask) -> outbox.Context:
+    """What deliveries may use of ``app``."""
     return outbox.Context(settings=app.config["CALMESH"], links=links())
 
 
@@ -50,10 +49,10 @@ def deliver_lane(app: Flask, lane: str, workers: int | None = None) -> int:
     )
 
 
-def process_due(limit: int = 50, now: datetime | None = None) -> int:
-    """Deliver what is due in every lane, one item after another, in the current
-    app (tests and the CLI)."""
-    return delivery.process_due(context(), limit, now)
+def process_due(app: Flask, limit: int = 50, now: datetime | None = None) -> int:
+    """Deliver what is due in every lane, one item after another, in ``app``'s
+    context (tests and the CLI)."""
+    return delivery.process_due(context(app), limit, now)
 
 
 def _group(ordering_key: str) -> str:

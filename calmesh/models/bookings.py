@@ -9,7 +9,7 @@ import peewee as pw
 from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from calmesh.models.calendars import UnifiedCalendar
 from calmesh.models.connections import RemoteCalendar
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 from calmesh.schema import SLUG_MAX
 
 BOOKING_STATUSES = ("pending", "accepted", "cancelled", "declined")
@@ -20,7 +20,7 @@ def new_uid() -> str:
     return secrets.token_urlsafe(16)
 
 
-class BookingPage(BaseModel):
+class BookingPage(Owned, BaseModel):
     user = pw.ForeignKeyField(User, backref="booking_pages", on_delete="CASCADE")
     # Unique per owner: the public address is /{handle}/{slug}.
     slug = pw.CharField(max_length=SLUG_MAX)
@@ -52,12 +52,8 @@ class BookingPage(BaseModel):
     class Meta:
         indexes = ((("user", "slug"), True),)
 
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
-
-class Booking(BaseModel):
+class Booking(Owned, BaseModel):
     uid = pw.CharField(max_length=40, unique=True, default=new_uid)  # the public id
     page = pw.ForeignKeyField(BookingPage, backref="bookings", on_delete="CASCADE")
     user = pw.ForeignKeyField(User, backref="bookings", on_delete="CASCADE")  # the owner
@@ -85,10 +81,6 @@ class Booking(BaseModel):
 
     class Meta:
         indexes = ((("page", "idempotency_key"), True), (("user", "start"), False))
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 CHANGES = ("requested", "booked", "confirmed", "declined", "rescheduled", "cancelled")

@@ -6,13 +6,13 @@ import peewee as pw
 
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 from calmesh.models.connections import Connection, RemoteCalendar
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 from calmesh.schema import SLUG_MAX
 
 FEED_MODES = ("busy", "full")
 
 
-class UnifiedCalendar(BaseModel):
+class UnifiedCalendar(Owned, BaseModel):
     user = pw.ForeignKeyField(User, backref="unified_calendars", on_delete="CASCADE")
     slug = pw.CharField(max_length=SLUG_MAX)
     name = pw.CharField(max_length=200)
@@ -30,10 +30,6 @@ class UnifiedCalendar(BaseModel):
 
     class Meta:
         indexes = ((("user", "slug"), True),)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 class CalendarSource(BaseModel):

@@ -11,7 +11,7 @@ import secrets
 import peewee as pw
 
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 
 
 def new_version() -> int:
@@ -21,7 +21,7 @@ def new_version() -> int:
 STATUSES = ("pending", "syncing", "ok", "error", "auth_required")
 
 
-class Connection(BaseModel):
+class Connection(Owned, BaseModel):
     user = pw.ForeignKeyField(User, backref="connections", on_delete="CASCADE")
     provider = pw.CharField(max_length=20)  # an integration's kind (calmesh.providers.registry)
     name = pw.CharField(max_length=200)
@@ -39,10 +39,6 @@ class Connection(BaseModel):
     leased_until = UTCDateTimeField(null=True)
     lease_holder = pw.CharField(max_length=200, default="")
     created_at = UTCDateTimeField(default=utcnow)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 class RemoteCalendar(BaseModel):

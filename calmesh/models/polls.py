@@ -9,7 +9,7 @@ import peewee as pw
 from calmesh.db import BaseModel, UTCDateTimeField, utcnow
 from calmesh.models.calendars import UnifiedCalendar
 from calmesh.models.connections import RemoteCalendar
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 
 POLL_STATUSES = ("open", "closed")
 # participant: times shown in each participant's zone; locked: everyone sees the
@@ -23,7 +23,7 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-class Poll(BaseModel):
+class Poll(Owned, BaseModel):
     public_id = pw.CharField(max_length=24, unique=True, default=new_public_id)
     user = pw.ForeignKeyField(User, backref="polls", on_delete="CASCADE")  # the owner
     title = pw.CharField(max_length=200)
@@ -48,12 +48,10 @@ class Poll(BaseModel):
     # Where the write-back put the decided event, once it did.
     remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     remote_href = pw.CharField(max_length=2000, null=True)
+    # The failed write-back (outbox item id) the owner dismissed: a later failure shows again.
+    dismissed_failure = pw.BigIntegerField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 class PollOption(BaseModel):

@@ -10,6 +10,14 @@ SCOPES = ("read", "book", "full")
 CLOCKS = ("24", "12")  # how the owner's pages and mails write times: 14:30 or 2:30pm
 
 
+class Owned:
+    """A table whose rows belong to a user (its ``user`` field)."""
+
+    @classmethod
+    def for_user(cls, user: User) -> pw.ModelSelect:
+        return cls.select().where(cls.user == user)  # type: ignore[attr-defined]
+
+
 class User(BaseModel):
     email = pw.CharField(max_length=254, unique=True)
     handle = pw.CharField(max_length=40, unique=True)
@@ -49,7 +57,7 @@ class User(BaseModel):
         return cls.get_or_none((pw.fn.LOWER(cls.email) == login) | (cls.handle == login))
 
 
-class ApiKey(BaseModel):
+class ApiKey(Owned, BaseModel):
     user = pw.ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
     name = pw.CharField(max_length=100)
     scope = pw.CharField(max_length=10, choices=[(s, s) for s in SCOPES])
@@ -59,10 +67,6 @@ class ApiKey(BaseModel):
     last_used_at = UTCDateTimeField(null=True)
     expires_at = UTCDateTimeField(null=True)
     revoked_at = UTCDateTimeField(null=True)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
     @property
     def status(self) -> str:

@@ -8,7 +8,7 @@ import peewee as pw
 
 from calmesh.db import BaseModel, JSONField, UTCDateTimeField, utcnow
 from calmesh.models.outbox import OutboxItem
-from calmesh.models.users import User
+from calmesh.models.users import Owned, User
 
 EVENTS = (
     "booking.created",
@@ -23,7 +23,7 @@ EVENTS = (
 )
 
 
-class Webhook(BaseModel):
+class Webhook(Owned, BaseModel):
     user = pw.ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
     url = pw.CharField(max_length=2000)
     events = JSONField()  # a list of EVENTS
@@ -32,10 +32,6 @@ class Webhook(BaseModel):
     status = pw.CharField(max_length=10, default="ok")  # ok | failing
     last_error = pw.TextField(default="")
     created_at = UTCDateTimeField(default=utcnow)
-
-    @classmethod
-    def for_user(cls, user: User) -> pw.ModelSelect:
-        return cls.select().where(cls.user == user)
 
 
 def new_delivery_id() -> str:

@@ -31,14 +31,11 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
-    Integration,
-    Provider,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
 )
-from calmesh.providers.fields import OAUTH_BODY
 
 _WRITABLE_ROLES = {"owner", "writer"}
 # 403s that are Google's way of saying "slow down", not "access refused".
@@ -51,14 +48,10 @@ class _TokenGone(Exception):
     """The sync token expired (410): start over."""
 
 
-class GoogleProvider(Provider):
+class GoogleProvider(oauth.ApiProvider):
     """A Google account's calendars. Credentials are the OAuth token dict."""
 
     kind = "google"
-
-    @property
-    def _base(self) -> str:
-        return oauth.api_base(self.info)
 
     def _events_url(self, calendar_id: str, event_id: str = "") -> str:
         url = f"{self._base}/calendars/{quote(calendar_id, safe='')}/events"
@@ -205,17 +198,11 @@ def _reasons(response: httpx.Response) -> set[str]:
 
 
 def _items(page: dict[str, Any]) -> list[dict[str, Any]]:
-    items = page.get("items", [])
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise ProviderError("Google answered a list whose items are not objects")
-    return items
+    return oauth.objects_in(page, "items", "Google", "items")
 
 
 def _event_id(item: dict[str, Any]) -> str:
-    event_id = item.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        raise ProviderError("Google answered an event without an id")
-    return event_id
+    return oauth.event_id(item, "Google")
 
 
 def _remote_object(item: dict[str, Any], zone: str) -> tuple[str, RemoteObject | None]:
@@ -312,15 +299,4 @@ def _time(value: datetime | date, zone: ZoneInfo | None) -> dict[str, str]:
 
 # --- how it is offered --------------------------------------------------------
 
-GOOGLE = Integration(
-    kind="google",
-    label="Google Calendar",
-    provider=GoogleProvider,
-    summary="Start connecting Google Calendar (answers the consent URL)",
-    body=OAUTH_BODY,
-    mcp_help="Google Calendar",
-    consent=True,
-    interval_key="sync.interval_google",
-    settings_section="google",
-    expanded_here=False,
-)
+GOOGLE = oauth.consent_integration("google", "Google Calendar", GoogleProvider)

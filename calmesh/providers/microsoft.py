@@ -34,14 +34,11 @@ from calmesh.engine.recurrence import Occurrence, zone_from_name
 from calmesh.providers import net, oauth
 from calmesh.providers.base import (
     ChangeSet,
-    Integration,
-    Provider,
     ProviderError,
     ReadOnlyError,
     RemoteCalendarInfo,
     RemoteObject,
 )
-from calmesh.providers.fields import OAUTH_BODY
 
 PAGE_SIZE = 200
 _PREFER = [("Prefer", f"odata.maxpagesize={PAGE_SIZE}"), ("Prefer", 'outlook.timezone="UTC"')]
@@ -56,14 +53,10 @@ class _DeltaGone(Exception):
     """The delta link expired (410): start over."""
 
 
-class MicrosoftProvider(Provider):
+class MicrosoftProvider(oauth.ApiProvider):
     """A Microsoft account's calendars. Credentials are the OAuth token dict."""
 
     kind = "microsoft"
-
-    @property
-    def _base(self) -> str:
-        return oauth.api_base(self.info)
 
     def _calendar_url(self, calendar_id: str) -> str:
         return f"{self._base}/me/calendars/{quote(calendar_id, safe='')}"
@@ -176,17 +169,11 @@ def _error(response: httpx.Response, writing: bool) -> ProviderError:
 
 
 def _values(page: dict[str, Any]) -> list[dict[str, Any]]:
-    values = page.get("value", [])
-    if not isinstance(values, list) or not all(isinstance(v, dict) for v in values):
-        raise ProviderError("Microsoft Graph answered a list whose values are not objects")
-    return values
+    return oauth.objects_in(page, "value", "Microsoft Graph", "values")
 
 
 def _event_id(item: dict[str, Any]) -> str:
-    event_id = item.get("id")
-    if not isinstance(event_id, str) or not event_id:
-        raise ProviderError("Microsoft Graph answered an event without an id")
-    return event_id
+    return oauth.event_id(item, "Microsoft Graph")
 
 
 def _remote_object(item: dict[str, Any]) -> tuple[str | None, RemoteObject | None]:
@@ -301,15 +288,4 @@ def _time(value: datetime | date) -> dict[str, str]:
 
 # --- how it is offered --------------------------------------------------------
 
-MICROSOFT = Integration(
-    kind="microsoft",
-    label="Microsoft 365 / Outlook",
-    provider=MicrosoftProvider,
-    summary="Start connecting Microsoft 365 / Outlook (answers the consent URL)",
-    body=OAUTH_BODY,
-    mcp_help="Microsoft 365 / Outlook",
-    consent=True,
-    interval_key="sync.interval_microsoft",
-    settings_section="microsoft",
-    expanded_here=False,
-)
+MICROSOFT = oauth.consent_integration("microsoft", "Microsoft 365 / Outlook", MicrosoftProvider)

@@ -42,9 +42,12 @@ from calmesh.providers.base import (
     ChangeSet,
     ConnectionInfo,
     HttpSettings,
+    Integration,
+    Provider,
     ProviderError,
     RemoteObject,
 )
+from calmesh.providers.fields import OAUTH_BODY
 
 SCOPES = {
     "google": "https://www.googleapis.com/auth/calendar",
@@ -310,6 +313,31 @@ class OAuthSession(OAuth2Client):
 # --- Helpers the JSON calendar APIs share ------------------------------------------
 
 
+class ApiProvider(Provider):
+    """A calendar API reached with an OAuth token (Google, Microsoft Graph)."""
+
+    @property
+    def _base(self) -> str:
+        return api_base(self.info)
+
+
+def consent_integration(kind: str, label: str, provider: type[ApiProvider]) -> Integration:
+    """How an OAuth calendar API is offered: connected by consent, synced from here
+    (its recurrences come expanded), its client under ``[kind]`` in the settings."""
+    return Integration(
+        kind=kind,
+        label=label,
+        provider=provider,
+        summary=f"Start connecting {label} (answers the consent URL)",
+        body=OAUTH_BODY,
+        mcp_help=label,
+        consent=True,
+        interval_key=f"sync.interval_{kind}",
+        settings_section=kind,
+        expanded_here=False,
+    )
+
+
 def api_base(info: ConnectionInfo) -> str:
     """The API's base URL: the connection's own endpoint, else the configured one."""
     base = info.endpoint or info.settings.get("api_base") or ""
@@ -350,6 +378,23 @@ def json_of(response: httpx.Response, what: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ProviderError(f"{what} answered something else than a JSON object")
     return data
+
+
+def objects_in(page: dict[str, Any], key: str, what: str, noun: str) -> list[dict[str, Any]]:
+    """``page[key]``: a list of JSON objects (none when it is missing), or a ProviderError
+    naming the API (``what``) and the list's ``noun``."""
+    items = page.get(key, [])
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise ProviderError(f"{what} answered a list whose {noun} are not objects")
+    return items
+
+
+def event_id(item: dict[str, Any], what: str) -> str:
+    """An event's ``id``, or a ProviderError naming the API (``what``)."""
+    found = item.get("id")
+    if not isinstance(found, str) or not found:
+        raise ProviderError(f"{what} answered an event without an id")
+    return found
 
 
 def utc_key(value: datetime) -> str:

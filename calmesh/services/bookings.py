@@ -201,8 +201,34 @@ def book(
         fingerprint = request_fingerprint(
             page, caller, start, minutes, attendee, notes, clean_answers
         )
+    booking = _new_booking(page, start, minutes, attendee, notes, clean_answers)
+    booking.idempotency_key, booking.idempotency_fingerprint = idempotency_key, fingerprint
+    what = "requested" if booking.status == "pending" else "accepted"
+    with write_transaction():
+        lock_owner(page.user_id)
+        existing = _earlier_attempt(page, idempotency_key, fingerprint)
+        if existing is not None:
+            return existing, False
+        reason = booking_pages.why_not_bookable(page, start, minutes)
+        if reason:
+            raise BookingError(f"this time cannot be booked: {reason}", *_status_for(reason))
+        booking.save(force_insert=True)
+        _record(booking, "requested" if what == "requested" else "booked", "visitor")
+        _notify(booking, what, created=True)
+    return booking, True
+
+
+def _new_booking(
+    page: BookingPage,
+    start: datetime,
+    minutes: int,
+    attendee: Attendee,
+    notes: str,
+    answers: dict[str, Any],
+) -> Booking:
+    """The booking row, not saved yet."""
     now = utcnow()
-    booking = Booking(
+    return Booking(
         page=page,
         user=page.user_id,
         start=start,
@@ -213,36 +239,31 @@ def book(
         attendee_timezone=attendee.timezone,
         attendee_locale=attendee.locale,
         notes=notes,
-        answers=clean_answers,
-        idempotency_key=idempotency_key,
-        idempotency_fingerprint=fingerprint,
+        answers=answers,
         created_at=now,
         updated_at=now,
     )
-    what = "requested" if booking.status == "pending" else "accepted"
-    with write_transaction():
-        lock_owner(page.user_id)
-        if idempotency_key:
-            existing = Booking.get_or_none(
-                (Booking.page == page) & (Booking.idempotency_key == idempotency_key)
-            )
-            if existing is not None:
-                # A row from before fingerprints (None) cannot prove it is the same request.
-                if existing.idempotency_fingerprint != fingerprint:
-                    raise BookingError(
-                        "this Idempotency-Key was already used for a different request; "
-                        "send a new key for a new booking",
-                        422,
-                        "idempotency_key_reused",
-                    )
-                return existing, False
-        reason = booking_pages.why_not_bookable(page, start, minutes)
-        if reason:
-            raise BookingError(f"this time cannot be booked: {reason}", *_status_for(reason))
-        booking.save(force_insert=True)
-        _record(booking, "requested" if what == "requested" else "booked", "visitor")
-        _notify(booking, what, created=True)
-    return booking, True
+
+
+def _earlier_attempt(
+    page: BookingPage, idempotency_key: str | None, fingerprint: str | None
+) -> Booking | None:
+    """The booking an earlier request with this key made, if it was the same request;
+    the key reused for another request is refused."""
+    if not idempotency_key:
+        return None
+    existing = Booking.get_or_none(
+        (Booking.page == page) & (Booking.idempotency_key == idempotency_key)
+    )
+    # A row from before fingerprints (None) cannot prove it is the same request.
+    if existing is not None and existing.idempotency_fingerprint != fingerprint:
+        raise BookingError(
+            "this Idempotency-Key was already used for a different request; "
+            "send a new key for a new booking",
+            422,
+            "idempotency_key_reused",
+        )
+    return existing
 
 
 def request_fingerprint(

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from calmesh.auth import crypto, signing
@@ -102,6 +103,21 @@ def create_with_credentials(
         connection.save()
         sync.upsert_calendars(connection, calendars)
     return connection
+
+
+def create_from(user: User, kind: str, values: dict[str, Any], *, settings: Config) -> Connection:
+    """:func:`create_with_credentials` with the fields of a parsed connect body (the
+    REST endpoint's or the form's: ``name`` and, as the kind takes them, ``url``,
+    ``username``, ``password``)."""
+    return create_with_credentials(
+        user,
+        kind,
+        values["name"],
+        values.get("url", ""),
+        values.get("username", ""),
+        values.get("password", ""),
+        settings=settings,
+    )
 
 
 def redirect_uri(kind: str, host_url: str, settings: Config) -> str:

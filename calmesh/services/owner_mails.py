@@ -11,15 +11,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from flask import current_app
+from jinja2 import Environment, FileSystemLoader
 
 from calmesh.engine import timefmt
 from calmesh.models import Booking
 from calmesh.urls import Links
 
 TEMPLATE = "emails/owner_booking.txt"
+# The package's templates, read without the app: the mail is plain text (nothing
+# to escape) and uses no app globals, so delivery needs no Flask context.
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=False,  # noqa: S701 - plain text mail
+)
 HEADLINES = {
     "requested": "A new booking request waits for your confirmation.",
     "accepted": "A new booking.",
@@ -85,5 +92,5 @@ def context(
 
 def render(values: dict[str, Any]) -> tuple[str, str]:
     """(subject, body) of the owner's mail."""
-    body = current_app.jinja_env.get_template(TEMPLATE).render(**values)
+    body = TEMPLATES.get_template(TEMPLATE).render(**values)
     return values["subject"], body.strip() + "\n"

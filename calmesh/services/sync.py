@@ -306,26 +306,10 @@ def apply_changes(
         if changes.full:
             gone |= set(stored) - {o.href for o in changes.changed}
         report.deleted = _delete_objects(calendar, gone & set(stored))
-        # A full resync re-sends everything: unchanged objects keep their rows.
-        fresh = [
-            obj
-            for obj in changes.changed
-            if not (
-                changes.full
-                and obj.href in stored
-                and obj.etag
-                and stored[obj.href].etag == obj.etag
-            )
-        ]
+        fresh = _fresh(changes, stored)
         budget = expansion_budget(calendar, settings)
         _forget_occurrences([stored[o.href].id for o in fresh if o.href in stored], budget)
-        read = []
-        for obj in fresh:
-            try:
-                read.append(_read(obj, window, default_tz, budget))
-            except CalendarDataError as exc:
-                report.unreadable.append(f"{obj.href}: {exc}")
-                read.append(_Expanded(obj, _uid(obj, None, []), []))
+        read = [_read_or_note(obj, window, default_tz, budget, report) for obj in fresh]
         ids = _store_objects(calendar, read, stored)
         report.changed = len(read)
         report.occurrences = insert_occurrences(
@@ -344,6 +328,34 @@ def apply_changes(
             fields["version"] = new_version()  # only a real change invalidates cached busy time
         RemoteCalendar.update(**fields).where(RemoteCalendar.id == calendar.id).execute()
     return report
+
+
+def _fresh(changes: ChangeSet, stored: dict[str, CalendarObject]) -> list[RemoteObject]:
+    """The changed objects to store: a full resync re-sends everything, and unchanged
+    objects keep their rows."""
+    return [
+        obj
+        for obj in changes.changed
+        if not (
+            changes.full and obj.href in stored and obj.etag and stored[obj.href].etag == obj.etag
+        )
+    ]
+
+
+def _read_or_note(
+    obj: RemoteObject,
+    window: tuple[datetime, datetime],
+    default_tz: str,
+    budget: Budget,
+    report: SyncReport,
+) -> _Expanded:
+    """The object parsed and expanded; one that cannot be read is stored without
+    occurrences and named in ``report``."""
+    try:
+        return _read(obj, window, default_tz, budget)
+    except CalendarDataError as exc:
+        report.unreadable.append(f"{obj.href}: {exc}")
+        return _Expanded(obj, _uid(obj, None, []), [])
 
 
 def _store_objects(
@@ -467,34 +479,14 @@ def sync_connection(
     total = SyncReport(connection_id, "ok")
     try:
         provider = provider_for(connection, settings)
-        calendars = list(RemoteCalendar.select().where(RemoteCalendar.connection == connection))
-        listed = connection.calendars_listed_at
-        if not calendars or listed is None or utcnow() - listed > RELIST_AFTER:
-            say("listing calendars")
-            calendars = upsert_calendars(connection, provider.list_calendars())
-            Connection.update(calendars_listed_at=utcnow()).where(
-                Connection.id == connection_id
-            ).execute()
+        calendars = _calendars_of(connection, provider, say)
         total.calendars = len(calendars)
         window = horizon(settings)
         for calendar in calendars:
             if not calendar.enabled:
                 continue
-            token = calendar.sync_token
-            if calendar.window_end is not None and window[1] - calendar.window_end > WINDOW_SLACK:
-                token = None
             say(f"syncing {calendar.name or calendar.remote_id}")
-            info = base.RemoteCalendarInfo(
-                calendar.remote_id,
-                calendar.name,
-                calendar.color,
-                calendar.writable,
-                calendar.timezone,
-            )
-            changes = provider.changes(info, token, window)
-            report = apply_changes(
-                calendar, changes, window, calendar.timezone or connection.user.timezone, settings
-            )
+            report = _sync_calendar(connection, calendar, provider, window, settings)
             for name in ("changed", "deleted", "occurrences", "requests"):
                 setattr(total, name, getattr(total, name) + getattr(report, name))
             total.unreadable += report.unreadable
@@ -519,6 +511,50 @@ def sync_connection(
         log.exception("sync of connection %s failed", connection_id)
         message = f"unexpected error: {type(exc).__name__}"
         return _failed(connection, total, message, "error", settings)
+    return _succeeded(connection, total, settings)
+
+
+def _calendars_of(
+    connection: Connection, provider: base.Provider, say: Callable[[str], None]
+) -> list[RemoteCalendar]:
+    """The connection's calendars, listed again at the provider when they are due."""
+    calendars = list(RemoteCalendar.select().where(RemoteCalendar.connection == connection))
+    listed = connection.calendars_listed_at
+    if not calendars or listed is None or utcnow() - listed > RELIST_AFTER:
+        say("listing calendars")
+        calendars = upsert_calendars(connection, provider.list_calendars())
+        Connection.update(calendars_listed_at=utcnow()).where(
+            Connection.id == connection.id
+        ).execute()
+    return calendars
+
+
+def _sync_calendar(
+    connection: Connection,
+    calendar: RemoteCalendar,
+    provider: base.Provider,
+    window: tuple[datetime, datetime],
+    settings: Config,
+) -> SyncReport:
+    """Fetch and store one calendar's changes (all of it when the window moved on)."""
+    token = calendar.sync_token
+    if calendar.window_end is not None and window[1] - calendar.window_end > WINDOW_SLACK:
+        token = None
+    info = base.RemoteCalendarInfo(
+        calendar.remote_id,
+        calendar.name,
+        calendar.color,
+        calendar.writable,
+        calendar.timezone,
+    )
+    changes = provider.changes(info, token, window)
+    return apply_changes(
+        calendar, changes, window, calendar.timezone or connection.user.timezone, settings
+    )
+
+
+def _succeeded(connection: Connection, total: SyncReport, settings: Config) -> SyncReport:
+    connection_id = connection.id
     message = ""
     if total.unreadable:
         message = (

@@ -22,10 +22,10 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app
 from peewee import JOIN
 
 from calmesh.auth import crypto
+from calmesh.config import Config
 from calmesh.db import utcnow, write_transaction
 from calmesh.effects import outbox
 from calmesh.effects import webhook as sending
@@ -57,12 +57,8 @@ def get_for(user: User, webhook_id: int) -> Webhook | None:
     return Webhook.get_or_none((Webhook.id == webhook_id) & (Webhook.user == user))
 
 
-def _allow_private() -> bool:
-    return current_app.config["CALMESH"]["security.allow_private_addresses"]
-
-
-def check_target(url: str) -> None:
-    """Refuse a URL on loopback or a private network unless the config allows it,
+def check_target(url: str, settings: Config) -> None:
+    """Refuse a URL on loopback or a private network unless ``settings`` allow it,
     and one that carries a user name or password: it would be stored and shown
     in clear, and the signature already authenticates every request."""
     if "@" in urlsplit(url).netloc:
@@ -72,7 +68,7 @@ def check_target(url: str) -> None:
             "url_refused",
         )
     try:
-        net.check_url(url, _allow_private())
+        net.check_url(url, settings["security.allow_private_addresses"])
     except ProviderError as exc:
         raise WebhookError(str(exc), 422, "url_refused") from None
 
@@ -83,9 +79,11 @@ def _new_secret() -> tuple[str, str]:
     return secret, crypto.encrypt({"secret": secret}, crypto.WEBHOOK_SECRETS)
 
 
-def create(user: User, url: str, events: list[str], active: bool = True) -> tuple[Webhook, str]:
+def create(
+    user: User, url: str, events: list[str], active: bool = True, *, settings: Config
+) -> tuple[Webhook, str]:
     """A new webhook and its secret, which is never shown again."""
-    check_target(url)
+    check_target(url, settings)
     secret, stored = _new_secret()
     with write_transaction():
         webhook = Webhook.create(
@@ -101,13 +99,14 @@ def update(
     events: list[str] | None = None,
     active: bool | None = None,
     rotate_secret: bool = False,
+    settings: Config,
 ) -> tuple[Webhook, str | None]:
     """Change what is given; with ``rotate_secret`` the new secret is returned (once).
 
     Deliveries still queued are signed with the secret current when they are sent.
     """
     if url is not None:
-        check_target(url)
+        check_target(url, settings)
         webhook.url = url
     if events is not None:
         webhook.events = _unique(events)

@@ -39,14 +39,7 @@
     });
   }
 
-  // The language links keep the visitor's place: the address htmx moved to.
-  function relinkLanguages() {
-    Array.prototype.forEach.call(document.querySelectorAll("a[data-language]"), function (link) {
-      var params = new URLSearchParams(window.location.search);
-      params.set("lang", link.getAttribute("data-language"));
-      link.setAttribute("href", window.location.pathname + "?" + params.toString());
-    });
-  }
+  var relinkLanguages = window.CalMesh.relinkLanguages; // app.js, loaded first
   document.addEventListener("htmx:pushedIntoHistory", relinkLanguages);
   document.addEventListener("htmx:replacedInHistory", relinkLanguages);
 
@@ -66,7 +59,7 @@
     });
   }
 
-  // "UTC+05:30" and "14:05" (or "2:05pm") for a zone, now.
+  // "UTC+05:30" and "14:05" (or "2:05 PM") for a zone, now.
   function describe(zone, clock, now) {
     var key = zone + " " + clock;
     if (!(key in formats)) {
@@ -81,10 +74,14 @@
     }
     if (!formats[key]) return { offset: "", time: "" };
     var parts = {};
-    formats[key].formatToParts(now).forEach(function (p) { parts[p.type] = p.value; });
+    var list = formats[key].formatToParts(now);
+    list.forEach(function (p) { parts[p.type] = p.value; });
     var offset = (parts.timeZoneName || "GMT").replace("GMT", "") || "+00:00";
-    var hour = clock === "12" ? parts.hour : ("0" + parts.hour).slice(-2);
-    var time = hour + ":" + parts.minute + (clock === "12" ? (parts.dayPeriod || "").toLowerCase() : "");
+    // The 12-hour time as the language writes it ("2:05 PM", "2:05 p. m."), as the slots.
+    var time = clock === "12"
+      ? list.filter(function (p) { return p.type !== "timeZoneName"; })
+          .map(function (p) { return p.value; }).join("").trim()
+      : ("0" + parts.hour).slice(-2) + ":" + parts.minute;
     return { offset: "UTC" + offset, time: time };
   }
 
@@ -122,8 +119,9 @@
     hint.id = "booker-tz-hint";
     hint.className = "zone-hint";
     var mine = describe(current, clock, new Date());
-    hint.textContent = (mine.offset ? text.now.replace("{offset}", mine.offset).replace("{time}", mine.time) + " " : "") +
-      text.hint;
+    // A time ending in a period ("p. m.") ends the sentence too: no second one.
+    var now = text.now.replace("{offset}", mine.offset).replace("{time}", mine.time).replace(/\.\.$/, ".");
+    hint.textContent = (mine.offset ? now + " " : "") + text.hint;
     var list = document.createElement("div");
     list.id = "booker-tz-list";
     list.setAttribute("role", "listbox");

@@ -21,7 +21,7 @@ from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages as service
 from calmesh.urls import links
 from calmesh.web import next_step, render, web
-from calmesh.web.forms import slug_from
+from calmesh.web.forms import language_choices, slug_from
 
 DURATION_PRESETS = ("15", "30", "45", "60", "90")  # quick picks beside the durations input
 WEEKDAYS = service.DAYS[:5]  # what "copy to all weekdays" fills
@@ -54,6 +54,7 @@ LABELS = {
     "weekly_hours": "Weekly hours",
     "date_overrides": "Date overrides",
     "questions": "Questions",
+    "language": "Visitors' language",
 }
 TEXT_FIELDS = ("title", "slug", "description", "calendar", "timezone", "location")
 INT_FIELDS = ("buffer_before", "buffer_after", "min_notice")  # blank = 0
@@ -95,6 +96,8 @@ def read_form(form) -> dict[str, Any]:
     state["window_mode"] = "range" if form.get("window_mode") == "range" else "days"
     state["requires_confirmation"] = form.get("requires_confirmation") == "1"
     state["active"] = form.get("active") == "1"
+    state["ask_notes"] = form.get("ask_notes") == "1"
+    state["language"] = form.get("language", "").strip()
     state["hours"] = {day: _ranges(form, f"hours-{day}") for day in service.DAYS}
     state["overrides"] = [
         {
@@ -127,6 +130,8 @@ def state_from(data: dict[str, Any]) -> dict[str, Any]:
         "durations": ", ".join(durations),
         "requires_confirmation": data["requires_confirmation"],
         "active": data["active"],
+        "ask_notes": data["ask_notes"],
+        "language": data["language"],
         "hours": {day: [list(r) for r in data["weekly_hours"][day]] for day in service.DAYS},
         "overrides": [
             {"date": str(o["date"]), "off": not o["hours"], "ranges": [list(r) for r in o["hours"]]}
@@ -219,13 +224,24 @@ def _question_id(label: str, taken: set[str], n: int) -> str:
     return qid
 
 
-def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+Where = dict[str, tuple[str, str]]  # a path in the body -> (the row's key in the form, its name)
+
+
+def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], Where]:
     """(the API body, where each of its list items came from in the form) for ``state``;
     ``where`` maps a path in the body to the row's key in the form and its name.
 
     Blank rows are dropped; a half-filled one goes through, for the schema to word.
     """
-    where: dict[str, tuple[str, str]] = {}
+    where: Where = {}
+    body = _settings_body(state)
+    body["weekly_hours"] = _weekly_hours(state, where)
+    body["date_overrides"] = _date_overrides(state, where)
+    body["questions"] = _questions(state, where)
+    return body, where
+
+
+def _settings_body(state: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {k: state[k] for k in TEXT_FIELDS}
     body |= {k: _int(state[k] or "0") for k in INT_FIELDS}
     body |= {k: _int(state[k]) if state[k] else None for k in NULLABLE_INT_FIELDS}
@@ -242,35 +258,56 @@ def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[st
         body["window_start"] = body["window_end"] = None
     body["requires_confirmation"] = state["requires_confirmation"]
     body["active"] = state["active"]
+    body["ask_notes"] = state["ask_notes"]
+    if state["language"]:  # a form without the select leaves the language as it is
+        body["language"] = state["language"]
+    return body
 
-    def ranges(rows: list[list[str]], path: str, key: str, name: str) -> list[list[str]]:
-        kept = [(i, r) for i, r in enumerate(rows) if r != BLANK_RANGE]
-        for j, (i, _) in enumerate(kept):
-            where[f"{path}[{j}]"] = (f"{key}-{i}", f"{name}, hours {i + 1}")
-        return [r for _, r in kept]
 
-    body["weekly_hours"] = {}
+def _body_ranges(
+    rows: list[list[str]], path: str, key: str, name: str, where: Where
+) -> list[list[str]]:
+    kept = [(i, r) for i, r in enumerate(rows) if r != BLANK_RANGE]
+    for j, (i, _) in enumerate(kept):
+        where[f"{path}[{j}]"] = (f"{key}-{i}", f"{name}, hours {i + 1}")
+    return [r for _, r in kept]
+
+
+def _weekly_hours(state: dict[str, Any], where: Where) -> dict[str, list[list[str]]]:
+    week = {}
     for day, name in DAY_NAMES.items():
         where[f"weekly_hours.{day}"] = (f"hours-{day}", name)
-        body["weekly_hours"][day] = ranges(
-            state["hours"][day], f"weekly_hours.{day}", f"hours-{day}", name
+        week[day] = _body_ranges(
+            state["hours"][day], f"weekly_hours.{day}", f"hours-{day}", name, where
         )
-    body["date_overrides"] = []
+    return week
+
+
+def _date_overrides(state: dict[str, Any], where: Where) -> list[dict[str, Any]]:
+    overrides: list[dict[str, Any]] = []
     for n, override in enumerate(state["overrides"]):
         if not override["date"] and all(r == BLANK_RANGE for r in override["ranges"]):
             continue
-        path, key = f"date_overrides[{len(body['date_overrides'])}]", f"override-{n}"
+        path, key = f"date_overrides[{len(overrides)}]", f"override-{n}"
         where[path] = (key, f"Date override {n + 1}")
-        hours = [] if override["off"] else ranges(override["ranges"], f"{path}.hours", *where[path])
-        body["date_overrides"].append({"date": override["date"], "hours": hours})
+        hours = (
+            []
+            if override["off"]
+            else _body_ranges(override["ranges"], f"{path}.hours", *where[path], where)
+        )
+        overrides.append({"date": override["date"], "hours": hours})
+    return overrides
+
+
+def _questions(state: dict[str, Any], where: Where) -> list[dict[str, Any]]:
     taken = {q["id"] for q in state["questions"] if q["id"]}
-    body["questions"] = []
+    questions: list[dict[str, Any]] = []
     for n, q in enumerate(state["questions"]):
         if not q["label"] and not q["id"] and not q["options"].strip():
             continue
-        where[f"questions[{len(body['questions'])}]"] = (f"question-{n}", f"Question {n + 1}")
+        where[f"questions[{len(questions)}]"] = (f"question-{n}", f"Question {n + 1}")
         options = [line.strip() for line in q["options"].splitlines() if line.strip()]
-        body["questions"].append(
+        questions.append(
             {
                 "id": q["id"] or _question_id(q["label"], taken, n),
                 "label": q["label"],
@@ -279,7 +316,7 @@ def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[st
                 "options": options if q["type"] == "select" else [],
             }
         )
-    return body, where
+    return questions
 
 
 # The part of a row a nested path names, e.g. "weekly_hours.mon[0][1]" -> its end.
@@ -435,6 +472,7 @@ def _preview(state: dict[str, Any]) -> dict[str, Any]:
         "days": DAY_NAMES,
         "question_types": QUESTION_TYPES,
         "preview_slug": state["slug"] or slug_from(state["title"]),
+        "languages": language_choices(service.SETTINGS["language"]),
     }
 
 

@@ -86,15 +86,7 @@ def add_connection(kind: str):
     values, errors = parse_form(integration.body)
     if not errors:
         try:
-            connection = service.create_with_credentials(
-                current_user,
-                kind,
-                values["name"],
-                values.get("url", ""),
-                values.get("username", ""),
-                values.get("password", ""),
-                settings=_settings(),
-            )
+            connection = service.create_from(current_user, kind, values, settings=_settings())
         except service.ConnectionRefused as exc:
             errors = {"form": str(exc)}
         else:

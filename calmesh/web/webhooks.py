@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, request, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
 from calmesh.inputs.webhooks import NEW_WEBHOOK
@@ -16,6 +16,10 @@ from calmesh.services import webhooks as service
 from calmesh.web import render, web
 
 LOG_PAGE = 50
+
+
+def _settings():
+    return current_app.config["CALMESH"]
 
 
 def _owned(webhook_id: int) -> Webhook:
@@ -55,7 +59,9 @@ def webhooks():
     values, errors = _parse_form()
     if not errors:
         try:
-            webhook, secret = service.create(current_user, values["url"], values["events"])
+            webhook, secret = service.create(
+                current_user, values["url"], values["events"], settings=_settings()
+            )
         except service.WebhookError as exc:
             errors = {"url": str(exc)}
         else:
@@ -98,7 +104,9 @@ def webhook_detail(webhook_id: int):
     values, errors = _parse_form()
     if not errors:
         try:
-            service.update(webhook, url=values["url"], events=values["events"])
+            service.update(
+                webhook, url=values["url"], events=values["events"], settings=_settings()
+            )
         except service.WebhookError as exc:
             errors = {"url": str(exc)}
         else:
@@ -164,7 +172,7 @@ def ping_webhook(webhook_id: int):
 @login_required
 def toggle_webhook(webhook_id: int):
     webhook = _owned(webhook_id)
-    service.update(webhook, active=request.form.get("active") == "1")
+    service.update(webhook, active=request.form.get("active") == "1", settings=_settings())
     flash("Webhook resumed." if webhook.active else "Webhook paused: it receives nothing.")
     return redirect(url_for("web.webhook_detail", webhook_id=webhook.id))
 
@@ -172,7 +180,7 @@ def toggle_webhook(webhook_id: int):
 @web.route("/webhooks/<int:webhook_id>/rotate", methods=["POST"])
 @login_required
 def rotate_secret(webhook_id: int):
-    webhook, secret = service.update(_owned(webhook_id), rotate_secret=True)
+    webhook, secret = service.update(_owned(webhook_id), rotate_secret=True, settings=_settings())
     return _detail(webhook, secret=secret)
 
 

@@ -554,7 +554,7 @@ def test_the_decided_option_cannot_be_edited_away(full, poll):
 
 def test_owner_is_mailed_about_votes_unless_turned_off(app, full, poll, stranger):
     vote(stranger, poll["id"], "Vera", "vera@example.net", poll=poll)
-    process_due()
+    process_due(app)
     mails = {m.to_address: m for m in MailMessage.select()}
     assert set(mails) == {"alice@example.org", "vera@example.net"}
     assert "Vera <vera@example.net> voted" in mails["alice@example.org"].body
@@ -563,7 +563,7 @@ def test_owner_is_mailed_about_votes_unless_turned_off(app, full, poll, stranger
 
     full.patch(f"/api/v1/polls/{poll['id']}", json={"notify_owner": False})
     vote(stranger, poll["id"], "Otto", poll=poll)
-    process_due()
+    process_due(app)
     assert MailMessage.select().count() == 0
 
 

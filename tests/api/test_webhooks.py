@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from flask import current_app
 
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Webhook, WebhookDelivery
@@ -179,7 +180,7 @@ def test_ping_is_queued_then_delivered_and_logged(full, receiver, loopback_count
     queued = answer.get_json()
     assert (queued["event"], queued["status"], queued["attempts"]) == ("ping", "pending", 0)
     assert receiver.log == [], "sent by the scheduler, not on the request"
-    process_due()
+    process_due(current_app)
     (got,) = receiver.accepted
     assert got.delivery_id == queued["delivery_id"] == queued["id"]
     log = full.get(f"{hook}/deliveries").get_json()
@@ -196,7 +197,7 @@ def test_the_delivery_log_is_paginated_newest_first_with_excerpts(
     hook = f"/api/v1/webhooks/{created['id']}"
     receiver.status, receiver.answer_body = 500, b"x" * 2000
     ids = [full.post(f"{hook}/ping").get_json()["delivery_id"] for _ in range(3)]
-    process_due()
+    process_due(current_app)
 
     first = full.get(f"{hook}/deliveries?limit=2").get_json()
     second = full.get(f"{hook}/deliveries?limit=2&cursor={first['next_cursor']}").get_json()
@@ -213,13 +214,13 @@ def test_redeliver_resends_by_hand(full, receiver):
     created = create(full, receiver)
     hook = f"/api/v1/webhooks/{created['id']}"
     delivery_id = full.post(f"{hook}/ping").get_json()["delivery_id"]
-    process_due()
+    process_due(current_app)
 
     answer = full.post(f"{hook}/deliveries/{delivery_id}/redeliver")
 
     assert answer.status_code == 202
     assert (answer.get_json()["status"], answer.get_json()["attempts"]) == ("pending", 0)
-    process_due()
+    process_due(current_app)
     assert [r.delivery_id for r in receiver.log] == [delivery_id, delivery_id]
     assert receiver.duplicates == [delivery_id], "the receiver knew it already"
     assert full.get(f"{hook}/deliveries").get_json()["data"][0]["status"] == "delivered"
@@ -235,8 +236,8 @@ def test_redeliver_failed_queues_every_failed_delivery_oldest_first(full, receiv
     hook = f"/api/v1/webhooks/{created['id']}"
     receiver.status = 500
     ids = [full.post(f"{hook}/ping").get_json()["delivery_id"] for _ in range(3)]
-    process_due()
-    process_due(now=utcnow() + timedelta(hours=25))  # past the retry window
+    process_due(current_app)
+    process_due(current_app, now=utcnow() + timedelta(hours=25))  # past the retry window
     listed = full.get(f"{hook}/deliveries").get_json()["data"]
     assert {d["status"] for d in listed} == {"failed"}
 
@@ -244,7 +245,7 @@ def test_redeliver_failed_queues_every_failed_delivery_oldest_first(full, receiv
     answer = full.post(f"{hook}/redeliver-failed")
 
     assert (answer.status_code, answer.get_json()) == (202, {"queued": 3})
-    process_due()
+    process_due(current_app)
     assert [r.delivery_id for r in receiver.accepted] == ids
     listed = full.get(f"{hook}/deliveries").get_json()["data"]
     assert {d["status"] for d in listed} == {"delivered"}

@@ -101,7 +101,9 @@ def test_rotating_the_secret_keeps_everything_readable_and_reencrypting_drops_th
             endpoint="https://dav.example.org/",
             credentials=crypto.encrypt({"username": "alice", "password": "dav-pw"}),
         )
-        hook, hook_secret = webhooks.create(alice, "https://hooks.example.org/in", ["ping"])
+        hook, hook_secret = webhooks.create(
+            alice, "https://hooks.example.org/in", ["ping"], settings=before.config["CALMESH"]
+        )
         link = signing.sign("booking-manage", {"b": "booking-uid"})
     cookies = signed_in_cookies(before)
 

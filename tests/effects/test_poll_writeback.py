@@ -40,12 +40,12 @@ def test_a_decision_is_written_moved_and_withdrawn(ctx, alice, dav_work, deliver
     assert len(kinds) == 3
 
 
-def test_deciding_without_a_calendar_writes_nothing_back(ctx, alice):
+def test_deciding_without_a_calendar_writes_nothing_back(app, ctx, alice):
     poll = new_poll(alice)
     cast(poll, "Otto", ("yes",))
     OutboxItem.delete().execute()
     polls.decide(poll, PollOption.of(poll).first().id)
     assert [i.kind for i in OutboxItem.select()] == []  # Otto gave no address
-    context = jobs_outbox.context()
+    context = jobs_outbox.context(app)
     poll_writeback.deliver({"poll": poll.public_id}, context)  # nothing to do, and no error
     poll_writeback.deliver({"poll": "gone"}, context)

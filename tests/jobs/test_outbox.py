@@ -21,7 +21,7 @@ from tests.settings import configure
 def test_every_lane_has_its_job_and_deliveries_get_the_apps_settings(app):
     assert {f"outbox-{lane}" for lane in outbox.LANES} <= set(JOBS)
     with app.test_request_context():
-        context = jobs_outbox.context()
+        context = jobs_outbox.context(app)
     assert context.settings is app.config["CALMESH"]
     assert context.links.booking_page("alice", "intro").endswith("/alice/intro")
 
@@ -31,7 +31,7 @@ def test_process_due_delivers_every_lane_in_the_current_app(app, probe, smtp_ser
     queue("hook")
     mail.queue(Mail(to="vera@example.net", subject="Hi", body="Hello"))
     with app.test_request_context():
-        assert process_due() == 2
+        assert process_due(app) == 2
     assert len(smtp_server.messages) == 1 and [r[0] for r in probe[0]] == ["hook"]
 
 

@@ -1,20 +1,27 @@
-"""The MCP server's REST client: its settings from the environment, and every
-way a call can end (an answer, the API's refusal, a page that is not CalMesh,
-a timeout, nothing listening) as JSON or an ApiFailure a model can act on.
-Against a real loopback server: mocks only at the network edge."""
+"""calmesh.mcp.client: the MCP server's REST client: its settings from the
+environment, and every way a call can end (an answer, the API's refusal, a page
+that is not CalMesh, a timeout, nothing listening) as JSON or an ApiFailure a
+model can act on, also as a tool's error. Against real loopback servers: mocks
+only at the network edge."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import socket
 import threading
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import mcp
 import pytest
 
 from calmesh.mcp import client
-from calmesh.mcp.client import Api, ApiFailure, ConfigurationError, Settings
+from calmesh.mcp.client import Api, ApiFailure, ConfigurationError, Settings, http_secret
+from calmesh.mcp.server import build_server
 from tests.conftest import free_port
+from tests.mcp.conftest import text
 
 KEY = "cm_live_" + "k" * 43
 
@@ -232,3 +239,136 @@ def test_the_owner_is_asked_once_and_a_narrow_key_is_refused_locally(server):
         call(api.require_scope("book"))
     assert caught.value.status == 403
     assert len(server.seen) == 1, "/me is asked once"
+
+
+# --- the environment ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"CALMESH_API_KEY": "sk_live_other"}, "CALMESH_API_KEY must start with cm_live_"),
+        (
+            {"CALMESH_API_KEY": "cm_live_x", "CALMESH_URL": "ftp://calmesh"},
+            "CALMESH_URL must be the instance's http(s) address",
+        ),
+        ({"CALMESH_API_KEY": "cm_live_x", "CALMESH_TIMEOUT": "soon"}, "CALMESH_TIMEOUT must be"),
+        ({"CALMESH_API_KEY": "cm_live_x", "CALMESH_TIMEOUT": "0"}, "CALMESH_TIMEOUT must be"),
+        ({"CALMESH_HTTP_SECRET": "short"}, "CALMESH_HTTP_SECRET must be at least 16 characters"),
+    ],
+    ids=["not-a-key", "bad-url", "bad-timeout", "zero-timeout", "short-secret"],
+)
+def test_settings_refuse_what_cannot_work(env, says):
+    with pytest.raises(ConfigurationError, match=re.escape(says)):
+        if "CALMESH_HTTP_SECRET" in env:
+            http_secret(env)
+        else:
+            Settings.from_env(env)
+
+
+def test_settings_read_the_environment():
+    settings = Settings.from_env(
+        {
+            "CALMESH_URL": "https://cal.example.org/ ",
+            "CALMESH_API_KEY": " cm_live_abc ",
+            "CALMESH_TIMEOUT": "12.5",
+        }
+    )
+
+    assert settings == Settings("https://cal.example.org", "cm_live_abc", 12.5)
+    assert "cm_live_abc" not in repr(settings)
+    assert Settings.from_env({"CALMESH_API_KEY": "cm_live_abc"}).url == "http://127.0.0.1:8000"
+
+
+# --- an instance that is not there, too slow, or not CalMesh ----------------------------------
+
+
+async def call_tool(url: str, tool: str, timeout: float = 5.0, **arguments):
+    server = build_server(Settings(url, "cm_live_test", timeout))
+    async with mcp.Client(server) as session:
+        return await session.call_tool(tool, arguments)
+
+
+@pytest.mark.anyio
+async def test_an_unreachable_instance_is_a_tool_error():
+    url = f"http://127.0.0.1:{free_port()}"
+
+    answer = await call_tool(url, "calmesh_list_calendars")
+
+    assert answer.is_error
+    assert text(answer).startswith(f"Cannot reach CalMesh at {url} (GET /api/v1/calendars)")
+    assert "is CALMESH_URL its address?" in text(answer)
+    assert answer.structured_content["error"]["code"] == "unreachable"
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts connections and never answers."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+@pytest.mark.anyio
+async def test_a_silent_instance_times_out_as_a_tool_error(silent_port):
+    url = f"http://127.0.0.1:{silent_port}"
+
+    slow_read = await call_tool(url, "calmesh_get_booking", timeout=0.5, booking_id="abc")
+    slow_write = await call_tool(url, "calmesh_cancel_booking", timeout=0.5, booking_id="abc")
+
+    assert slow_read.is_error and slow_write.is_error
+    assert "did not answer GET /api/v1/bookings/abc within 0.5 s" in text(slow_read)
+    assert "Try again in a moment" in text(slow_read)
+    assert "The change may have happened anyway" in text(slow_write)
+    assert slow_read.structured_content["error"]["code"] == "timeout"
+
+
+class NotCalMesh(BaseHTTPRequestHandler):
+    """A web server that is something else, and one CalMesh-style rate limit."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/api/v1/bookings"):
+            body = {"error": {"code": "rate_limited", "message": "slow down", "details": None}}
+            self.reply(429, json.dumps(body), "application/json", {"Retry-After": "7"})
+        elif self.path.startswith("/api/v1/connections"):
+            self.reply(502, "<html><h1>Bad Gateway</h1></html>", "text/html")
+        else:
+            self.reply(200, "<html>Welcome to nginx!</html>", "text/html")
+
+    def reply(self, status: int, body: str, kind: str, headers: dict | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def not_calmesh() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), NotCalMesh)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.mark.anyio
+async def test_answers_that_are_not_calmesh_json_are_tool_errors(not_calmesh):
+    html = await call_tool(not_calmesh, "calmesh_list_calendars")
+    gateway = await call_tool(not_calmesh, "calmesh_list_connections")
+    limited = await call_tool(not_calmesh, "calmesh_list_bookings")
+
+    assert html.is_error and gateway.is_error and limited.is_error
+    assert "HTTP 200 but not a JSON object" in text(html)
+    assert "really a CalMesh instance?" in text(html)
+    assert text(gateway).startswith("CalMesh refused (HTTP 502 http_error): Bad Gateway")
+    assert "Bad Gateway" in text(gateway)
+    assert "CalMesh refused (HTTP 429 rate_limited): slow down" in text(limited)
+    assert "retry after 7 s" in text(limited)

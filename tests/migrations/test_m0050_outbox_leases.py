@@ -28,7 +28,9 @@ def _as_before() -> None:
 
 
 def test_each_delivery_is_linked_to_its_newest_outbox_item(app, alice):
-    webhook, _ = webhooks.create(alice, "http://127.0.0.1:9/hook", ["booking.created"])
+    webhook, _ = webhooks.create(
+        alice, "http://127.0.0.1:9/hook", ["booking.created"], settings=app.config["CALMESH"]
+    )
     first, second = webhooks.ping(webhook), webhooks.ping(webhook)
     items = {d.id: d.outbox_item_id for d in WebhookDelivery.select()}
     OutboxItem.update(attempts=3).where(OutboxItem.id == items[first.id]).execute()

@@ -24,7 +24,9 @@ def _as_before() -> None:
 
 
 def test_each_delivery_shows_its_outbox_items_state(app, alice):
-    webhook, _ = webhooks.create(alice, "http://127.0.0.1:9/hook", ["booking.created"])
+    webhook, _ = webhooks.create(
+        alice, "http://127.0.0.1:9/hook", ["booking.created"], settings=app.config["CALMESH"]
+    )
     sent, failed, waiting = (webhooks.ping(webhook) for _ in range(3))
     OutboxItem.update(status="done").where(OutboxItem.id == sent.outbox_item_id).execute()
     OutboxItem.update(status="failed").where(OutboxItem.id == failed.outbox_item_id).execute()

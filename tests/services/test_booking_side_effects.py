@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import caldav
 import icalendar
 import pytest
+from flask import current_app
 
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, OutboxItem
@@ -62,7 +63,7 @@ def setup(app, alice, radicale, smtp_server):
 
 def drain() -> None:
     """Deliver everything due, as the scheduler's outbox job does."""
-    while process_due():
+    while process_due(current_app):
         pass
 
 

@@ -8,6 +8,7 @@ import re
 
 import icalendar
 import pytest
+from flask import current_app
 
 from calmesh.jobs.outbox import process_due
 from calmesh.models import Booking, BookingPage, MailMessage, User
@@ -27,7 +28,7 @@ def page(alice):
 
 
 def owner_mails(alice) -> list[MailMessage]:
-    while process_due():  # one item per booking and recipient at a time
+    while process_due(current_app):  # one item per booking and recipient at a time
         pass
     return list(
         MailMessage.select().where(MailMessage.to_address == alice.email).order_by(MailMessage.id)

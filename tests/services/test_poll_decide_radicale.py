@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import caldav
 import pytest
 from caldav.lib.error import NotFoundError
+from flask import current_app
 
 from calmesh.jobs.outbox import process_due
 from calmesh.models import OutboxItem, Poll, RemoteCalendar
@@ -85,7 +86,7 @@ def invitations(smtp_server, method: str) -> list[tuple[list[str], str]]:
 def settle() -> None:
     """Run the outbox until nothing is due (the scheduler's job, run here by hand)."""
     for _ in range(10):
-        if not process_due():
+        if not process_due(current_app):
             break
     failed = [(i.kind, i.last_error) for i in OutboxItem.select() if i.status != "done"]
     assert failed == []

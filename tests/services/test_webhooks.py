@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import current_app
 
 from calmesh.db import utcnow
 from calmesh.jobs.outbox import process_due
@@ -85,7 +86,9 @@ def book(page, n: int):
 
 
 def subscribe(user, receiver: Receiver, events_: list[str] | None = None, url: str = "") -> Webhook:
-    webhook, secret = service.create(user, url or receiver.url, events_ or ALL)
+    webhook, secret = service.create(
+        user, url or receiver.url, events_ or ALL, settings=current_app.config["CALMESH"]
+    )
     receiver.secret = secret
     return webhook
 
@@ -93,7 +96,7 @@ def subscribe(user, receiver: Receiver, events_: list[str] | None = None, url: s
 def run_outbox(rounds: int = 1) -> None:
     """Deliver what is due, then move time on: every waiting item is due again."""
     for _ in range(rounds):
-        process_due()
+        process_due(current_app)
         OutboxItem.update(next_attempt_at=utcnow() - timedelta(seconds=1)).where(
             OutboxItem.status == "pending"
         ).execute()
@@ -310,7 +313,7 @@ def test_after_the_retry_window_the_delivery_fails_and_the_webhook_is_failing(
     run_outbox(2)
     assert fresh(webhook).status == "ok"
     later = utcnow() + timedelta(hours=app.config["CALMESH"]["outbox.retry_hours"], seconds=1)
-    process_due(now=later)  # the injected clock: a day of failures later
+    process_due(app, now=later)  # the injected clock: a day of failures later
 
     created, cancelled = WebhookDelivery.select().order_by(WebhookDelivery.id)
     assert (created.status, created.attempts, created.last_status_code) == ("failed", 3, 500)
@@ -356,7 +359,7 @@ def test_redelivering_a_queued_delivery_makes_it_due_without_a_second_copy(alice
     receiver = Receiver(port=free_port())
     subscribe(alice, receiver)
     book(make_page(alice), 0)
-    process_due()  # refused: waits for its back-off
+    process_due(current_app)  # refused: waits for its back-off
     (delivery,) = WebhookDelivery.select()
     assert fresh(delivery).attempts == 1
 
@@ -364,7 +367,7 @@ def test_redelivering_a_queued_delivery_makes_it_due_without_a_second_copy(alice
 
     assert pending_webhook_items() == 1
     with receiver:
-        process_due()  # due now, without moving time
+        process_due(current_app)  # due now, without moving time
     assert [r.delivery_id for r in receiver.accepted] == [delivery.delivery_id]
 
 
@@ -374,7 +377,7 @@ def test_a_duplicate_arrival_is_told_apart_by_the_delivery_id(alice, receiver):
     book(make_page(alice), 0)
     receiver.delay = 1.5  # processes it, but answers after the sender gave up
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(service.current_app.config["CALMESH"]._values, "webhooks.timeout_seconds", 1)
+        mp.setitem(current_app.config["CALMESH"]._values, "webhooks.timeout_seconds", 1)
         run_outbox()
     (delivery,) = WebhookDelivery.select()
     assert fresh(delivery).status == "pending"
@@ -415,11 +418,11 @@ def test_ping_is_delivered_signed(alice, receiver):
     assert got.delivery_id == delivery.delivery_id
 
 
-def test_a_paused_webhook_is_sent_nothing(alice, receiver):
+def test_a_paused_webhook_is_sent_nothing(app, alice, receiver):
     webhook = subscribe(alice, receiver)
     page = make_page(alice)
     book(page, 0)  # queued while active
-    service.update(webhook, active=False)
+    service.update(webhook, active=False, settings=app.config["CALMESH"])
     book(page, 1)  # not even queued
 
     drain()
@@ -443,10 +446,10 @@ def test_deleting_a_webhook_drops_its_queued_deliveries(alice):
     assert WebhookDelivery.select().count() == 0 and pending_webhook_items() == 0
 
 
-def test_rotating_the_secret_signs_the_next_delivery_with_the_new_one(alice, receiver):
+def test_rotating_the_secret_signs_the_next_delivery_with_the_new_one(app, alice, receiver):
     webhook = subscribe(alice, receiver)
     old = receiver.secret
-    _, new = service.update(webhook, rotate_secret=True)
+    _, new = service.update(webhook, rotate_secret=True, settings=app.config["CALMESH"])
     assert new.startswith("whsec_") and new != old
     receiver.secret = new
     book(make_page(alice), 0)
@@ -479,7 +482,7 @@ def test_the_secret_is_stored_encrypted(alice, receiver):
 def test_private_targets_are_refused_unless_allowed(app, alice, monkeypatch, url):
     monkeypatch.setitem(app.config["CALMESH"]._values, "security.allow_private_addresses", False)
     with pytest.raises(service.WebhookError) as refused:
-        service.create(alice, url, ["booking.created"])
+        service.create(alice, url, ["booking.created"], settings=current_app.config["CALMESH"])
     assert refused.value.status == 422 and "private or local address" in str(refused.value)
     assert Webhook.select().count() == 0
 

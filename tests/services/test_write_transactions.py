@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import current_app
 
 from calmesh.db import db, utcnow, write_transaction
 from calmesh.engine.ical import EventDraft
@@ -99,7 +100,9 @@ def _apply_changes(user):
 
 
 def _redeliver(user):
-    webhook, _ = webhook_service.create(user, "http://127.0.0.1:9/hook", ["booking.created"])
+    webhook, _ = webhook_service.create(
+        user, "http://127.0.0.1:9/hook", ["booking.created"], settings=current_app.config["CALMESH"]
+    )
     delivery = webhook_service.ping(webhook)
     OutboxItem.update(status="failed").where(OutboxItem.id == delivery.outbox_item_id).execute()
     return lambda: webhook_service.redeliver(WebhookDelivery.get_by_id(delivery.id))

@@ -187,7 +187,12 @@ def world(tmp_path_factory) -> Iterator[World]:
                 attendee=bookings.Attendee("Vera", "vera@example.org", "UTC"),
                 answers={"company": "Acme"},
             )
-        hook, _ = webhooks.create(alice, "https://hooks.example.org/x", ["booking.created"])
+        hook, _ = webhooks.create(
+            alice,
+            "https://hooks.example.org/x",
+            ["booking.created"],
+            settings=app.config["CALMESH"],
+        )
         item = OutboxItem.select().first()  # the booking's mails
         world = World(
             app,

@@ -38,7 +38,7 @@ def test_with_smtp_there_is_no_banner(app, client, monkeypatch):
 def test_mails_of_a_booking_are_logged_with_their_invitation(app, client, page):
     book(app, page, at(10))
     assert "Confirmed: Intro call" not in text(client.get("/mail"))  # not delivered yet
-    process_due()
+    process_due(app)
     html = text(client.get("/mail"))
     assert html.count('class="badge logged"') == 2
     assert "vera@example.net" in html and "Confirmed: Intro call" in html
@@ -49,14 +49,14 @@ def test_mails_of_a_booking_are_logged_with_their_invitation(app, client, page):
 
 def test_bob_sees_none_of_alices_mail(app, page, bob):
     book(app, page, at(10))
-    process_due()
+    process_due(app)
     html = text(signed_in_client(app, bob).get("/mail"))
     assert "Vera Visitor" not in html and "booking.writeback" not in html
 
 
 def test_a_failed_delivery_is_listed_and_can_be_retried(app, client, page):
     book(app, page, at(10))
-    process_due()
+    process_due(app)
     item = OutboxItem.get(OutboxItem.kind == "booking.writeback")
     assert item.status == "failed"
     html = text(client.get("/mail"))
@@ -73,7 +73,7 @@ def test_a_failed_delivery_is_listed_and_can_be_retried(app, client, page):
 
 def test_retry_without_javascript_redirects_back(app, client, page):
     book(app, page, at(10))
-    process_due()
+    process_due(app)
     item = OutboxItem.get(OutboxItem.kind == "booking.writeback")
     response = client.post(f"/mail/outbox/{item.id}/retry", data={"csrf_token": CSRF})
     assert response.status_code == 302 and response.headers["Location"].endswith("/mail")
@@ -88,7 +88,7 @@ def test_retry_without_javascript_redirects_back(app, client, page):
 
 def test_bob_cannot_retry_alices_items(app, page, bob):
     book(app, page, at(10))
-    process_due()
+    process_due(app)
     item = OutboxItem.get(OutboxItem.kind == "booking.writeback")
     bobs = signed_in_client(app, bob)
     assert bobs.post(f"/mail/outbox/{item.id}/retry", data={"csrf_token": CSRF}).status_code == 404
@@ -97,7 +97,7 @@ def test_bob_cannot_retry_alices_items(app, page, bob):
 
 def test_subjects_and_bodies_are_escaped(app, client, page):
     book(app, page, at(10), name=XSS)
-    process_due()
+    process_due(app)
     html = text(client.get("/mail"))
     assert XSS not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 

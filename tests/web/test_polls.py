@@ -215,3 +215,27 @@ def test_delete_from_the_dashboard(owner):
         owner.post(f"/polls/{poll.public_id}/delete", data={"csrf_token": CSRF}).status_code == 302
     )
     assert Poll.select().count() == 0
+
+
+def test_the_participants_language_is_chosen_in_the_editor(owner):
+    from calmesh.inputs.polls import SETTINGS
+
+    blank = text_of(owner.get("/polls/new"))
+    assert re.findall(r'<option value="([a-z]{2})" lang="\1"', blank) == list(
+        SETTINGS["language"].values
+    )
+    poll = create(owner, language="fr")
+    assert poll.language == "fr"
+    edit = text_of(owner.get(f"/polls/{poll.public_id}/edit"))
+    assert '<option value="fr" lang="fr" selected>Français' in edit
+    assert (
+        owner.post(f"/polls/{poll.public_id}/edit", data={**FORM, "language": "de"}).status_code
+        == 302
+    )
+    assert Poll.get_by_id(poll.id).language == "de"
+    refused = owner.post("/polls/new", data={**FORM, "language": "xx"})
+    assert refused.status_code == 400
+    page = text_of(refused)
+    assert (
+        '<a href="#f-language">Participants\' language: must be one of en, de, fr, es</a>' in page
+    )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from flask import current_app
 
 from calmesh.db import utcnow
 from calmesh.jobs.outbox import process_due
@@ -85,13 +86,17 @@ def test_a_private_address_is_refused_on_the_form(app, client, monkeypatch):
 
 def give_up_on_what_fails() -> None:
     """Deliver, then once more with the clock past the retry window (injected)."""
-    process_due()
-    process_due(now=utcnow() + timedelta(hours=25))
+    process_due(current_app)
+    process_due(current_app, now=utcnow() + timedelta(hours=25))
 
 
 def test_a_failing_webhook_is_shown_clearly_with_its_error(app, client, alice, receiver):
-    healthy, _ = service.create(alice, receiver.url, ["booking.created"])
-    broken, receiver.secret = service.create(alice, receiver.url + "/broken", ["booking.created"])
+    healthy, _ = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
+    broken, receiver.secret = service.create(
+        alice, receiver.url + "/broken", ["booking.created"], settings=current_app.config["CALMESH"]
+    )
     receiver.status = 500
     service.ping(broken)
     give_up_on_what_fails()
@@ -111,11 +116,13 @@ def test_a_failing_webhook_is_shown_clearly_with_its_error(app, client, alice, r
 def test_the_delivery_log_shows_attempts_and_redelivers(
     client, alice, receiver, loopback_counts_as_public
 ):
-    webhook, secret = service.create(alice, receiver.url, ["booking.created"])
+    webhook, secret = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
     receiver.secret = secret
     receiver.status, receiver.answer_body = 502, b"<h1>Bad gateway</h1>"
     delivery = service.ping(webhook)
-    process_due()
+    process_due(current_app)
 
     page = text_of(client.get(f"/webhooks/{webhook.id}"))
     row = re.search(rf'<tr id="delivery-{delivery.delivery_id}">.*?</tr>', page, re.S).group(0)
@@ -138,13 +145,15 @@ def test_the_delivery_log_shows_attempts_and_redelivers(
     OutboxItem.update(next_attempt_at=delivery.created_at).where(
         OutboxItem.status == "pending"
     ).execute()
-    process_due()
+    process_due(current_app)
     assert WebhookDelivery.get_by_id(delivery.id).status == "delivered"
     assert receiver.accepted[-1].delivery_id == delivery.delivery_id
 
 
 def test_ping_pause_and_new_secret_from_the_page(client, alice, receiver):
-    webhook, secret = service.create(alice, receiver.url, ["booking.created"])
+    webhook, secret = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
 
     assert client.post(f"/webhooks/{webhook.id}/ping", data={"csrf_token": CSRF}).status_code == 302
     assert WebhookDelivery.get().event == "ping"
@@ -160,7 +169,9 @@ def test_ping_pause_and_new_secret_from_the_page(client, alice, receiver):
 
 
 def test_editing_url_and_events(client, alice, receiver):
-    webhook, _ = service.create(alice, receiver.url, ["booking.created"])
+    webhook, _ = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
 
     answer = client.post(
         f"/webhooks/{webhook.id}",
@@ -175,7 +186,9 @@ def test_editing_url_and_events(client, alice, receiver):
 
 
 def test_delete_from_the_page(client, alice, receiver):
-    webhook, _ = service.create(alice, receiver.url, ["booking.created"])
+    webhook, _ = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
 
     answer = client.post(f"/webhooks/{webhook.id}/delete", data={"csrf_token": CSRF})
 
@@ -184,7 +197,9 @@ def test_delete_from_the_page(client, alice, receiver):
 
 
 def test_another_owners_webhook_pages_are_404(app, alice, bob, receiver):
-    webhook, _ = service.create(alice, receiver.url, ["booking.created"])
+    webhook, _ = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
     delivery = service.ping(webhook)
     bobs = signed_in_client(app, bob)
 
@@ -210,7 +225,9 @@ def test_signed_out_visitors_are_sent_to_sign_in(app):
 
 
 def test_redeliver_all_failed_queues_every_failed_delivery_in_order(client, alice, receiver):
-    webhook, receiver.secret = service.create(alice, receiver.url, ["booking.created"])
+    webhook, receiver.secret = service.create(
+        alice, receiver.url, ["booking.created"], settings=current_app.config["CALMESH"]
+    )
     receiver.status = 500
     first, second = service.ping(webhook), service.ping(webhook)
     give_up_on_what_fails()
@@ -221,7 +238,7 @@ def test_redeliver_all_failed_queues_every_failed_delivery_in_order(client, alic
     receiver.status = 200
     answer = client.post(f"/webhooks/{webhook.id}/redeliver-failed", data={"csrf_token": CSRF})
     assert answer.status_code == 302
-    process_due()
+    process_due(current_app)
 
     assert [r.delivery_id for r in receiver.accepted] == [first.delivery_id, second.delivery_id]
     assert {d.status for d in WebhookDelivery.select()} == {"delivered"}
