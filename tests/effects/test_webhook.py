@@ -17,6 +17,7 @@ from calmesh.effects.outbox import Defer, GiveUp, Retry
 from calmesh.models import Webhook, WebhookDelivery
 from calmesh.services import events
 from calmesh.services import webhooks as service
+from tests.settings import cfg
 from tests.webhook_receiver import Receiver
 
 
@@ -27,7 +28,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def subscribed(user, receiver: Receiver) -> tuple[Webhook, WebhookDelivery]:
-    hook, receiver.secret = service.create(user, receiver.url, ["booking.created"])
+    hook, receiver.secret = service.create(user, receiver.url, ["booking.created"], settings=cfg())
     events.emit(user.id, "booking.created", {"uid": "b1"}, subject="b1")
     return hook, WebhookDelivery.get(WebhookDelivery.webhook == hook)
 

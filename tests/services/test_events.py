@@ -12,15 +12,16 @@ from calmesh.db import write_transaction
 from calmesh.models import OutboxItem, WebhookDelivery
 from calmesh.services import events
 from calmesh.services import webhooks as service
+from tests.settings import cfg
 
 URL = "http://127.0.0.1:9/calmesh"  # never called: nothing is delivered here
 
 
 def test_an_event_reaches_only_the_owners_active_subscribed_webhooks(app, alice, bob):
-    wanted, _ = service.create(alice, URL, ["booking.created", "booking.cancelled"])
-    service.create(alice, URL + "/other", ["poll.decided"])
-    service.create(alice, URL + "/paused", ["booking.created"], active=False)
-    service.create(bob, URL, ["booking.created"])
+    wanted, _ = service.create(alice, URL, ["booking.created", "booking.cancelled"], settings=cfg())
+    service.create(alice, URL + "/other", ["poll.decided"], settings=cfg())
+    service.create(alice, URL + "/paused", ["booking.created"], active=False, settings=cfg())
+    service.create(bob, URL, ["booking.created"], settings=cfg())
 
     assert events.emit(alice.id, "booking.created", {"uid": "b1"}, subject="b1") == 1
 
@@ -33,7 +34,7 @@ def test_an_event_reaches_only_the_owners_active_subscribed_webhooks(app, alice,
 
 
 def test_without_a_subject_each_delivery_is_ordered_on_its_own(app, alice):
-    service.create(alice, URL, ["connection.error"])
+    service.create(alice, URL, ["connection.error"], settings=cfg())
     events.emit(alice.id, "connection.error", {"n": 1})
     events.emit(alice.id, "connection.error", {"n": 2})
     keys = [i.ordering_key for i in OutboxItem.select().order_by(OutboxItem.id)]
@@ -43,14 +44,14 @@ def test_without_a_subject_each_delivery_is_ordered_on_its_own(app, alice):
 
 
 def test_an_unknown_event_is_a_bug_and_queues_nothing(app, alice):
-    service.create(alice, URL, ["booking.created"])
+    service.create(alice, URL, ["booking.created"], settings=cfg())
     with pytest.raises(ValueError, match=r"unknown event 'booking\.exploded'"):
         events.emit(alice.id, "booking.exploded", {})
     assert WebhookDelivery.select().count() == 0
 
 
 def test_an_event_exists_exactly_when_its_change_does(app, alice):
-    service.create(alice, URL, ["booking.created"])
+    service.create(alice, URL, ["booking.created"], settings=cfg())
 
     class Refused(Exception):
         pass

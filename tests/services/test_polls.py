@@ -8,7 +8,6 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask import current_app
 
 from calmesh.auth import signing
 from calmesh.models import OutboxItem, Participant, PollOption

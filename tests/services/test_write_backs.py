@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from calmesh.effects import delivery, poll_writeback
-from calmesh.jobs.outbox import context
-from calmesh.models import OutboxItem, Poll, PollOption
-from calmesh.services import calendars, polls, write_backs
+from calmesh.effects import delivery, outbox, poll_writeback
+from calmesh.jobs.outbox import context, process_due
+from calmesh.models import Booking, OutboxItem, Poll, PollOption
+from calmesh.services import bookings, calendars, polls, write_backs
 from tests.factories import make_connection
-from tests.web.test_booking_detail import fake_provider
-from calmesh.effects import outbox
-from calmesh.jobs.outbox import process_due
-from calmesh.models import Booking
-from calmesh.services import bookings
 from tests.services.test_webhooks import book, make_page, slot
+from tests.web.test_booking_detail import fake_provider
 
 OPTIONS = [
     {"start": "2031-03-10T18:00:00Z", "end": "2031-03-10T19:00:00Z"},
@@ -178,7 +174,9 @@ def test_a_request_not_yet_confirmed_has_nothing_to_write(app, in_request, alice
     assert state(booking) == "none"
 
 
-def test_failed_write_backs_are_the_owners_newest_first_and_per_calendar(app, in_request, alice, bob):
+def test_failed_write_backs_are_the_owners_newest_first_and_per_calendar(
+    app, in_request, alice, bob
+):
     first = book(make_page(alice), 0)
     other = calendars.create(alice, "home", "Home", "UTC")
     second = book(make_page(alice, slug="other", calendar="home"), 2)
