@@ -88,29 +88,42 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
 
     config = config_module.load(overrides)
     _prepare_data_dir(config)
+    _configure_logging(config["logging.level"])
+    # Templates and static files ship inside the package (calmesh/templates,
+    # calmesh/static): Flask finds them beside this module, whatever the cwd.
+    app = Flask(__name__, template_folder="templates", static_folder="static")
+    app.config["CALMESH"] = config
+    _configure_flask(app, config)
+    db.init_db(config.database_url, migration_context=app.app_context)
+    _add_layers(app)
+    if server:
+        _start_serving(app)
+    return app
+
+
+def _configure_logging(level: str) -> None:
     logging.basicConfig(
-        level=config["logging.level"].upper(),
+        level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s",
     )
     # httpx logs every request's full URL at INFO; an iCal feed's path is often its
     # secret. APScheduler logs two INFO lines per job run (every few seconds) and
     # one per job added: an idle instance would never be quiet. Both keep their
     # warnings; DEBUG shows everything.
-    debug = config["logging.level"].upper() == "DEBUG"
+    debug = level.upper() == "DEBUG"
     for noisy in ("httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.NOTSET if debug else logging.WARNING)
-    # Templates and static files ship inside the package (calmesh/templates,
-    # calmesh/static): Flask finds them beside this module, whatever the cwd.
-    app = Flask(__name__, template_folder="templates", static_folder="static")
-    app.config["CALMESH"] = config
+
+
+def _configure_flask(app: Flask, config) -> None:
+    """Keys, URL converters, cookies, body limit and proxies."""
     from calmesh.auth import keys
     from calmesh.auth.sessions import REMEMBER_FOR
+    from calmesh.converters import CONVERTERS
 
     keys.init_app(
         app, keys.Keyring(_secret_key(config), tuple(config["security.previous_secret_keys"]))
     )
-    from calmesh.converters import CONVERTERS
-
     app.url_map.converters.update(CONVERTERS)
     app.config.update(
         MAX_CONTENT_LENGTH=config["server.max_body_bytes"],
@@ -127,8 +140,8 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
         n = config["server.trusted_proxies"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)
 
-    db.init_db(config.database_url, migration_context=app.app_context)
 
+def _add_layers(app: Flask) -> None:
     from calmesh import delivery, i18n, web
     from calmesh.api import init_app as init_api
     from calmesh.auth import init_app as init_auth
@@ -141,13 +154,16 @@ def create_app(overrides: dict[str, Any] | None = None, *, server: bool = False)
     web.init_app(app)
     i18n.init_app(app)  # public pages in the visitor's language; the dashboard English
 
-    if server:
-        db.migrate()
-        keys.check_fingerprint(app)
-        from calmesh.auth import setup as first_run
-        from calmesh.jobs.scheduler import start_embedded
 
-        with db.db.connection_context():
-            first_run.announce(app)
-        start_embedded(app)
-    return app
+def _start_serving(app: Flask) -> None:
+    """Migrate, check the key, announce a first run, start the embedded scheduler."""
+    from calmesh import db
+    from calmesh.auth import keys
+    from calmesh.auth import setup as first_run
+    from calmesh.jobs.scheduler import start_embedded
+
+    db.migrate()
+    keys.check_fingerprint(app)
+    with db.db.connection_context():
+        first_run.announce(app)
+    start_embedded(app)

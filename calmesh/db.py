@@ -181,6 +181,23 @@ def migrator_for(database: pw.Database) -> SchemaMigrator:
     return PostgresqlMigrator(database)
 
 
+@contextmanager
+def _foreign_keys_off(database: pw.Database) -> Iterator[None]:
+    """SQLite: foreign keys off while migrating (outside the transaction, where
+    the pragma takes effect). A migration that adds a NOT NULL column or drops
+    a key rebuilds the table (copy, DROP, rename), and with foreign keys on
+    the DROP would delete or clear every row that refers to the old table
+    (https://www.sqlite.org/lang_altertable.html#otheralter)."""
+    if not isinstance(database, pw.SqliteDatabase):
+        yield
+        return
+    database.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        database.execute_sql("PRAGMA foreign_keys = ON")
+
+
 def migrate(migrations: list[Migration] | None = None) -> list[str]:
     """Create or upgrade the schema; returns the names of the migrations applied."""
     from calmesh.models import ALL_MODELS
@@ -188,7 +205,12 @@ def migrate(migrations: list[Migration] | None = None) -> list[str]:
     migrations = discover_migrations() if migrations is None else migrations
     database = db.obj
     context = _migration_context() if _migration_context else nullcontext()
-    with context, database.connection_context(), write_transaction():
+    with (
+        context,
+        database.connection_context(),
+        _foreign_keys_off(database),
+        write_transaction(),
+    ):
         # Several workers may start at once: the write lock (SQLite) or an
         # advisory lock (PostgreSQL) lets one migrate while the others wait.
         if not isinstance(database, pw.SqliteDatabase):
@@ -209,6 +231,10 @@ def migrate(migrations: list[Migration] | None = None) -> list[str]:
                 applied.append(name)
         # Tables added by a release are created here; existing ones are left alone.
         database.create_tables(ALL_MODELS, safe=True)
+        if isinstance(database, pw.SqliteDatabase):
+            broken = database.execute_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"a migration left rows with dangling keys: {broken[:5]}")
         return applied
 
 

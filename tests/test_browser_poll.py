@@ -214,3 +214,66 @@ def test_a_participant_votes_with_the_keyboard_alone(browser, server, api):
     assert [(p["name"], [v["value"] for v in p["votes"]]) for p in shown["participants"]] == [
         ("Kim Keys", ["yes", "ifneedbe"])
     ]
+
+
+def test_the_zone_is_found_with_one_page_load_and_a_phone_gets_one_option_per_row(
+    browser, server, api, tmp_path
+):
+    made = api.post(
+        "/api/v1/polls",
+        json={"title": "Zones", "timezone": "Europe/Berlin", "options": OPTIONS},
+    )
+    assert made.status_code == 201, made.text
+    poll = made.json()
+    context = new_context(browser, "America/New_York")
+    page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    loads, pieces = [], []
+    page.on("request", lambda r: (loads if r.resource_type == "document" else pieces).append(r))
+    page.goto(poll["url"])
+    page.get_by_label("Your name").fill("Pia Phone")  # typed while the zone is being found
+
+    expect(page).to_have_url(re.compile(r"tz=America%2FNew_York"))
+    choices = page.get_by_role("group")
+    expect(choices.nth(0)).to_have_accessible_name("Mon, Mar 10, 2031, 1:00 PM–2:00 PM")
+    assert len(loads) == 1  # no reload in the detected zone
+    zoned = [r for r in pieces if r.headers.get("hx-request") == "true"]
+    assert len(zoned) == 1 and "Africa/Abidjan" not in zoned[0].response().text()
+    expect(page.get_by_label("Your name")).to_have_value("Pia Phone")
+
+    # One option per row with its tally, not a table to scroll sideways.
+    expect(page.locator("table.poll-grid")).to_be_hidden()
+    expect(page.locator(".poll-list > li")).to_have_count(3)
+    expect(page.locator(".poll-list > li").nth(0)).to_contain_text("1:00 PM–2:00 PM")
+    choices.nth(0).locator("label", has_text="Yes").click()
+    page.get_by_role("button", name="Save my vote").click()
+    expect(page.get_by_role("status")).to_contain_text("Your vote is saved")
+    first = page.locator(".poll-list > li").nth(0)
+    expect(first.locator(".vote.yes")).to_have_text(re.compile("Pia Phone"))
+    expect(choices.nth(0).locator(".tally .count.yes")).to_contain_text("1")
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
+    assert serious(page) == []
+    page.screenshot(path=str(tmp_path / "poll-phone-list.png"), full_page=True)
+
+    # Another zone chosen: again only the pieces, and the address follows.
+    page.get_by_label("Time zone").select_option("Asia/Tokyo")
+    expect(choices.nth(0)).to_have_accessible_name("Tue, Mar 11, 2031, 2:00 AM–3:00 AM")
+    expect(page).to_have_url(re.compile(r"tz=Asia%2FTokyo"))
+    assert [r.method for r in loads] == ["GET", "POST", "GET"]  # the vote, its redirect
+    href = page.get_by_role("link", name="Deutsch").get_attribute("href")
+    assert "tz=Asia%2FTokyo" in href and "lang=de" in href
+    context.close()
+
+    # Without JavaScript: the poll's zone, and a button to show another.
+    plain = browser.new_context(java_script_enabled=False, timezone_id="America/New_York")
+    page = plain.new_page()
+    page.goto(poll["url"])
+    expect(page.get_by_role("group").nth(0)).to_have_accessible_name(
+        "Mon, Mar 10, 2031, 6:00 PM–7:00 PM"
+    )
+    page.get_by_label("Time zone").select_option("America/New_York")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("group").nth(0)).to_have_accessible_name(
+        "Mon, Mar 10, 2031, 1:00 PM–2:00 PM"
+    )
+    plain.close()

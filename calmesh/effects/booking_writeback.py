@@ -19,6 +19,11 @@ LANE = "writeback"
 ACTIONS = ("write", "delete")
 
 
+def ordering_key(uid: str) -> str:
+    """The key that keeps a booking's write-backs in order (and finds its newest)."""
+    return f"booking:{uid}:writeback"
+
+
 def queue(booking: Booking, action: str) -> None:
     """Queue writing (``write``) or removing (``delete``) ``booking``'s event."""
     add(item(booking, action))
@@ -32,7 +37,7 @@ def item(booking: Booking, action: str) -> Item:
         KIND,
         {"booking": booking.uid, "action": action},
         booking.user_id,
-        f"booking:{booking.uid}:writeback",
+        ordering_key(booking.uid),
     )
 
 

@@ -17,11 +17,16 @@ KIND = "poll.writeback"
 LANE = "writeback"
 
 
+def ordering_key(public_id: str) -> str:
+    """The key that keeps a poll's write-backs in order (and finds its newest)."""
+    return f"poll:{public_id}:writeback"
+
+
 def queue(poll: Poll) -> None:
     """Queue bringing the linked calendar up to date with ``poll`` (nothing to
     do for a poll that has no calendar and was never written)."""
     if poll.calendar_id is not None or poll.remote_href:
-        add(Item(KIND, {"poll": poll.public_id}, poll.user_id, f"poll:{poll.public_id}:writeback"))
+        add(Item(KIND, {"poll": poll.public_id}, poll.user_id, ordering_key(poll.public_id)))
 
 
 def deliver(payload: dict[str, Any], context: Context) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from flask import Flask
@@ -23,6 +24,8 @@ log = logging.getLogger("calmesh.scheduler")
 # (which calls it again at once if work is left); rows running then finish first.
 BUDGET_SECONDS = 60.0
 IDLE_WAIT_SECONDS = 0.5
+
+Running = dict[Future, tuple[int, str]]  # each running row: (id, group)
 
 
 def drain(
@@ -47,7 +50,7 @@ def drain(
     """
     per_group = per_group or workers
     budget = BUDGET_SECONDS if budget is None else budget
-    running: dict[Future, tuple[int, str]] = {}
+    running: Running = {}
     done = 0
     started = time.monotonic()
     renewed = started
@@ -58,33 +61,49 @@ def drain(
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
         while True:
-            taking = time.monotonic() - started < budget
             free = workers - len(running)
-            if taking and free > 0:
-                in_flight = {row_id for row_id, _ in running.values()}
-                groups: dict[str, int] = {}
-                for _, group in running.values():
-                    groups[group] = groups.get(group, 0) + 1
-                for row_id, group in fetch(in_flight, 4 * workers):
-                    if free == 0:
-                        break
-                    if groups.get(group, 0) >= per_group or not claim(row_id):
-                        continue
-                    groups[group] = groups.get(group, 0) + 1
+            if time.monotonic() - started < budget and free > 0:
+                due = fetch(_in_flight(running), 4 * workers)
+                for row_id, group in _take(running, due, free, per_group, claim):
                     running[pool.submit(run, row_id)] = (row_id, group)
-                    free -= 1
             if not running:
                 return done
-            finished, _ = wait(
-                list(running),
-                timeout=min(IDLE_WAIT_SECONDS, renew_every),
-                return_when=FIRST_COMPLETED,
-            )
-            for future in finished:
-                row_id, _ = running.pop(future)
-                done += 1
-                if future.exception() is not None:
-                    log.error("%s: row %s failed: %s", name, row_id, future.exception())
+            done += _finish(running, min(IDLE_WAIT_SECONDS, renew_every), name)
             if renew is not None and running and time.monotonic() - renewed >= renew_every:
-                renew(row_id for row_id, _ in running.values())
+                renew(_in_flight(running))
                 renewed = time.monotonic()
+
+
+def _in_flight(running: Running) -> set[int]:
+    return {row_id for row_id, _ in running.values()}
+
+
+def _take(
+    running: Running,
+    due: list[tuple[int, str]],
+    free: int,
+    per_group: int,
+    claim: Callable[[int], bool],
+) -> Iterator[tuple[int, str]]:
+    """The due rows to start now, each claimed just before it is yielded: at most
+    ``free``, and at most ``per_group`` of one group running at once."""
+    groups = Counter(group for _, group in running.values())
+    for row_id, group in due:
+        if free == 0:
+            return
+        if groups[group] >= per_group or not claim(row_id):
+            continue
+        groups[group] += 1
+        free -= 1
+        yield row_id, group
+
+
+def _finish(running: Running, timeout: float, name: str) -> int:
+    """Wait up to ``timeout`` for a running row to end; forget the ended ones (logging
+    a failure) and return how many ended."""
+    finished, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+    for future in finished:
+        row_id, _ = running.pop(future)
+        if future.exception() is not None:
+            log.error("%s: row %s failed: %s", name, row_id, future.exception())
+    return len(finished)

@@ -197,8 +197,6 @@ class Api:
     ) -> dict[str, Any]:
         """``path`` is below ``/api/v1``; ``None`` values are left out of query and body,
         except the body keys in ``nulls`` (sent as JSON null: "reset this")."""
-        settings = self.settings
-        timeout = httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout))
         query = {k: v for k, v in to_jsonable_python(params or {}).items() if v is not None}
         payload = None
         if body is not None:
@@ -207,6 +205,24 @@ class Api:
                 k: v for k, v in to_jsonable_python(body).items() if v is not None or k in keep
             }
         where = f"{method} /api/v1{path}"
+        response = await self._send(method, path, query, payload, headers, where)
+        if response.status_code >= 400:
+            raise refusal(response)
+        return self._answer(response, where)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, Any],
+        payload: dict[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        where: str,
+    ) -> httpx.Response:
+        """One request; no answer (a timeout, a refused connection) is a failure that
+        says what to check."""
+        settings = self.settings
+        timeout = httpx.Timeout(settings.timeout, connect=min(CONNECT_TIMEOUT, settings.timeout))
         try:
             async with httpx.AsyncClient(
                 base_url=settings.url,
@@ -218,7 +234,7 @@ class Api:
                 },
                 follow_redirects=False,
             ) as client:
-                response = await client.request(
+                return await client.request(
                     method, "/api/v1" + path, params=query, json=payload, headers=headers
                 )
         except httpx.TimeoutException:
@@ -238,8 +254,9 @@ class Api:
                 "Is the instance running, and is CALMESH_URL its address?",
                 code="unreachable",
             ) from None
-        if response.status_code >= 400:
-            raise refusal(response)
+
+    def _answer(self, response: httpx.Response, where: str) -> dict[str, Any]:
+        """A successful answer's JSON object (``{}`` for no content)."""
         if response.status_code == 204 or not response.content:
             return {}
         try:
@@ -249,7 +266,7 @@ class Api:
         if not isinstance(data, dict):
             raise ApiFailure(
                 f"CalMesh answered {where} with HTTP {response.status_code} but not a JSON "
-                f"object; is CALMESH_URL ({settings.url}) really a CalMesh instance?",
+                f"object; is CALMESH_URL ({self.settings.url}) really a CalMesh instance?",
                 status=response.status_code,
                 code="unexpected_answer",
             )

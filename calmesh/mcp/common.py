@@ -85,7 +85,16 @@ def when(description: str, *, optional: bool = False) -> Any:
 
 
 OFFSET_HELP = "ISO 8601 with a UTC offset or Z, e.g. 2026-03-16T09:00:00+01:00; naive times fail"
-Instant = Annotated[str, AfterValidator(lambda v: schema.DateTime().parse(v, ""))]
+
+
+def _check_instant(value: str) -> str:
+    # Checked, but kept as the text that was given: the field is a str, and pydantic
+    # warns when a model with a datetime in it is dumped.
+    schema.DateTime().parse(value, "")
+    return value
+
+
+Instant = Annotated[str, AfterValidator(_check_instant)]
 Zone = Annotated[str, AfterValidator(schema.check_timezone)]
 CalendarSlug = like(
     schema.slug_field(), "The unified calendar's slug, as calmesh_list_calendars shows it"
@@ -240,27 +249,26 @@ SCOPE_HELP = {
 
 @dataclass(frozen=True)
 class ToolSpec:
-    """What the scope table (README) says about a tool."""
+    """A tool's registration: what clients are told and what the scope table (README)
+    says about it."""
 
     name: str
     title: str
     scope: str
     calls: tuple[str, ...]  # the REST endpoints it uses, "METHOD /path"
+    read_only: bool
+    destructive: bool
+    idempotent: bool
+    open_world: bool
 
-
-CATALOG: dict[str, ToolSpec] = {}
-
-
-def annotations(
-    title: str, read_only: bool, *, destructive: bool, idempotent: bool, open_world: bool
-) -> ToolAnnotations:
-    return ToolAnnotations(
-        title=title,
-        read_only_hint=read_only,
-        destructive_hint=destructive,
-        idempotent_hint=read_only or idempotent,
-        open_world_hint=open_world,
-    )
+    def annotations(self) -> ToolAnnotations:
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=self.read_only,
+            destructive_hint=self.destructive,
+            idempotent_hint=self.read_only or self.idempotent,
+            open_world_hint=self.open_world,
+        )
 
 
 def describe(fn: Callable, scope: str) -> str:
@@ -270,55 +278,72 @@ def describe(fn: Callable, scope: str) -> str:
 
 
 ToolFunction = Callable[..., Awaitable[CallToolResult]]
-Registrar = Callable[..., Callable[[ToolFunction], ToolFunction]]
 
 
-def tool_registrar(server: MCPServer) -> Registrar:
-    """``@tool(name, title, scope, calls=(...), ...)``: register an async tool.
+def tool(
+    name: str,
+    title: str,
+    scope: str,
+    *,
+    calls: Iterable[str],
+    read_only: bool | None = None,
+    destructive: bool = False,
+    idempotent: bool = False,
+    open_world: bool = False,
+) -> Callable[[ToolFunction], ToolFunction]:
+    """``@tool(name, title, scope, calls=(...), ...)`` over ``async def f(api, ...)``:
+    ``f`` is the MCP tool ``name`` (registered by :func:`add_tool`).
 
     The docstring is the description (the scope it needs is appended, so a client
-    listing tools sees what a key may use); an :class:`ApiFailure` raised inside
-    becomes an error result. ``read_only`` defaults to ``scope == "read"``.
+    listing tools sees what a key may use); the parameters after ``api`` are the
+    tool's. ``read_only`` defaults to ``scope == "read"``.
     """
+    spec = ToolSpec(
+        name,
+        title,
+        scope,
+        tuple(calls),
+        scope == "read" if read_only is None else read_only,
+        destructive,
+        idempotent,
+        open_world,
+    )
 
-    def tool(
-        name: str,
-        title: str,
-        scope: str,
-        *,
-        calls: Iterable[str],
-        read_only: bool | None = None,
-        destructive: bool = False,
-        idempotent: bool = False,
-        open_world: bool = False,
-    ) -> Callable[[ToolFunction], ToolFunction]:
-        def register(fn: ToolFunction) -> ToolFunction:
-            @wraps(fn)
-            async def run(**kwargs: Any) -> CallToolResult:
-                try:
-                    return await fn(**kwargs)
-                except ApiFailure as failure:
-                    return error(failure)
+    def mark(fn: ToolFunction) -> ToolFunction:
+        fn.spec = spec  # type: ignore[attr-defined]
+        return fn
 
-            server.add_tool(
-                run,
-                name=name,
-                title=title,
-                description=describe(fn, scope),
-                annotations=annotations(
-                    title,
-                    scope == "read" if read_only is None else read_only,
-                    destructive=destructive,
-                    idempotent=idempotent,
-                    open_world=open_world,
-                ),
-            )
-            CATALOG[name] = ToolSpec(name, title, scope, tuple(calls))
-            return run
+    return mark
 
-        return register
 
-    return tool
+def spec_of(fn: ToolFunction) -> ToolSpec:
+    return fn.spec  # type: ignore[attr-defined]
+
+
+def add_tool(server: MCPServer, fn: ToolFunction, api: Any) -> None:
+    """Register the :func:`tool` ``fn`` on ``server``, calling the REST API through
+    ``api``; an :class:`ApiFailure` raised inside becomes an error result."""
+    spec = spec_of(fn)
+    # The SDK lists and checks the parameters after ``api``.
+    signature = inspect.signature(fn, eval_str=True)
+    parameters = list(signature.parameters.values())[1:]
+
+    @wraps(fn)
+    async def run(**kwargs: Any) -> CallToolResult:
+        try:
+            return await fn(api, **kwargs)
+        except ApiFailure as failure:
+            return error(failure)
+
+    run.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "api"}
+    server.add_tool(
+        run,
+        name=spec.name,
+        title=spec.title,
+        description=describe(fn, spec.scope),
+        annotations=spec.annotations(),
+    )
 
 
 # --- results -------------------------------------------------------------------------

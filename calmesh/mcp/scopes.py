@@ -1,6 +1,6 @@
 """The README's table of every REST endpoint and MCP tool with the scope each needs,
 generated from the code: the endpoints' declarations (:data:`calmesh.api.framework.ROUTES`)
-and the tools' registrations (:data:`calmesh.mcp.common.CATALOG`).
+and the tools' registrations (:func:`calmesh.mcp.common.tool`).
 
 ``python -m calmesh.mcp.scopes`` prints the table; ``--write`` puts it into README.md
 between the markers. A test keeps the README in step with the code.
@@ -30,13 +30,11 @@ def _key(path: str) -> str:
 
 
 def catalog() -> dict:
-    """Every tool's spec, by registering them on a server that never runs."""
-    from calmesh.mcp.client import Settings
-    from calmesh.mcp.common import CATALOG
-    from calmesh.mcp.server import build_server
+    """Every tool's spec, by name."""
+    from calmesh.mcp.common import spec_of
+    from calmesh.mcp.server import tools
 
-    build_server(Settings("http://127.0.0.1:8000", "cm_live_table"))
-    return dict(CATALOG)
+    return {spec_of(fn).name: spec_of(fn) for fn in tools()}
 
 
 def routes() -> list:

@@ -1,6 +1,6 @@
 """The MCP server: 33 tools over stdio or streamable HTTP, each a call to the REST API.
 
-``build_server`` registers the tools of every resource module on one
+``build_server`` registers the tools of every resource module (its ``TOOLS``) on one
 :class:`~calmesh.mcp.common.Server`; ``serve_stdio`` and ``serve_http`` run it. Over
 HTTP every request must carry ``CALMESH_HTTP_SECRET`` as a bearer token: a plain
 bearer check (:class:`SharedSecret`), with no OAuth discovery to advertise, since
@@ -17,7 +17,7 @@ from typing import Any
 from calmesh import __version__
 from calmesh.mcp import booking_pages, bookings, calendars, connections, polls
 from calmesh.mcp.client import Api, Settings
-from calmesh.mcp.common import Server, tool_registrar
+from calmesh.mcp.common import Server, ToolFunction, add_tool
 
 MODULES = (calendars, booking_pages, bookings, polls, connections)
 
@@ -66,10 +66,14 @@ def build_server(settings: Settings) -> Server:
         log_level="WARNING",
     )
     api = Api(settings)
-    tool = tool_registrar(server)
-    for module in MODULES:
-        module.register(tool, api)
+    for fn in tools():
+        add_tool(server, fn, api)
     return server
+
+
+def tools() -> list[ToolFunction]:
+    """Every tool, in the order clients list them."""
+    return [fn for module in MODULES for fn in module.TOOLS]
 
 
 UNAUTHORIZED = (

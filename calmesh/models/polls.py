@@ -48,6 +48,8 @@ class Poll(BaseModel):
     # Where the write-back put the decided event, once it did.
     remote_calendar = pw.ForeignKeyField(RemoteCalendar, null=True, on_delete="SET NULL")
     remote_href = pw.CharField(max_length=2000, null=True)
+    # The failed write-back (outbox item id) the owner dismissed: a later failure shows again.
+    dismissed_failure = pw.BigIntegerField(null=True)
     created_at = UTCDateTimeField(default=utcnow)
     updated_at = UTCDateTimeField(default=utcnow)
 

@@ -251,63 +251,52 @@ class CalDavProvider(Provider):
         Messages name the host and the status, never the server's body or
         the URL's user part, so no credential can end up in them.
         """
-        host = self._host
         try:
             yield
         except ProviderError:
             raise
-        except error.AuthorizationError as exc:
+        except Exception as exc:
+            raise self._readable(exc, doing) from None
+
+    def _readable(self, exc: Exception, doing: str) -> ProviderError:
+        host = self._host
+        if isinstance(exc, error.DAVError):
+            return self._dav_failure(exc, host, doing)
+        if isinstance(exc, http.exceptions.RequestException):
+            return _http_failure(exc, host, doing)
+        if isinstance(exc, etree.LxmlError):
+            return ProviderError(f"{host} sent malformed XML while {doing}")
+        # The library's parsing meets servers it was never tested with.
+        log.exception("unexpected CalDAV failure talking to %s while %s", host, doing)
+        return ProviderError(
+            f"unexpected failure talking to {host} while {doing} ({type(exc).__name__})"
+        )
+
+    def _dav_failure(self, exc: error.DAVError, host: str, doing: str) -> ProviderError:
+        if isinstance(exc, error.AuthorizationError):
             if exc.status == 403:
-                raise ProviderError(
+                return ProviderError(
                     f"{host} refused access while {doing} (403): "
                     "the account may not have permission for this calendar",
                     permanent=True,
-                ) from None
-            raise AuthError(
+                )
+            return AuthError(
                 f"{host} refused the username or password while {doing} (401); "
                 f"{self.credentials_advice}"
-            ) from None
-        except error.NotFoundError:
-            raise ProviderError(
+            )
+        if isinstance(exc, error.NotFoundError):
+            return ProviderError(
                 f"{host} has no such calendar or event (404) while {doing}; check the URL"
-            ) from None
-        except error.RateLimitError:
-            raise ProviderError(
-                f"{host} is rate-limiting requests while {doing}; retrying later"
-            ) from None
-        except error.DAVError as exc:
-            if exc.status is None:
-                raise ProviderError(
-                    f"{host} sent an answer CalMesh cannot use while {doing} ({type(exc).__name__})"
-                ) from None
-            if exc.status >= 500:
-                raise ProviderError(
-                    f"{host} failed while {doing} ({exc.status}); retrying later"
-                ) from None
-            raise ProviderError(f"{host} answered {exc.status} while {doing}") from None
-        except http.exceptions.SSLError:
-            raise ProviderError(
-                f"cannot connect to {host} securely while {doing}: the TLS certificate was refused"
-            ) from None
-        except (http.exceptions.Timeout, http.exceptions.ConnectionError):
-            # One message whatever the cause (see calmesh.providers.net).
-            raise ProviderError(
-                f"{host}: {net.UNREACHABLE} while {doing}; retrying later"
-            ) from None
-        except http.exceptions.TooManyRedirects:
-            raise ProviderError(f"{host} redirected too many times while {doing}") from None
-        except http.exceptions.RequestException as exc:
-            raise ProviderError(
-                f"HTTP failure talking to {host} while {doing} ({type(exc).__name__})"
-            ) from None
-        except etree.LxmlError:
-            raise ProviderError(f"{host} sent malformed XML while {doing}") from None
-        except Exception as exc:
-            # The library's parsing meets servers it was never tested with.
-            log.exception("unexpected CalDAV failure talking to %s while %s", host, doing)
-            raise ProviderError(
-                f"unexpected failure talking to {host} while {doing} ({type(exc).__name__})"
-            ) from None
+            )
+        if isinstance(exc, error.RateLimitError):
+            return ProviderError(f"{host} is rate-limiting requests while {doing}; retrying later")
+        if exc.status is None:
+            return ProviderError(
+                f"{host} sent an answer CalMesh cannot use while {doing} ({type(exc).__name__})"
+            )
+        if exc.status >= 500:
+            return ProviderError(f"{host} failed while {doing} ({exc.status}); retrying later")
+        return ProviderError(f"{host} answered {exc.status} while {doing}")
 
     @staticmethod
     def _collection_props(client: Any, urls: list[str]) -> dict[str, dict[str, Any]]:
@@ -571,3 +560,17 @@ def _zone(vtimezone: Any) -> str:
     found = re.search(r"^TZID(?:;[^:]*)?:(.+?)\s*$", vtimezone, re.MULTILINE)
     zone = zone_from_name(found.group(1)) if found else None
     return zone.key if zone else ""
+
+
+def _http_failure(exc: Exception, host: str, doing: str) -> ProviderError:
+    """A niquests failure (no answer, or no usable one) in words."""
+    if isinstance(exc, http.exceptions.SSLError):
+        return ProviderError(
+            f"cannot connect to {host} securely while {doing}: the TLS certificate was refused"
+        )
+    if isinstance(exc, http.exceptions.Timeout | http.exceptions.ConnectionError):
+        # One message whatever the cause (see calmesh.providers.net).
+        return ProviderError(f"{host}: {net.UNREACHABLE} while {doing}; retrying later")
+    if isinstance(exc, http.exceptions.TooManyRedirects):
+        return ProviderError(f"{host} redirected too many times while {doing}")
+    return ProviderError(f"HTTP failure talking to {host} while {doing} ({type(exc).__name__})")

@@ -104,6 +104,7 @@ class Home:
     polls: list[PollNews] = field(default_factory=list)
     broken: list[Connection] = field(default_factory=list)
     failed_writes: list[write_backs.FailedWriteBack] = field(default_factory=list)
+    failed_poll_writes: list[write_backs.FailedWriteBack] = field(default_factory=list)
 
 
 def _bookings(user: User):
@@ -142,6 +143,7 @@ def home(user: User, now: datetime | None = None) -> Home:
             Connection.for_user(user).where(Connection.status.in_(BROKEN)).order_by(Connection.name)
         ),
         failed_writes=write_backs.failed_write_backs(user),
+        failed_poll_writes=write_backs.failed_poll_write_backs(user),
     )
 
 

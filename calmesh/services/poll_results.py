@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from calmesh.db import utcnow
 from calmesh.engine.hours import day_bounds
+from calmesh.engine.timefmt import Habits, clock_time
 from calmesh.models import (
     Comment,
     Participant,
@@ -140,19 +141,27 @@ class Heading:
         return f"{self.weekday} {self.day} {self.month}" + (f", {self.time}" if self.time else "")
 
 
-def heading(option: PollOption, zone: str) -> Heading:
+def heading(option: PollOption, zone: str, clock: str = "24") -> Heading:
+    """The option in ``zone``, on ``clock`` ("24": 09:00, "12": 9:00am)."""
     if option.day is not None:
         return Heading(f"{option.day:%a}", option.day.day, f"{option.day:%b %Y}", "")
     tz = ZoneInfo(zone)
     start, end = option.start.astimezone(tz), option.end.astimezone(tz)
     later = (end.date() - start.date()).days
-    time = f"{start:%H:%M}–{end:%H:%M}" + (f" (+{later}d)" if later else "")
+    time = f"{clock_time(start, clock)}–{clock_time(end, clock)}" + (
+        f" (+{later}d)" if later else ""
+    )
     return Heading(f"{start:%a}", start.day, f"{start:%b %Y}", time)
 
 
-def label(option: PollOption, zone: str) -> str:
+def label(option: PollOption, zone: str, clock: str = "24") -> str:
     """ "Tue 10 Mar 2026" or "Tue 10 Mar 2026, 09:00–10:00" in ``zone``."""
-    return heading(option, zone).text
+    return heading(option, zone, clock).text
+
+
+def owner_heading(option: PollOption, habits: Habits) -> Heading:
+    """The option as its owner reads it: in their zone, on their clock."""
+    return heading(option, habits.timezone, habits.clock)
 
 
 def _iso(value: datetime | None) -> str | None:

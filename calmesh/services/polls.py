@@ -18,11 +18,13 @@ from typing import Any
 from calmesh.auth import signing
 from calmesh.db import is_sqlite, utcnow, write_transaction
 from calmesh.effects import mail, poll_writeback, visitor_mail
+from calmesh.engine import timefmt
 from calmesh.engine.ical import build_calendar
 from calmesh.inputs.polls import (  # noqa: F401 - the declarations, by their service too
     NAME,
     NEW_POLL,
     POLL_PATCH,
+    SETTINGS,
     VOTES,
 )
 from calmesh.models import (
@@ -41,8 +43,8 @@ from calmesh.services.poll_results import (
     VALUE_LABELS,
     closed_reason,
     display_zone,
-    label,
     option_data,
+    owner_heading,
     poll_data,
 )
 from calmesh.urls import Links, links
@@ -492,7 +494,7 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
             "\n".join(
                 [
                     f"{who} {'voted' if created else 'changed their vote'} on “{title}”:",
-                    *_vote_lines(options, votes, display_zone(poll, owner.timezone)),
+                    *_vote_lines(options, votes, timefmt.habits_of(owner)),
                     "",
                     "Results: " + to.poll_results(poll.public_id),
                     "(Turn these e-mails off in the poll's settings.)",
@@ -501,8 +503,14 @@ def _voted(poll: Poll, participant: Participant, created: bool) -> None:
         )
 
 
-def _vote_lines(options: list[PollOption], votes: dict[int, str], zone: str) -> list[str]:
-    return [f"  {label(o, zone)}: {VALUE_LABELS.get(votes.get(o.id, ''), '—')}" for o in options]
+def _vote_lines(
+    options: list[PollOption], votes: dict[int, str], habits: timefmt.Habits
+) -> list[str]:
+    """The owner's lines of a vote: each option in their zone and clock, and the answer."""
+    return [
+        f"  {owner_heading(o, habits).text}: {VALUE_LABELS.get(votes.get(o.id, ''), '—')}"
+        for o in options
+    ]
 
 
 def _invite(poll: Poll, option: PollOption, method: str) -> None:

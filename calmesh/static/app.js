@@ -115,6 +115,17 @@
     });
   }
 
+  // The language links keep the visitor's place: the address a script moved to
+  // (the booker's htmx steps, the poll's zone).
+  function relinkLanguages() {
+    document.querySelectorAll("a[data-language]").forEach(function (link) {
+      var params = new URLSearchParams(window.location.search);
+      params.set("lang", link.getAttribute("data-language"));
+      link.setAttribute("href", window.location.pathname + "?" + params.toString());
+    });
+  }
+  window.CalMesh = { relinkLanguages: relinkLanguages };
+
   document.addEventListener("DOMContentLoaded", function () { apply(document); });
   document.addEventListener("htmx:afterSwap", function (event) { apply(event.target); });
 })();

@@ -39,14 +39,7 @@
     });
   }
 
-  // The language links keep the visitor's place: the address htmx moved to.
-  function relinkLanguages() {
-    Array.prototype.forEach.call(document.querySelectorAll("a[data-language]"), function (link) {
-      var params = new URLSearchParams(window.location.search);
-      params.set("lang", link.getAttribute("data-language"));
-      link.setAttribute("href", window.location.pathname + "?" + params.toString());
-    });
-  }
+  var relinkLanguages = window.CalMesh.relinkLanguages; // app.js, loaded first
   document.addEventListener("htmx:pushedIntoHistory", relinkLanguages);
   document.addEventListener("htmx:replacedInHistory", relinkLanguages);
 

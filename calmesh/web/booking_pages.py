@@ -21,7 +21,7 @@ from calmesh.schema import Invalid, iana_zones
 from calmesh.services import booking_pages as service
 from calmesh.urls import links
 from calmesh.web import next_step, render, web
-from calmesh.web.forms import slug_from
+from calmesh.web.forms import language_choices, slug_from
 
 DURATION_PRESETS = ("15", "30", "45", "60", "90")  # quick picks beside the durations input
 WEEKDAYS = service.DAYS[:5]  # what "copy to all weekdays" fills
@@ -54,6 +54,7 @@ LABELS = {
     "weekly_hours": "Weekly hours",
     "date_overrides": "Date overrides",
     "questions": "Questions",
+    "language": "Visitors' language",
 }
 TEXT_FIELDS = ("title", "slug", "description", "calendar", "timezone", "location")
 INT_FIELDS = ("buffer_before", "buffer_after", "min_notice")  # blank = 0
@@ -95,6 +96,8 @@ def read_form(form) -> dict[str, Any]:
     state["window_mode"] = "range" if form.get("window_mode") == "range" else "days"
     state["requires_confirmation"] = form.get("requires_confirmation") == "1"
     state["active"] = form.get("active") == "1"
+    state["ask_notes"] = form.get("ask_notes") == "1"
+    state["language"] = form.get("language", "").strip()
     state["hours"] = {day: _ranges(form, f"hours-{day}") for day in service.DAYS}
     state["overrides"] = [
         {
@@ -127,6 +130,8 @@ def state_from(data: dict[str, Any]) -> dict[str, Any]:
         "durations": ", ".join(durations),
         "requires_confirmation": data["requires_confirmation"],
         "active": data["active"],
+        "ask_notes": data["ask_notes"],
+        "language": data["language"],
         "hours": {day: [list(r) for r in data["weekly_hours"][day]] for day in service.DAYS},
         "overrides": [
             {"date": str(o["date"]), "off": not o["hours"], "ranges": [list(r) for r in o["hours"]]}
@@ -242,6 +247,9 @@ def body_from(state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[st
         body["window_start"] = body["window_end"] = None
     body["requires_confirmation"] = state["requires_confirmation"]
     body["active"] = state["active"]
+    body["ask_notes"] = state["ask_notes"]
+    if state["language"]:  # a form without the select leaves the language as it is
+        body["language"] = state["language"]
 
     def ranges(rows: list[list[str]], path: str, key: str, name: str) -> list[list[str]]:
         kept = [(i, r) for i, r in enumerate(rows) if r != BLANK_RANGE]
@@ -435,6 +443,7 @@ def _preview(state: dict[str, Any]) -> dict[str, Any]:
         "days": DAY_NAMES,
         "question_types": QUESTION_TYPES,
         "preview_slug": state["slug"] or slug_from(state["title"]),
+        "languages": language_choices(service.SETTINGS["language"]),
     }
 
 

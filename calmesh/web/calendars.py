@@ -110,6 +110,7 @@ def _write_target_context(calendar: UnifiedCalendar, sources: list) -> dict:
         "goes_to": goes_to[1] if goes_to else None,
         "writable": service.writable_choices(calendar, sources),
         "failed_write_backs": write_backs.failed_write_backs(current_user, calendar.id),
+        "failed_poll_write_backs": write_backs.failed_poll_write_backs(current_user, calendar.id),
     }
 
 

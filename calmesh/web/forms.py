@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import request
 
-from calmesh.schema import SLUG_MAX, Invalid, Object
+from calmesh.schema import LANGUAGES, SLUG_MAX, Choice, Invalid, Object
 
 
 def parse_form(
@@ -37,3 +37,9 @@ def slug_from(title: str) -> str:
     proposes the same while the owner types)."""
     plain = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", plain.lower()).strip("-")[:SLUG_MAX].rstrip("-")
+
+
+def language_choices(field: Choice) -> dict[str, str]:
+    """The languages a declared ``language`` field takes, by code, with their names
+    (for the editors' select: the declaration says which, not the template)."""
+    return {code: LANGUAGES[code] for code in field.values}

@@ -4,8 +4,9 @@ vote, one's own vote changed through the signed edit link, comments.
 Everything shown comes from :func:`calmesh.services.poll_results.public_data`, the
 same data as ``GET /api/v1/polls/:id/public``: no e-mail address, and with
 hidden participants nobody but the holder of the edit token. Every step is a
-plain form, so it works without JavaScript; ``poll.js`` only brings in the
-participant's own zone on the first visit.
+plain form, so it works without JavaScript; ``poll.js`` brings in the
+participant's own zone on the first visit without loading the page again: it
+asks for the zoned pieces only (``HX-Request``), which carry no zone list.
 
 The browser that voted keeps its edit token in a cookie (signed like the edit
 link, scoped to the poll's path): coming back to the plain link, it sees and
@@ -18,7 +19,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 
@@ -34,7 +35,7 @@ from calmesh.schema import Invalid, iana_zones
 from calmesh.services import poll_results, polls
 from calmesh.urls import links
 from calmesh.web.booker import is_web_url, zones
-from calmesh.web.public import public, throttle_public
+from calmesh.web.public import public, render_page, throttle_public
 
 FRIENDLY = {
     "name": lazy_gettext("Please enter your name."),
@@ -111,8 +112,10 @@ def _show(
     if poll.deadline:
         local = poll.deadline.astimezone(ZoneInfo(data["timezone"]))
         deadline = f"{i18n.short_date(local.date())}, {i18n.clock_time(local, clock)}"
-    return render_template(
+    return render_page(
         "public/poll.html",
+        "public/_poll_zoned.html",
+        status,
         p=data,
         deadline=deadline,
         headings=headings,
@@ -133,7 +136,7 @@ def _show(
         lang=i18n.chosen(),
         calendar_links=calendar_links,
         comment_date=lambda stamp: i18n.short_date(date.fromisoformat(stamp[:10])),
-    ), status
+    )
 
 
 def _votes(data: dict[str, Any] | None) -> dict[int, str]:

@@ -20,14 +20,16 @@ from flask_login import current_user, login_required
 from peewee import fn
 
 from calmesh.delivery import attachment
+from calmesh.engine import timefmt
 from calmesh.engine.hours import local_to_utc
 from calmesh.models import Comment, Participant, Poll, PollOption, UnifiedCalendar, Vote
 from calmesh.models.polls import ZONE_MODES
 from calmesh.schema import Invalid, iana_zones
-from calmesh.services import poll_results
+from calmesh.services import calendars, poll_results, write_backs
 from calmesh.services import polls as service
 from calmesh.urls import external_url
 from calmesh.web import next_step, render, web
+from calmesh.web.forms import language_choices
 
 ZONE_MODE_LABELS = dict(
     zip(
@@ -57,12 +59,8 @@ FIELDS = {
     "zone_mode": ("How times are shown", "f-zone-participant"),
     "deadline": ("Deadline", "f-deadline"),
     "calendar": ("Calendar", "f-calendar"),
+    "language": ("Participants' language", "f-language"),
 }
-
-
-def local(moment: datetime, tz: str) -> str:
-    """'10 Mar 2026 17:00 (Europe/Berlin)'."""
-    return f"{moment.astimezone(ZoneInfo(tz)):%d %b %Y %H:%M} ({tz})"
 
 
 def _owned(poll_id: str) -> Poll:
@@ -78,7 +76,7 @@ def _owned(poll_id: str) -> Poll:
 def read_form(form) -> dict[str, Any]:
     """The submitted form as a state the template renders back."""
     state = {k: form.get(k, "").strip() for k in ("title", "location", "timezone", "zone_mode")}
-    state |= {k: form.get(k, "").strip() for k in ("duration", "deadline", "calendar")}
+    state |= {k: form.get(k, "").strip() for k in ("duration", "deadline", "calendar", "language")}
     state["description"] = form.get("description", "")
     state["options"] = form.get("options", "")
     state |= {flag: form.get(flag) == "1" for flag in FLAGS}
@@ -104,6 +102,7 @@ def state_from(poll: Poll) -> dict[str, Any]:
         "duration": str(poll.duration or ""),
         "deadline": deadline,
         "calendar": poll.calendar.slug if poll.calendar_id else "",
+        "language": poll.language,
         "options": "\n".join(lines),
         **{flag: getattr(poll, flag) for flag in FLAGS},
     }
@@ -115,6 +114,7 @@ def _new_state() -> dict[str, Any]:
         **{k: "" for k in ("calendar", "options")},
         "timezone": current_user.timezone,
         "zone_mode": "participant",
+        "language": service.DEFAULTS["language"],
         **{flag: service.DEFAULTS[flag] for flag in FLAGS},
     }
 
@@ -163,6 +163,8 @@ def body_from(state: dict[str, Any]) -> dict[str, Any]:
     duration = state["duration"]
     body["duration"] = int(duration) if duration.isdigit() else (duration or None)
     body["calendar"] = state["calendar"] or None
+    if state["language"]:  # a form without the select leaves the language as it is
+        body["language"] = state["language"]
     body |= {flag: state[flag] for flag in FLAGS}
     zone = state["timezone"] if state["timezone"] in iana_zones() else "UTC"
     body["options"] = options_from(state["options"], zone)
@@ -230,6 +232,7 @@ def _editor(state: dict[str, Any], poll: Poll | None, errors: dict | None = None
         zone_modes=ZONE_MODE_LABELS,
         calendars=UnifiedCalendar.for_user(current_user).order_by(UnifiedCalendar.name),
         zones=sorted(iana_zones()),
+        languages=language_choices(service.SETTINGS["language"]),
     ), (400 if errors else 200)
 
 
@@ -264,7 +267,6 @@ def polls():
         polls=rows,
         counts=counts,
         accepts=poll_results.accepts_votes,
-        local=local,
     )
 
 
@@ -302,26 +304,29 @@ def poll_detail(poll_id: str):
     poll = _owned(poll_id)
     found = poll_results.results(poll, with_busy=True)
     ranked = found.ranked()
+    habits = timefmt.habits_of(current_user)
+    goes_to = calendars.bookings_go_to(poll.calendar) if poll.calendar_id else None
     return render(
         "polls/detail.html",
         poll=poll,
         found=found,
         ranked=ranked,
-        headings={t.option.id: poll_results.heading(t.option, poll.timezone) for t in ranked},
+        headings={t.option.id: poll_results.owner_heading(t.option, habits) for t in ranked},
         heat={t.option.id: heat(t, len(found.participants)) for t in ranked},
         decided=poll.decided_option_id,
         accepts=poll_results.accepts_votes(poll),
         comments=list(Comment.of(poll)),
         url=external_url("public.poll_page", poll_id=poll.public_id),
-        local=local,
+        write_back=write_backs.state_of(poll),
+        target=goes_to[1] if goes_to else None,
     )
 
 
-def _act(poll_id: str, change, done: str, *args):
+def _act(poll_id: str, change, done: str, *args, errors=()):
     poll = _owned(poll_id)
     try:
         change(poll, *args)
-    except service.PollError as exc:
+    except (service.PollError, *errors) as exc:
         flash(f"Nothing changed: {exc}.")
     else:
         flash(done)
@@ -350,7 +355,7 @@ def decide_poll(poll_id: str):
             "polls/decide.html",
             poll=poll,
             option=option,
-            heading=poll_results.heading(option, poll.timezone),
+            heading=poll_results.owner_heading(option, timefmt.habits_of(current_user)),
             invitees=Participant.of(poll).where(Participant.email != "").count(),
             answers=dict(
                 Vote.select(Vote.value, fn.COUNT(Vote.id))
@@ -380,6 +385,20 @@ def close_poll(poll_id: str):
 @login_required
 def reopen_poll(poll_id: str):
     return _act(poll_id, service.reopen, "The poll is open again.")
+
+
+@web.route("/polls/<token:poll_id>/write-back/retry", methods=["POST"])
+@login_required
+def retry_poll_write_back(poll_id: str):
+    done = "Queued again for your calendar."
+    return _act(poll_id, write_backs.retry, done, errors=(write_backs.NothingToDo,))
+
+
+@web.route("/polls/<token:poll_id>/write-back/dismiss", methods=["POST"])
+@login_required
+def dismiss_poll_write_back(poll_id: str):
+    done = "Failure dismissed."
+    return _act(poll_id, write_backs.dismiss, done, errors=(write_backs.NothingToDo,))
 
 
 @web.route("/polls/<token:poll_id>/delete", methods=["POST"])

@@ -56,12 +56,13 @@ TOKEN_PAGES = {
 # --- rendering ------------------------------------------------------------------------
 
 
-def _render(full: str, partial: str, status: int = 200, **context: Any):
-    """The page, or only the ``#booker`` fragment when htmx swaps it (not when htmx
-    restores a page from history: that wants the whole page).
+def render_page(full: str, partial: str, status: int = 200, **context: Any):
+    """The page, or only its ``partial`` when a script asks (``HX-Request``: the
+    booker's ``#booker`` fragment, the poll's zoned pieces), but not when htmx
+    restores a page from history: that wants the whole page.
 
-    The fragment carries slots, not the zone list: its zone select holds only the
-    chosen zone, and booker.js keeps the list it read from the page."""
+    The partials carry no zone list: the booker's zone select holds only the chosen
+    zone (booker.js keeps the list it read from the page), the poll's stays put."""
     fragment = bool(
         request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request")
     )
@@ -179,7 +180,7 @@ def _blank_form() -> dict[str, Any]:
 
 
 def _show_page(booker: Booker, form: dict[str, Any] | None, status: int = 200, headers=None):
-    response = _render(
+    response = render_page(
         "public/booking_page.html",
         "public/_booker.html",
         status,
@@ -441,7 +442,7 @@ def _show_manage(booking: Booking, booker: Booker, purpose: str, status: int = 2
         booker.load()
     token = booker.fixed["token"]
     state = booker.state(month=None, date=None, duration=None)
-    return _render(
+    return render_page(
         "public/manage.html",
         "public/_manage.html",
         status,

@@ -11,7 +11,7 @@ import pytest
 from calmesh.effects.drafts import booking_draft
 from calmesh.models import Booking
 from calmesh.services import calendars as calendar_service
-from tests.api.test_bookings import book, next_weekday_at, page  # noqa: F401 - fixture
+from tests.api.conftest import book, next_weekday_at
 from tests.factories import add_event
 from tests.settings import cfg
 
@@ -47,7 +47,7 @@ def write_back(booking_uid: str, remote) -> None:
     ).execute()
 
 
-def test_pending_and_accepted_bookings_are_busy_in_availability(page, full, stranger):  # noqa: F811
+def test_pending_and_accepted_bookings_are_busy_in_availability(page, full, stranger):
     ten = next_weekday_at(10)
     window = (ten - timedelta(hours=1), ten + timedelta(hours=4))
     assert busy_of(full, *window) == []
@@ -65,14 +65,14 @@ def test_pending_and_accepted_bookings_are_busy_in_availability(page, full, stra
     assert len(by_date["busy"]) == 2
 
 
-def test_cancelled_and_declined_bookings_free_their_time(page, full, stranger):  # noqa: F811
+def test_cancelled_and_declined_bookings_free_their_time(page, full, stranger):
     ten = next_weekday_at(10)
     uid = book(stranger, ten).get_json()["uid"]
     full.patch(f"/api/v1/bookings/{uid}/cancel", json={})
     assert busy_of(full, ten, ten + timedelta(hours=1)) == []
 
 
-def test_a_written_back_booking_counts_once_and_does_not_block_its_move(page, full, stranger):  # noqa: F811
+def test_a_written_back_booking_counts_once_and_does_not_block_its_move(page, full, stranger):
     full.patch("/api/v1/booking-pages/intro", json={"slot_interval": 15})
     ten = next_weekday_at(10)
     uid = book(stranger, ten).get_json()["uid"]
@@ -96,7 +96,7 @@ def test_a_written_back_booking_counts_once_and_does_not_block_its_move(page, fu
     assert moved.status_code == 200, moved.get_json()
 
 
-def test_an_event_with_a_foreign_booking_uid_still_blocks(page, full):  # noqa: F811
+def test_an_event_with_a_foreign_booking_uid_still_blocks(page, full):
     """Another CalMesh instance's booking in a shared calendar is not one of ours."""
     ten = next_weekday_at(10)
     add_event(
@@ -111,7 +111,7 @@ def test_an_event_with_a_foreign_booking_uid_still_blocks(page, full):  # noqa: 
     ]
 
 
-def test_a_booking_not_yet_written_conflicts_with_a_source_event(page, full, stranger):  # noqa: F811
+def test_a_booking_not_yet_written_conflicts_with_a_source_event(page, full, stranger):
     ten = next_weekday_at(10)
     add_event(page["remote"], ten, ten + timedelta(hours=1), "Planning")
     full.patch("/api/v1/booking-pages/intro", json={"requires_confirmation": True})
@@ -141,7 +141,7 @@ def test_a_booking_not_yet_written_conflicts_with_a_source_event(page, full, str
     assert again["data"] == []
 
 
-def test_poll_overlap_marks_an_option_over_a_booking_busy(page, full, stranger):  # noqa: F811
+def test_poll_overlap_marks_an_option_over_a_booking_busy(page, full, stranger):
     ten = next_weekday_at(10)
     assert book(stranger, ten).status_code == 201
     poll = full.post(
@@ -165,7 +165,7 @@ def test_poll_overlap_marks_an_option_over_a_booking_busy(page, full, stranger):
     assert busy == {z(ten): True, z(ten + timedelta(hours=3)): False}
 
 
-def test_a_read_key_sees_a_bookings_time_but_not_who_booked(page, full, api_as, alice, stranger):  # noqa: F811
+def test_a_read_key_sees_a_bookings_time_but_not_who_booked(page, full, api_as, alice, stranger):
     ten = next_weekday_at(10)
     uid = book(stranger, ten).get_json()["uid"]
     write_back(uid, page["remote"])

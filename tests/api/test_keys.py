@@ -80,8 +80,3 @@ def test_list_paginates_with_a_cursor(alice_session):
     third = alice_session.get(f"/api/v1/api-keys?limit=2&cursor={second['next_cursor']}").get_json()
     assert [k["id"] for k in second["data"] + third["data"]] == ids[::-1][2:]
     assert third["has_more"] is False and third["next_cursor"] is None
-
-
-def test_me_works_for_a_session_and_for_every_scope(alice_session, api_as, alice):
-    assert alice_session.get("/api/v1/me").get_json()["auth"] == "session"
-    assert api_as(alice, "read").get("/api/v1/me").get_json()["email"] == "alice@example.org"

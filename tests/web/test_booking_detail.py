@@ -44,12 +44,17 @@ class FakeProvider:
         pass
 
 
-@pytest.fixture
-def provider(monkeypatch):
+def fake_provider(monkeypatch) -> FakeProvider:
+    """Every write-back goes to one FakeProvider (returned), nothing to the event cache."""
     fake = FakeProvider()
     monkeypatch.setattr("calmesh.effects.writeback.provider_for", lambda *a, **k: fake)
     monkeypatch.setattr(calendars, "store_written", lambda *a, **k: None)
     return fake
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    return fake_provider(monkeypatch)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -493,3 +494,45 @@ def test_titles_and_questions_are_escaped(client):
 def test_signed_out_visitors_are_sent_to_sign_in(app):
     response = app.test_client().get("/booking-pages")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+# --- the visitors' language and the notes field (issue 17's editor fields) -------------------
+
+
+def test_the_visitors_language_and_the_notes_field_are_set_in_the_editor(client):
+    from calmesh.inputs.booking_pages import SETTINGS
+
+    blank = client.get("/booking-pages/new").get_data(as_text=True)
+    offered = re.findall(r'<option value="([a-z]{2})" lang="\1"', blank)
+    assert offered == list(SETTINGS["language"].values)  # the declaration's, in its order
+    assert form_of(blank)["ask_notes"] == ["1"] and form_of(blank)["language"] == ["en"]
+
+    form = settings_form(language="de")  # and no "ask_notes": the box left unticked
+    assert client.post("/booking-pages/new", data=form).status_code == 302
+    assert (stored(client)["language"], stored(client)["ask_notes"]) == ("de", False)
+    edit = form_of(client.get("/booking-pages/intro").get_data(as_text=True))
+    assert edit["language"] == ["de"] and "ask_notes" not in edit
+
+    form = settings_form(language="fr", ask_notes="1")
+    assert client.post("/booking-pages/intro", data=form).status_code == 302
+    assert (stored(client)["language"], stored(client)["ask_notes"]) == ("fr", True)
+
+
+def test_an_unknown_language_is_refused_beside_its_select(client):
+    response = client.post("/booking-pages/new", data=settings_form(language="xx"))
+    assert response.status_code == 400
+    html = html_unescape(response.get_data(as_text=True))
+    assert '<a href="#f-language">Visitors\' language must be one of en, de, fr, es</a>' in html
+    assert (
+        'href="#f-language"' in html
+        and 'id="f-language" name="language" aria-invalid="true"' in html
+    )
+    assert BookingPage.select().count() == 0
+
+
+def test_the_preview_leaves_the_notes_out_when_they_are_not_asked(client):
+    asked = settings_form(ask_notes="1", language="es")
+    html = client.post("/booking-pages/_preview", data=asked).get_data(as_text=True)
+    assert "Anything that will help prepare?" in html and "Español" in html
+    html = client.post("/booking-pages/_preview", data=settings_form()).get_data(as_text=True)
+    assert "Anything that will help prepare?" not in html

@@ -3,8 +3,8 @@ empty optional input counts as absent (a browser sends every input)."""
 
 from __future__ import annotations
 
-from calmesh.schema import Object, String
-from calmesh.web.forms import parse_form
+from calmesh.schema import Choice, Object, String
+from calmesh.web.forms import language_choices, parse_form
 
 FORM = Object(
     {
@@ -42,3 +42,7 @@ def test_a_missing_required_input_is_an_error_and_unlisted_inputs_are_ignored(ap
     values, errors = parse(app, {"note": "hi", "secret": "x"}, fields=["name", "note"])
     assert errors == {"name": "is required"}
     assert "secret" not in values
+
+
+def test_language_choices_follow_the_declaration_with_the_languages_names():
+    assert language_choices(Choice("fr", "en")) == {"fr": "Français", "en": "English"}

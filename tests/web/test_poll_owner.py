@@ -9,8 +9,10 @@ import re
 import pytest
 
 from calmesh.models import OutboxItem, Poll, PollOption
-from calmesh.services import polls
+from calmesh.services import polls, write_backs
 from tests.conftest import CSRF, signed_in_client
+from tests.services.test_write_backs import a_poll, decided, run_write_backs
+from tests.web.test_booking_detail import fake_provider
 from tests.web.test_polls import FORM, create, text_of
 
 
@@ -125,3 +127,65 @@ def test_the_error_summary_links_each_problem_to_its_field(owner):
     assert links[0][1].startswith("Title: ") and "line 1" in links[1][1]
     for anchor, _ in links:
         assert f'id="{anchor}"' in body
+
+
+# --- a decided poll's failed calendar write-back -------------------------------------------
+
+
+@pytest.fixture
+def provider(monkeypatch):
+    return fake_provider(monkeypatch)
+
+
+def failed_poll(app, alice, provider) -> Poll:
+    provider.fail = "the server refused the credentials"
+    poll = decided(app, a_poll(alice))
+    run_write_backs(app)
+    return poll
+
+
+def test_a_polls_failed_write_back_shows_on_the_poll_overview_and_calendar_until_retried(
+    app, owner, alice, provider
+):
+    poll = failed_poll(app, alice, provider)
+    detail = text_of(owner.get(f"/polls/{poll.public_id}"))
+    assert "Not in your calendar." in detail and "the server refused the credentials" in detail
+    assert f'action="/polls/{poll.public_id}/write-back/retry"' in detail
+    home = text_of(owner.get("/dashboard"))
+    assert "Decided poll not written to your calendar:" in home and "Offsite" in home
+    assert "1 decided poll could not be written" in text_of(owner.get("/calendars/work"))
+
+    provider.fail = None
+    retried = owner.post(f"/polls/{poll.public_id}/write-back/retry", data={"csrf_token": CSRF})
+    assert retried.status_code == 302
+    assert "Queued again for your calendar." in text_of(owner.get(retried.location))
+    run_write_backs(app)
+    detail = text_of(owner.get(f"/polls/{poll.public_id}"))
+    assert "Not in your calendar." not in detail and "In <strong>Dav 0</strong> (Dav)" in detail
+    assert "Decided poll not written" not in text_of(owner.get("/dashboard"))
+    again = owner.post(f"/polls/{poll.public_id}/write-back/retry", data={"csrf_token": CSRF})
+    said = text_of(owner.get(again.location))
+    assert "Nothing changed: this poll's calendar write-back has not failed." in said
+
+
+def test_dismissing_a_polls_failure_hides_it_but_keeps_it_stated_with_a_retry(
+    app, owner, alice, provider
+):
+    poll = failed_poll(app, alice, provider)
+    url = f"/polls/{poll.public_id}/write-back"
+    done = owner.post(f"{url}/dismiss", data={"csrf_token": CSRF}, follow_redirects=True)
+    body = text_of(done)
+    assert "Failure dismissed." in body and "Not in your calendar." not in body
+    assert "(dismissed)" in body  # still stated, with a Retry, in "Your calendar"
+    assert "Decided poll not written" not in text_of(owner.get("/dashboard"))
+
+
+def test_bob_cannot_retry_or_dismiss_alices_poll_write_back(app, alice, bob, provider):
+    poll = failed_poll(app, alice, provider)
+    bobs = signed_in_client(app, bob)
+    for action in ("retry", "dismiss"):
+        answer = bobs.post(
+            f"/polls/{poll.public_id}/write-back/{action}", data={"csrf_token": CSRF}
+        )
+        assert answer.status_code == 404
+    assert write_backs.state_of(Poll.get_by_id(poll.id)).shows_failure

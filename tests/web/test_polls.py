@@ -306,6 +306,39 @@ def test_the_page_shows_options_in_the_chosen_zone_unless_locked(app, owner):
     assert "19:00–21:00" in locked and "the poll's zone" in locked
 
 
+def test_the_zoned_pieces_come_alone_for_the_script_without_the_zone_list(app, owner):
+    poll = create(owner)
+    cast(app.test_client(), poll, "Vera", ["yes", "no"])
+    client = app.test_client()
+    page = client.get(f"/p/{poll.public_id}?clock=24")
+    pieces = client.get(
+        f"/p/{poll.public_id}?tz=America/New_York&clock=24", headers={"HX-Request": "true"}
+    )
+    assert pieces.status_code == 200 and "HX-Request" in pieces.headers["Vary"]
+    body = text_of(pieces)
+    assert "<html" not in body and 'value="Africa/Abidjan"' not in body
+    assert 'value="Africa/Abidjan"' in text_of(page)
+    for piece in ("poll-head", "poll-results", "poll-vote", "comments"):
+        assert f'id="{piece}"' in body and f'id="{piece}"' in text_of(page)
+    # In the asked zone, down to the vote form's hidden zone.
+    assert "14:00–16:00" in body and 'name="tz" value="America/New_York"' in body
+    assert len(pieces.data) < len(page.data) / 2
+
+
+def test_each_option_is_a_row_with_its_tally_and_who_answered(app, owner):
+    poll = create(owner)
+    cast(app.test_client(), poll, "Vera", ["yes", "ifneedbe"])
+    cast(app.test_client(), poll, "Walt", ["no"])
+    body = text_of(app.test_client().get(f"/p/{poll.public_id}?tz=Europe/Berlin"))
+    rows = re.findall(r'<li class="poll-item[^"]*">(.*?)</ul>\s*</li>', body, re.S)
+    assert len(rows) == 3
+    first, second, third = (re.sub(r"\s+", " ", re.sub("<[^>]+>", " ", r)) for r in rows)
+    assert "✓ yes 1 ~ if need be 0 ✗ no 1 ✓ yes Vera ✗ no Walt" in first
+    # Walt left the second and both the third untouched: "no answer", not "no".
+    assert "if need be 1 · no answer 1 " in second and "no answer Walt" in second
+    assert "yes 0 ~ if need be 0 · no answer 2 · no answer Vera · no answer Walt" in third
+
+
 def test_comments_from_the_page(app, owner):
     poll = create(owner)
     client = app.test_client()
@@ -341,3 +374,27 @@ def test_a_deadline_in_the_past_closes_voting_on_the_page(app, owner):
     Poll.update(deadline=datetime.now(UTC) - timedelta(minutes=1)).execute()
     body, _ = public_form(app.test_client(), poll)
     assert "The deadline has passed" in body and "Save my vote" not in body
+
+
+def test_the_participants_language_is_chosen_in_the_editor(owner):
+    from calmesh.inputs.polls import SETTINGS
+
+    blank = text_of(owner.get("/polls/new"))
+    assert re.findall(r'<option value="([a-z]{2})" lang="\1"', blank) == list(
+        SETTINGS["language"].values
+    )
+    poll = create(owner, language="fr")
+    assert poll.language == "fr"
+    edit = text_of(owner.get(f"/polls/{poll.public_id}/edit"))
+    assert '<option value="fr" lang="fr" selected>Français' in edit
+    assert (
+        owner.post(f"/polls/{poll.public_id}/edit", data={**FORM, "language": "de"}).status_code
+        == 302
+    )
+    assert Poll.get_by_id(poll.id).language == "de"
+    refused = owner.post("/polls/new", data={**FORM, "language": "xx"})
+    assert refused.status_code == 400
+    page = text_of(refused)
+    assert (
+        '<a href="#f-language">Participants\' language: must be one of en, de, fr, es</a>' in page
+    )

@@ -1,12 +1,45 @@
+"""calmesh.api.me: the caller's own profile (``/api/v1/me``) and the health check
+(``/api/health``)."""
+
 from __future__ import annotations
 
 import os
 import re
 import socket
+from datetime import timedelta
 
+import pytest
+
+from calmesh import faults
+from calmesh.api.me import ME_OUT
 from calmesh.db import utcnow
 from calmesh.jobs import heartbeat
 from calmesh.models import Heartbeat
+
+
+def test_me_works_for_a_session_and_for_every_scope(alice_session, api_as, alice):
+    assert alice_session.get("/api/v1/me").get_json()["auth"] == "session"
+    assert api_as(alice, "read").get("/api/v1/me").get_json()["email"] == "alice@example.org"
+
+
+@pytest.mark.parametrize("scope", ["read", "book", "full"])
+def test_me_answers_the_keys_owner_and_scope_in_the_declared_shape(api_as, alice, bob, scope):
+    answer = api_as(alice, scope).get("/api/v1/me")
+
+    body = answer.get_json()
+    assert answer.status_code == 200
+    assert list(body) == list(ME_OUT.fields)
+    assert ME_OUT.parse(body)["created_at"].tzinfo is not None
+    assert (body["id"], body["handle"], body["timezone"]) == (alice.id, "alice", "Europe/Berlin")
+    assert (body["scope"], body["auth"]) == (scope, "api_key")
+    assert api_as(bob, scope).get("/api/v1/me").get_json()["handle"] == "bob"
+
+
+def test_me_needs_credentials(stranger):
+    answer = stranger.get("/api/v1/me")
+
+    assert answer.status_code == 401
+    assert answer.get_json()["error"]["code"] == "unauthorized"
 
 
 def test_health_needs_no_auth_and_reports_a_missing_scheduler(stranger):
@@ -61,3 +94,32 @@ def test_health_shows_the_holder_to_a_key_or_a_session(alice, api_as, alice_sess
     for caller in (api_as(alice, "read"), alice_session):
         holder = caller.get("/api/health").get_json()["scheduler"]["holder"]
         assert holder == f"{socket.gethostname()}:{os.getpid()}"
+
+
+def test_a_scheduler_silent_for_three_intervals_is_degraded(app, stranger):
+    interval = app.config["CALMESH"]["scheduler.heartbeat_seconds"]
+    heartbeat.beat()
+    Heartbeat.update(beat_at=utcnow() - timedelta(seconds=3 * interval + 30)).execute()
+
+    body = stranger.get("/api/health").get_json()
+
+    assert body["status"] == "degraded" and body["scheduler"]["ok"] is False
+    assert body["scheduler"]["age_seconds"] >= 3 * interval + 30
+    assert body["scheduler"]["last_heartbeat"].endswith("Z")
+
+
+def test_failing_writes_make_the_instance_degraded_and_say_why(stranger):
+    heartbeat.beat()
+    faults.report(faults.DATABASE, "database or disk is full")
+    try:
+        body = stranger.get("/api/health").get_json()
+    finally:
+        faults.clear(faults.DATABASE)
+
+    assert body["status"] == "degraded" and body["scheduler"]["ok"] is True
+    assert body["database"] == {
+        "ok": True,
+        "error": None,
+        "write_error": "database or disk is full",
+    }
+    assert stranger.get("/api/health").get_json()["status"] == "ok"  # over once cleared
