@@ -30,7 +30,8 @@ def count_statements(slug: str) -> str:
     warm = {"start": first_start, "attendee": {"name": "Warm", "email": "warm@example.net"}}
     client.post(f"/api/v1/booking-pages/{slug}/book", json=warm)
     statements: list[str] = []
-    original = db.db.execute_sql
+    database = db.db.obj  # the proxy's database: a proxy takes no attributes
+    original = database.execute_sql
 
     def counted(sql, params=None, *args, **kwargs):
         statements.append(sql)
@@ -41,7 +42,7 @@ def count_statements(slug: str) -> str:
         db.db.connect(reuse_if_open=True)
         db.db.connection().set_trace_callback(statements.append)
     else:
-        db.db.execute_sql = counted
+        database.execute_sql = counted
     body = {"start": start, "attendee": {"name": "Count", "email": "count@example.net"}}
     response = client.post(f"/api/v1/booking-pages/{slug}/book", json=body)
     if response.status_code != 201:
