@@ -182,7 +182,12 @@ def set_up(server: Server, feed: FeedServer, sync_timeout: float = 600) -> tuple
         if time.monotonic() > deadline:
             raise SystemExit(f"the feeds did not sync within {sync_timeout} s")
         for connection_id in list(pending):
-            row = api.get(f"/api/v1/connections/{connection_id}").json()
+            answer = api.get(f"/api/v1/connections/{connection_id}")
+            if answer.status_code == 503:  # a sync is writing: ask again
+                continue
+            row = answer.json()
+            if "error" in row:
+                raise SystemExit(f"connection {connection_id}: {row['error']}")
             if row["last_error"]:
                 raise SystemExit(f"sync failed: {row['last_error']}")
             if row["last_sync_at"] and row["calendars"]:

@@ -24,9 +24,14 @@ def count_statements(slug: str) -> str:
         f"/api/v1/booking-pages/{slug}/slots",
         query_string={"start": first.isoformat(), "end": (first + timedelta(days=31)).isoformat()},
     ).get_json()
-    start = [s["start"] for day in answer["dates"].values() for s in day][-1]
+    first_start, start = [s["start"] for day in answer["dates"].values() for s in day][-2:]
+    # One booking first: the process warms up (the rate counter takes hits from the
+    # shared table 50 at a time, see calmesh.auth.ratelimit.BATCH); then the count.
+    warm = {"start": first_start, "attendee": {"name": "Warm", "email": "warm@example.net"}}
+    client.post(f"/api/v1/booking-pages/{slug}/book", json=warm)
     statements: list[str] = []
-    original = db.db.execute_sql
+    database = db.db.obj  # the proxy's database: a proxy takes no attributes
+    original = database.execute_sql
 
     def counted(sql, params=None, *args, **kwargs):
         statements.append(sql)
@@ -37,7 +42,7 @@ def count_statements(slug: str) -> str:
         db.db.connect(reuse_if_open=True)
         db.db.connection().set_trace_callback(statements.append)
     else:
-        db.db.execute_sql = counted
+        database.execute_sql = counted
     body = {"start": start, "attendee": {"name": "Count", "email": "count@example.net"}}
     response = client.post(f"/api/v1/booking-pages/{slug}/book", json=body)
     if response.status_code != 201:

@@ -44,11 +44,16 @@ class _Slot:
         self.index, self.convert = index, convert
 
 
+# A cursor wrapper's attributes that belong to one execution, not to the query's shape.
+_PER_RUN = frozenset({"cursor", "count", "index", "initialized", "populated", "row_cache"})
+
+
 class Prepared:
     def __init__(self, build: Callable[..., pw.Query]):
         self.build = build
         self.arity = len(inspect.signature(build).parameters)
         self._compiled: tuple[Any, pw.Query, str, list] | None = None
+        self._shape: tuple[Any, dict[str, Any]] | None = None
 
     def _compile(self) -> tuple[Any, pw.Query, str, list]:
         compiled = self._compiled
@@ -68,7 +73,19 @@ class Prepared:
             else p
             for p in template
         ]
-        return query._get_cursor_wrapper(db.execute_sql(sql, params))
+        wrapper = query._get_cursor_wrapper(db.execute_sql(sql, params))
+        shape = self._shape
+        if shape is not None and shape[0] is db.obj:
+            wrapper.__dict__.update(shape[1])
+            wrapper.initialized = True
+        elif wrapper.cursor.description is not None:
+            # How columns map to models and converters depends on the SQL alone:
+            # worked out on the first call, then given to every later wrapper.
+            wrapper.initialize()
+            wrapper.initialized = True
+            state = {k: v for k, v in vars(wrapper).items() if k not in _PER_RUN}
+            self._shape = (db.obj, state)
+        return wrapper
 
     def all(self, *args: Any) -> list:
         return list(self.cursor(*args))

@@ -368,3 +368,47 @@ def web_login() -> Iterator[Any]:
     yield sign_in
     for client in clients:
         client.close()
+
+
+# --- the outbox ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def probe(monkeypatch):
+    """An outbox kind ``test.probe`` in the webhooks lane that records each run:
+    ``runs`` holds (payload name, started, ended); ``behaviour`` sets how long
+    a run sleeps, what it raises, and signals ``started``."""
+    import threading
+
+    from calmesh.effects.kinds import KINDS
+
+    runs: list[tuple[str, float, float]] = []
+    behaviour: dict[str, Any] = {"sleep": 0.0, "raise": None, "started": threading.Event()}
+    lock = threading.Lock()
+    given_up: list[tuple[str, str]] = []
+
+    def run(payload: dict, context) -> None:
+        started = time.monotonic()
+        behaviour["started"].set()
+        time.sleep(payload.get("sleep", behaviour["sleep"]))
+        with lock:
+            runs.append((payload["name"], started, time.monotonic()))
+        if behaviour["raise"] is not None:
+            raise behaviour["raise"]
+
+    def gave_up(payload: dict, error: str, context) -> None:
+        given_up.append((payload["name"], error))
+
+    from types import SimpleNamespace
+
+    kind = SimpleNamespace(KIND="test.probe", LANE="webhooks", deliver=run, gave_up=gave_up)
+    monkeypatch.setitem(KINDS, "test.probe", kind)
+    behaviour["given_up"] = given_up
+    return runs, behaviour
+
+
+def queue_probe(name: str, key: str = "", **payload):
+    """Queue a ``test.probe`` item (see :func:`probe`)."""
+    from calmesh.effects import outbox
+
+    return outbox.add(outbox.Item("test.probe", {"name": name, **payload}, ordering_key=key))

@@ -10,3 +10,10 @@ from calmesh.config import Config
 def cfg() -> Config:
     """``current_app.config["CALMESH"]`` (a test's ``configure`` may have replaced it)."""
     return current_app.config["CALMESH"]
+
+
+def configure(monkeypatch, app, values: dict) -> None:
+    """Run the rest of the test with ``values`` over the app's settings."""
+    monkeypatch.setitem(
+        app.config, "CALMESH", Config({**app.config["CALMESH"].as_dict(), **values})
+    )

@@ -18,6 +18,7 @@ from playwright.sync_api import Page, expect
 
 from calmesh.services.booking_pages import DAYS
 from tests.conftest import start_server, stop_server
+from tests.test_browser_owner import OWNER_PAGES
 
 pytestmark = [
     pytest.mark.slow,
@@ -119,25 +120,11 @@ def test_no_owner_page_logs_an_error_or_breaks_the_csp(watched, site):
     server, poll = site
     sign_in(page, server.url)
     paths = [
-        "/dashboard",
-        "/connections",
-        "/calendars",
-        "/calendars/work",
-        "/booking-pages",
-        "/booking-pages/new",
-        "/booking-pages/intro-call",
-        "/bookings",
-        "/polls",
-        "/polls/new",
+        *OWNER_PAGES,
         f"/polls/{poll['id']}",
         f"/polls/{poll['id']}/edit",
         f"/polls/new?from={poll['id']}",
         f"/polls/{poll['id']}/decide?option_id={poll['options'][0]['id']}",
-        "/webhooks",
-        "/mail",
-        "/api-keys",
-        "/profile",
-        *(f"/bookings?tab={tab}" for tab in ("unconfirmed", "past", "cancelled")),
         f"/bookings/{a_booking(server.url)}",
     ]
     for path in paths:

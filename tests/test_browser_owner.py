@@ -476,26 +476,46 @@ OWNER_PAGES = (
 )
 
 
-@pytest.mark.parametrize("width", ["desktop", "phone"])
-def test_every_owner_page_passes_axe_fits_the_width_and_logs_no_error(owner, site, width):
-    page = owner(width)
-    errors: list[str] = []
-    page.on(
-        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
-    page.goto(site.url + "/polls")
-    poll = page.get_by_role("link", name="Team offsite").get_attribute("href")
-    page.goto(site.url + "/bookings")
-    booking = page.locator("a[href^='/bookings/']").first.get_attribute("href")
+def walk(page: Page, url: str, paths) -> dict[str, list[str]]:
+    """Each page's axe findings (serious, critical) and sideways scrolling, by path."""
     found = {}
-    for path in (*OWNER_PAGES, poll, f"{poll}/edit", booking):
-        answer = page.goto(site.url + path)
+    for path in paths:
+        answer = page.goto(url + path)
         assert answer is not None and answer.status == 200, path
         page.wait_for_load_state("networkidle")
         found[path] = serious(page)
         width_now = page.evaluate("document.documentElement.scrollWidth")
         if width_now > page.viewport_size["width"]:
             found[path].append(f"scrolls sideways: {width_now}px")
-    assert {path: problems for path, problems in found.items() if problems} == {}
+    return {path: problems for path, problems in found.items() if problems}
+
+
+def console_errors(page: Page) -> list[str]:
+    """The list the page's console errors and uncaught errors go to from now on."""
+    errors: list[str] = []
+    page.on(
+        "console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    return errors
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_every_owner_page_passes_axe_fits_the_width_and_logs_no_error(owner, site, width):
+    page = owner(width)
+    errors = console_errors(page)
+    page.goto(site.url + "/polls")
+    poll = page.get_by_role("link", name="Team offsite").get_attribute("href")
+    page.goto(site.url + "/bookings")
+    booking = page.locator("a[href^='/bookings/']").first.get_attribute("href")
+    assert walk(page, site.url, (*OWNER_PAGES, poll, f"{poll}/edit", booking)) == {}
+    assert errors == []
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_a_new_owners_empty_pages_pass_axe_too(owner, site, width):
+    page = owner(width, "nina")
+    errors = console_errors(page)
+    empty = [p for p in OWNER_PAGES if p not in ("/calendars/work", "/booking-pages/intro-call")]
+    assert walk(page, site.url, empty) == {}
     assert errors == []

@@ -26,50 +26,6 @@ CANNOT = {
     "calmesh/__main__.py": "runs only as `python -m calmesh`",
 }
 
-# Modules that have none yet: what was left when the rule came (issue 12).
-# This list only shrinks; never add to it. Its test below fails once a listed
-# module has its test module, so the entry is then taken out.
-NOT_YET = {
-    # api/, mcp/ and web/public.py are being restructured (issue 12.2, 12.3,
-    # 12.5); their new modules come with tests. Their behaviour is tested today
-    # through tests/api/test_*.py, tests/mcp/test_tools.py, test_openapi_fuzz.py.
-    "calmesh/web/public.py",
-    # Providers become self-contained integrations with one contract suite
-    # (issue 12.4); tests/providers/ is being moved then.
-    # Side effects became a package of their own (issue 12.1); the outbox
-    # lanes and the sync jobs are tested today in tests/services/test_outbox.py
-    # and tests/services/test_sync.py.
-    "calmesh/services/events.py",
-    "calmesh/jobs/outbox.py",
-    "calmesh/jobs/sync.py",
-    # Tested through the pages and the API that use them; tests of their own
-    # are owed.
-    "calmesh/services/booking_pages.py",
-    "calmesh/services/bookings.py",
-    "calmesh/services/calendars.py",
-    "calmesh/services/poll_results.py",
-    "calmesh/services/users.py",
-    "calmesh/web/poll_public.py",
-}
-
-
-# Modules merged while the rule was being written (2 December 2026), by
-# helpers who add their mirrored tests: each entry names who owes them. Not a
-# place for new modules either; the test below fails once one is tested.
-OWED = {
-    "calmesh/effects/booking_mail.py": "effects",
-    "calmesh/effects/booking_writeback.py": "effects",
-    "calmesh/effects/delivery.py": "effects",
-    "calmesh/effects/drafts.py": "effects",
-    "calmesh/effects/mail.py": "effects",
-    "calmesh/effects/outbox.py": "effects",
-    "calmesh/effects/poll_writeback.py": "effects",
-    "calmesh/effects/webhook.py": "effects",
-    "calmesh/effects/writeback.py": "effects",
-    "calmesh/effects/visitor_mail.py": "visitors (rendered in tests/test_i18n.py)",
-    "calmesh/services/overview.py": "ownerb (tests/web/test_overview.py)",
-}
-
 
 def where_tests_go(module: Path) -> Path:
     """Where the tests of ``module`` (a path under calmesh/) belong."""
@@ -113,7 +69,7 @@ def test_every_module_has_a_test_module_of_its_own():
     missing = [
         f"{name}: tests go in {where_tests_go(module).relative_to(ROOT)}"
         for name, module in modules().items()
-        if name not in {*CANNOT, *NOT_YET, *OWED} and not has_tests(where_tests_go(module))
+        if name not in CANNOT and not has_tests(where_tests_go(module))
     ]
     assert not missing, "modules without a test module:\n" + "\n".join(missing)
 
@@ -123,12 +79,10 @@ def test_the_lists_of_exceptions_name_modules_that_still_lack_tests():
     known = modules()
     stale = [
         name
-        for name in sorted({*CANNOT, *NOT_YET, *OWED})
+        for name in sorted(CANNOT)
         if name not in known or has_tests(where_tests_go(known[name]))
     ]
-    assert not stale, "take these out of CANNOT, NOT_YET or OWED in tests/test_layout.py: " + str(
-        stale
-    )
+    assert not stale, "take these out of CANNOT in tests/test_layout.py: " + str(stale)
 
 
 def test_the_mapping_of_modules_to_test_modules():

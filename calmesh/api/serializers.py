@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -22,12 +24,24 @@ TIME_RANGE_FIELDS = {
 
 def time_range_out(span: Any, zone: ZoneInfo) -> dict[str, Any]:
     """``span`` (anything with aware ``start`` and ``end``) as TIME_RANGE_FIELDS."""
-    return {
-        "start": iso(span.start),
-        "end": iso(span.end),
-        "start_local": span.start.astimezone(zone).isoformat(),
-        "end_local": span.end.astimezone(zone).isoformat(),
-    }
+    start, start_local = _texts(span.start, zone)
+    end, end_local = _texts(span.end, zone)
+    return {"start": start, "end": end, "start_local": start_local, "end_local": end_local}
+
+
+def _texts(instant: datetime, zone: ZoneInfo) -> tuple[str, str]:
+    """An instant as ``iso`` writes it and in ``zone``. Slot starts lie on the same
+    grid for every visitor, so UTC instants (as the engine gives them) are written
+    once per worker; any other zone's instant, whose equality ignores the DST fold,
+    is written each time."""
+    if instant.tzinfo is UTC:
+        return _utc_texts(instant, zone)
+    return iso(instant), instant.astimezone(zone).isoformat()
+
+
+@lru_cache(maxsize=16384)
+def _utc_texts(instant: datetime, zone: ZoneInfo) -> tuple[str, str]:
+    return iso(instant), instant.astimezone(zone).isoformat()
 
 
 USER_OUT = Object(

@@ -48,6 +48,19 @@ def queue(
     ``booking`` (inside the change's transaction; no rendering here).
     ``created``: a new booking (not a confirmed request); ``previous``: the
     (start, end) a reschedule moved it from."""
+    add_many(items(booking, what, reason, created=created, previous=previous))
+
+
+def items(
+    booking: Booking,
+    what: str,
+    reason: str = "",
+    *,
+    created: bool = False,
+    previous: tuple[datetime, datetime] | None = None,
+) -> list[Item]:
+    """The outbox items :func:`queue` writes, for a caller that writes them together
+    with others in one insert."""
     assert what in CHANGES, what
     state = {
         "booking": booking.uid,
@@ -60,7 +73,7 @@ def queue(
         "created": created,
         "previous": [t.isoformat() for t in previous] if previous else None,
     }
-    add_many(
+    return [
         Item(
             KIND,
             {**state, "role": role, "message_key": message_key()},
@@ -68,7 +81,7 @@ def queue(
             f"booking:{booking.uid}:mail:{role}",
         )
         for role in ROLES
-    )
+    ]
 
 
 def deliver(payload: dict[str, Any], context: Context) -> None:

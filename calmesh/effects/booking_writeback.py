@@ -26,14 +26,18 @@ def ordering_key(uid: str) -> str:
 
 def queue(booking: Booking, action: str) -> None:
     """Queue writing (``write``) or removing (``delete``) ``booking``'s event."""
+    add(item(booking, action))
+
+
+def item(booking: Booking, action: str) -> Item:
+    """The outbox item :func:`queue` writes, for a caller that writes it together
+    with others in one insert."""
     assert action in ACTIONS, action
-    add(
-        Item(
-            KIND,
-            {"booking": booking.uid, "action": action},
-            booking.user_id,
-            ordering_key(booking.uid),
-        )
+    return Item(
+        KIND,
+        {"booking": booking.uid, "action": action},
+        booking.user_id,
+        ordering_key(booking.uid),
     )
 
 

@@ -9,11 +9,22 @@ the canonical form of a set of instants. Intervals are half-open
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-__all__ = ["Interval", "clip", "intersect", "merge", "near", "subtract", "total"]
+__all__ = [
+    "Interval",
+    "Timeline",
+    "clip",
+    "from_micros",
+    "intersect",
+    "merge",
+    "micros",
+    "near",
+    "subtract",
+    "total",
+]
 
 
 @dataclass(frozen=True, order=True)
@@ -118,3 +129,44 @@ def near(merged: list[Interval], window: Interval) -> list[Interval]:
     lo = bisect.bisect_right(merged, window.start, key=lambda i: i.end)
     hi = bisect.bisect_left(merged, window.end, lo=lo, key=lambda i: i.start)
     return merged[lo:hi]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICRO = timedelta(microseconds=1)
+
+
+def micros(instant: datetime) -> int:
+    """An aware instant as whole microseconds since the Unix epoch (exact, unlike a
+    float timestamp), so that instants compare and add as plain integers."""
+    return (instant - _EPOCH) // _MICRO
+
+
+def from_micros(value: int) -> datetime:
+    """The aware UTC instant of :func:`micros`'s ``value``."""
+    return _EPOCH + timedelta(microseconds=value)
+
+
+class Timeline:
+    """A merged set of intervals (sorted, disjoint, as :func:`merge` returns them) as
+    two sorted arrays of :func:`micros`: built once, then asked "is anything here?"
+    by bisection, with no object made per question. Read only once built, so one
+    may be shared by every caller of the same set."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self, merged: Sequence[Interval]):
+        self.starts = [micros(piece.start) for piece in merged]
+        self.ends = [micros(piece.end) for piece in merged]
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __bool__(self) -> bool:
+        return bool(self.starts)
+
+    def hits(self, low: int, high: int) -> bool:
+        """Whether some interval shares an instant with ``[low, high)`` (micros)."""
+        # The first interval that ends after `low`; being disjoint and sorted, it
+        # is the only one that can start before `high` without an earlier doing so.
+        index = bisect.bisect_right(self.ends, low)
+        return index < len(self.starts) and self.starts[index] < high

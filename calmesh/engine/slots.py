@@ -21,14 +21,16 @@ offered it, and otherwise says why.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from zoneinfo import ZoneInfoNotFoundError
 
 from calmesh.engine.hours import LocalRange, Zone, as_zone, day_bounds, local_dates, working_hours
-from calmesh.engine.intervals import Interval, merge, near
+from calmesh.engine.intervals import Interval, Timeline, from_micros, merge, micros, near
 
 __all__ = [
     "BEYOND_WINDOW",
@@ -59,6 +61,7 @@ TAKEN = "taken"
 
 _ONE_DAY = timedelta(days=1)
 _TICK = timedelta(microseconds=1)
+_MINUTE = 60_000_000  # in micros
 # Any Monday: laying out one week of the weekly hours validates all of them.
 _A_MONDAY = date(2026, 1, 5)
 
@@ -139,18 +142,19 @@ def generate_slots(
     duration: int,
     range_start: datetime,
     range_end: datetime,
-    busy: Sequence[Interval],
+    busy: Sequence[Interval] | Timeline,
     bookings: Sequence[Interval],
     now: datetime,
 ) -> list[Slot]:
     """The bookable slots of `duration` minutes starting in [range_start, range_end), sorted.
 
     `busy` is the owner's busy time, merged (sorted and disjoint, as
-    `blocking_intervals` returns it): it is searched by bisection, never
-    scanned. `bookings` are the owner's pending and accepted bookings in any
-    order; they block like busy time and count toward the limits, so for
-    the weekly limit pass those of the ISO weeks the range touches (and
-    leave out a booking that is being rescheduled). Work grows with the days
+    `blocking_intervals` returns it), or its :class:`Timeline` (which a caller
+    may build once and share): it is searched by bisection, never scanned.
+    `bookings` are the owner's pending and accepted bookings in any order;
+    they block like busy time and count toward the limits, so for the weekly
+    limit pass those of the ISO weeks the range touches (and leave out a
+    booking that is being rescheduled). Work grows with the days
     in the range, not with the length of `busy`; keep the range to about
     two months. Raises `ValueError` for a duration the page does not offer
     or a naive datetime.
@@ -159,8 +163,6 @@ def generate_slots(
         raise ValueError(f"duration {duration} is not offered: {sorted(rules.durations)}")
     _require_aware(range_start=range_start, range_end=range_end, now=now)
     zone = as_zone(rules.timezone)
-    length = timedelta(minutes=duration)
-    step = timedelta(minutes=rules.slot_interval or duration)
     # Notice and window are bounds on the start instant: clip the range to them.
     opens, closes = _window(rules, zone, now)
     low, high = max(range_start, _earliest(rules, now)), range_end
@@ -172,26 +174,36 @@ def generate_slots(
         return []
     days = local_dates(Interval(low, high), zone)
     full = _limited_days(rules, zone, bookings, days)
-    before, after = timedelta(minutes=rules.buffer_before), timedelta(minutes=rules.buffer_after)
-    # Only the bookings that can block a slot here, merged so that they can be bisected.
-    reach = Interval(low - before, high + length + after)
-    booked = merge(booking for booking in bookings if booking.overlaps(reach))
-    starts: set[datetime] = set()
+    # Everything below in integer microseconds: a candidate costs two bisections.
+    before, after = rules.buffer_before * _MINUTE, rules.buffer_after * _MINUTE
+    length, step = duration * _MINUTE, (rules.slot_interval or duration) * _MINUTE
+    low_us, high_us = micros(low), micros(high)
+    if isinstance(busy, Timeline):
+        busy_line = busy
+    else:
+        # A plain list: only the stretch that can block a slot here, found by bisection.
+        reach = Interval(
+            low - timedelta(microseconds=before), high + timedelta(microseconds=length + after)
+        )
+        busy_line = Timeline(near(busy, reach))
+    booked = Timeline(merge(bookings))
+    # Timeline.hits, written out: this loop runs for every candidate.
+    busy_starts, busy_ends, busy_count = busy_line.starts, busy_line.ends, len(busy_line)
+    starts: set[int] = set()
     # A range started the day before may reach past midnight into the first day.
-    for hours in _ranges(rules, zone, days[0] - _ONE_DAY, days[-1]):
-        grid = _grid(hours, length, step, low, high)
-        if not grid:
-            continue
-        # Bisect the long busy list once per range, then only this short stretch per slot.
-        around = Interval(grid[0] - before, grid[-1] + length + after)
-        blockers = [near(busy, around), near(booked, around)]
-        for start in grid:
-            if full and start.astimezone(zone).date() in full:
+    for opens_at, closes_at in _ranges(rules, zone, days[0] - _ONE_DAY, days[-1]):
+        for start in _grid(opens_at, closes_at, length, step, low_us, high_us):
+            guard_low, guard_high = start - before, start + length + after
+            index = bisect_right(busy_ends, guard_low)
+            if index < busy_count and busy_starts[index] < guard_high:
                 continue
-            guarded = Interval(start - before, start + length + after)
-            if not any(near(stretch, guarded) for stretch in blockers):
-                starts.add(start)
-    return [Slot(start, start + length) for start in sorted(starts)]
+            if booked and booked.hits(guard_low, guard_high):
+                continue
+            if full and from_micros(start).astimezone(zone).date() in full:
+                continue
+            starts.add(start)
+    lasting = timedelta(microseconds=length)
+    return [Slot(at, at + lasting) for at in map(from_micros, sorted(starts))]
 
 
 def check_slot(
@@ -199,7 +211,7 @@ def check_slot(
     *,
     start: datetime,
     duration: int,
-    busy: Sequence[Interval],
+    busy: Sequence[Interval] | Timeline,
     bookings: Sequence[Interval],
     now: datetime,
 ) -> str | None:
@@ -233,17 +245,17 @@ def check_slot(
     opens, closes = _window(rules, zone, now)
     if (opens is not None and start < opens) or (closes is not None and start >= closes):
         return BEYOND_WINDOW
-    length = timedelta(minutes=duration)
-    step = timedelta(minutes=rules.slot_interval or duration)
+    length, step = duration * _MINUTE, (rules.slot_interval or duration) * _MINUTE
+    at = micros(start)
     day = start.astimezone(zone).date()
     fitting = [
-        hours
-        for hours in _ranges(rules, zone, day - _ONE_DAY, day)
-        if hours.start <= start and start + length <= hours.end
+        (opens_at, closes_at)
+        for opens_at, closes_at in _ranges(rules, zone, day - _ONE_DAY, day)
+        if opens_at <= at and at + length <= closes_at
     ]
     if not fitting:
         return OUTSIDE_HOURS
-    if not any(_grid(hours, length, step, start, start + _TICK) for hours in fitting):
+    if not any(_grid(*hours, length, step, at, at + 1) for hours in fitting):
         return NOT_A_SLOT_START
     return _limited_days(rules, zone, bookings, [day]).get(day, TAKEN)
 
@@ -252,9 +264,27 @@ def group_by_date(slots: Iterable[Slot], tz: Zone) -> dict[date, list[Slot]]:
     """The slots by the local date of their start in `tz`, the visitor's zone; all in order."""
     zone = as_zone(tz)
     groups: dict[date, list[Slot]] = {}
-    for slot in sorted(slots):
-        groups.setdefault(slot.start.astimezone(zone).date(), []).append(slot)
+    group: list[Slot] = []
+    next_day: datetime | None = None
+    for slot in sorted(slots, key=_start_and_end):
+        # In order, so a day's slots run until its next local midnight: one
+        # conversion per day, not per slot.
+        if next_day is None or slot.start >= next_day:
+            day = slot.start.astimezone(zone).date()
+            next_day = _next_midnight(zone, day)
+            group = groups.setdefault(day, [])
+        group.append(slot)
     return groups
+
+
+@lru_cache(maxsize=4096)
+def _next_midnight(zone: tzinfo, day: date) -> datetime:
+    """The instant `day` ends in `zone` (the same for every caller: laid out once)."""
+    return day_bounds(day, zone).end
+
+
+def _start_and_end(slot: Slot) -> tuple[datetime, datetime]:
+    return slot.start, slot.end
 
 
 def _require_aware(**values: datetime) -> None:
@@ -289,8 +319,9 @@ def _window(
     )
 
 
-def _ranges(rules: SlotRules, zone: tzinfo, first: date, last: date) -> Iterator[Interval]:
-    """Each working-hours range of the dates `first`..`last`, laid out on its own.
+def _ranges(rules: SlotRules, zone: tzinfo, first: date, last: date) -> Iterator[tuple[int, int]]:
+    """Each working-hours range of the dates `first`..`last`, laid out on its own,
+    as (start, end) in micros.
 
     One at a time because `working_hours` merges touching ranges, and the
     grid starts at each range's own start.
@@ -299,21 +330,24 @@ def _ranges(rules: SlotRules, zone: tzinfo, first: date, last: date) -> Iterator
     while day <= last:
         ranges = rules.date_overrides.get(day, rules.weekly_hours.get(day.weekday(), ()))
         for local_range in ranges:
-            yield from working_hours({}, zone, day, day, {day: [local_range]})
+            yield from _laid_out(zone, day, tuple(local_range))
         day += _ONE_DAY
 
 
-def _grid(
-    hours: Interval, length: timedelta, step: timedelta, low: datetime, high: datetime
-) -> list[datetime]:
-    """The starts `hours.start + k * step` in [low, high) with room for `length` inside `hours`."""
+@lru_cache(maxsize=16384)
+def _laid_out(zone: tzinfo, day: date, local_range: LocalRange) -> tuple[tuple[int, int], ...]:
+    """One wall-clock range on one date as instants (none when it falls in a DST gap);
+    the same for every page and request, so laid out once per process."""
+    laid = working_hours({}, zone, day, day, {day: [local_range]})
+    return tuple((micros(hours.start), micros(hours.end)) for hours in laid)
+
+
+def _grid(opens_at: int, closes_at: int, length: int, step: int, low: int, high: int) -> range:
+    """The starts `opens_at + k * step` in [low, high) with room for `length` before
+    `closes_at` (all micros)."""
     # Ceiling division: the first step at or after `low`.
-    start = hours.start + max(0, -((hours.start - low) // step)) * step
-    starts = []
-    while start < high and start + length <= hours.end:
-        starts.append(start)
-        start += step
-    return starts
+    first = opens_at + max(0, -((opens_at - low) // step)) * step
+    return range(first, min(high, closes_at - length + 1), step)
 
 
 def _limited_days(

@@ -8,10 +8,11 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import peewee as pw
+from peewee import fn
 
 from calmesh.db import utcnow, write_transaction
 from calmesh.engine.hours import working_hours
-from calmesh.engine.intervals import Interval, clip, merge, near
+from calmesh.engine.intervals import Interval, clip, merge
 from calmesh.engine.slots import Slot, SlotRules, check_slot, generate_slots
 from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by their service too
     DAYS,
@@ -21,10 +22,10 @@ from calmesh.inputs.booking_pages import (  # noqa: F401 - the declarations, by 
     QUESTION_TYPES,
     SETTINGS,
 )
-from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User
+from calmesh.models import ACTIVE, Booking, BookingPage, UnifiedCalendar, User, Webhook
 from calmesh.prepared import prepared
 from calmesh.schema import Invalid, iso
-from calmesh.services.calendars import blocked_time, busy_key
+from calmesh.services.calendars import blocked_timeline, busy_key
 from calmesh.services.errors import ServiceError
 from calmesh.urls import Links
 
@@ -93,8 +94,13 @@ def public_pages_with(slug: str, limit: int = 20) -> list[BookingPage]:
 
 
 def _with_owner_and_calendar() -> pw.ModelSelect:
+    """Pages with their owner, their calendar and ``owner_has_webhooks`` (whether
+    the owner has an active webhook: a booking then skips the webhook lookup)."""
+    hooks = Webhook.select(Webhook.id).where((Webhook.user == BookingPage.user) & Webhook.active)
     return (
-        BookingPage.select(BookingPage, User, UnifiedCalendar)
+        BookingPage.select(
+            BookingPage, User, UnifiedCalendar, fn.EXISTS(hooks).alias("owner_has_webhooks")
+        )
         .join(User)
         .switch(BookingPage)
         .join(UnifiedCalendar)
@@ -297,19 +303,24 @@ def rules_for(page: BookingPage) -> SlotRules:
     )
 
 
-def _context(page: BookingPage, start: datetime, end: datetime, exclude_uid: str | None = None):
-    """Busy time and the owner's bookings around [start, end), for the engine.
+def _context(
+    page: BookingPage,
+    start: datetime,
+    end: datetime,
+    exclude_uid: str | None = None,
+    key: tuple | None = None,
+):
+    """Busy time (the calendar's shared Timeline) and the owner's bookings around
+    [start, end), for the engine; ``key`` is calendars.busy_key's when known.
 
     Limits count whole local days and weeks, so with a daily or weekly limit
     bookings are read a week either side; without, only those that can block a
     slot here (the window widened by the buffers and the longest duration).
-    Busy time is cut to the window plus the buffers.
     """
-    pad = timedelta(minutes=page.buffer_before + page.buffer_after + 1)
     if page.daily_limit or page.weekly_limit:
         margin = timedelta(days=8)
     else:
-        margin = pad + timedelta(minutes=max(page.durations))
+        margin = timedelta(minutes=page.buffer_before + page.buffer_after + 1 + max(page.durations))
     bookings = [
         Interval(start_at, end_at)
         for start_at, end_at, uid in _bookings_near.cursor(
@@ -317,8 +328,7 @@ def _context(page: BookingPage, start: datetime, end: datetime, exclude_uid: str
         )
         if uid != exclude_uid
     ]
-    busy = near(blocked_time(page.calendar), Interval(start - pad, end + pad))
-    return busy, bookings
+    return blocked_timeline(page.calendar, key), bookings
 
 
 @prepared
@@ -353,9 +363,11 @@ def slots(
     end: datetime,
     duration: int | None = None,
     now: datetime | None = None,
+    key: tuple | None = None,
 ) -> list[Slot]:
+    """The free slots; ``key`` is calendars.busy_key's when the caller has it."""
     minutes = duration_for(page, duration)
-    busy, bookings = _context(page, start, end)
+    busy, bookings = _context(page, start, end, key=key)
     return generate_slots(
         rules_for(page),
         duration=minutes,

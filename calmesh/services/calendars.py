@@ -27,7 +27,7 @@ from calmesh.engine.availability import (
 )
 from calmesh.engine.conflicts import Conflict, find_conflicts
 from calmesh.engine.ical import EventDraft, build_calendar
-from calmesh.engine.intervals import Interval, merge, near
+from calmesh.engine.intervals import Interval, Timeline, merge, near
 from calmesh.engine.recurrence import expand
 from calmesh.models import (
     ACTIVE,
@@ -312,6 +312,7 @@ _BLOCKED = Memo(size=64)
 class _Spans:
     merged: list[Interval]  # every blocking occurrence but the written bookings'
     written: tuple[tuple[str, Interval], ...]  # (event UID, span) of those
+    timeline: Timeline  # ``merged`` as sorted arrays, for the slot engine's bisections
 
 
 def busy_key(calendar: UnifiedCalendar) -> tuple:
@@ -346,15 +347,27 @@ def blocked_time(calendar: UnifiedCalendar, key: tuple | None = None) -> list[In
     without the events CalMesh wrote for the owner's own bookings (those count
     through their booking rows: see :func:`busy_time`). ``key`` is
     :func:`busy_key`'s, when the caller has it already."""
+    return _blocked(calendar, key).merged
+
+
+def blocked_timeline(calendar: UnifiedCalendar, key: tuple | None = None) -> Timeline:
+    """:func:`blocked_time` as the engine's Timeline, built once per version of the
+    calendar's busy time and shared by every page on it (and every request of this
+    worker)."""
+    return _blocked(calendar, key).timeline
+
+
+def _blocked(calendar: UnifiedCalendar, key: tuple | None) -> _Spans:
     spans_key = key[:4] if key else _spans_key(calendar)
     spans = _SPANS.get(spans_key, lambda: _read_spans(calendar, [r for r, _ in spans_key[3]]))
     if not spans.written:
-        return spans.merged
+        return spans
     full = key or (*spans_key, booking_stamp(calendar.user_id))
 
-    def without_own() -> list[Interval]:
+    def without_own() -> _Spans:
         own = own_booking_events(calendar.user_id, {uid for uid, _ in spans.written})
-        return merge([*spans.merged, *(span for uid, span in spans.written if uid not in own)])
+        merged = merge([*spans.merged, *(span for uid, span in spans.written if uid not in own)])
+        return _Spans(merged, (), Timeline(merged))
 
     return _BLOCKED.get(full, without_own)
 
@@ -391,7 +404,8 @@ def _read_spans(calendar: UnifiedCalendar, remote_ids: list[int]) -> _Spans:
                     written.append((uid, span))
         else:
             foreign.append(event)
-    return _Spans(blocking_intervals(foreign, zone, calendar.tentative_busy), tuple(written))
+    merged = blocking_intervals(foreign, zone, calendar.tentative_busy)
+    return _Spans(merged, tuple(written), Timeline(merged))
 
 
 def own_booking_events(user_id: int, uids: set[str]) -> set[str]:

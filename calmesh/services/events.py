@@ -14,14 +14,20 @@ from calmesh.models.webhooks import EVENTS, Webhook, WebhookDelivery
 from calmesh.services.webhooks import body_for
 
 
-def emit(user_id: int, event: str, data: dict[str, Any], subject: str = "") -> int:
+def emit(
+    user_id: int, event: str, data: dict[str, Any], subject: str = "", webhooks: bool = True
+) -> int:
     """Queue ``event`` for each of the user's active webhooks that subscribed to it.
 
     ``subject`` (e.g. a booking's uid) orders deliveries: one webhook receives
-    the events of one subject in the order they happened.
+    the events of one subject in the order they happened. ``webhooks=False``: the
+    caller read in this request that the user has no active webhook, so none is
+    looked up (a webhook made since is like one made just after the change).
     """
     if event not in EVENTS:
         raise ValueError(f"unknown event {event!r}")
+    if not webhooks:
+        return 0
     body = body_for(event, data)
     count = 0
     for webhook in Webhook.select().where((Webhook.user == user_id) & Webhook.active):

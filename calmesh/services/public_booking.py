@@ -117,5 +117,7 @@ def _compute(query: SlotQuery) -> dict[date, list[Slot]]:
     # The answer stands for the whole minute: count from the minute's end, so no
     # slot is offered that booking would refuse as too soon.
     now = query.now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    found = booking_pages.slots(query.page, query.start, query.end, query.minutes, now=now)
+    found = booking_pages.slots(
+        query.page, query.start, query.end, query.minutes, now=now, key=query.key[1]
+    )
     return group_by_date(found, query.tz)

@@ -39,6 +39,27 @@ def test_a_time_range_is_in_utc_and_in_the_asked_zone():
     assert out["end_local"] == "2030-03-31T03:30:00+02:00"
 
 
+def test_a_time_range_reads_the_same_from_utc_and_from_another_zone_in_a_fold():
+    # 00:30 and 01:30 UTC both read 02:30 in Berlin on the night clocks go back.
+    first, second = (
+        datetime(2030, 10, 27, 0, 30, tzinfo=UTC),
+        datetime(2030, 10, 27, 1, 30, tzinfo=UTC),
+    )
+    berlin = ZoneInfo("Europe/Berlin")
+    for _ in range(2):  # the second time from the worker's written instants
+        utc_out = time_range_out(Span(first, second), berlin)
+        local_out = time_range_out(
+            Span(first.astimezone(berlin), second.astimezone(berlin)), berlin
+        )
+        assert utc_out["start_local"] == "2030-10-27T02:30:00+02:00"
+        assert utc_out["end_local"] == "2030-10-27T02:30:00+01:00"
+        assert (local_out["start_local"], local_out["end_local"]) == (
+            utc_out["start_local"],
+            utc_out["end_local"],
+        )
+        assert utc_out["start"] == "2030-10-27T00:30:00Z"
+
+
 def test_utc_instants_are_written_with_z_and_none_stays_none():
     berlin = datetime(2030, 1, 1, 10, tzinfo=ZoneInfo("Europe/Berlin"))
 

@@ -8,7 +8,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from calmesh.engine.intervals import Interval, clip, intersect, merge, subtract, total
+from calmesh.engine.intervals import (
+    Interval,
+    Timeline,
+    clip,
+    from_micros,
+    intersect,
+    merge,
+    micros,
+    subtract,
+    total,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -304,3 +314,30 @@ def test_every_instant_is_where_set_algebra_says(a, b, probes):
         assert covers(union, instant) == in_a
         assert covers(difference, instant) == (in_a and not in_b)
         assert covers(common, instant) == (in_a and in_b)
+
+
+# --- Timeline -----------------------------------------------------------------
+
+
+@given(instants())
+def test_micros_and_back_is_the_same_instant(instant):
+    # Compared in UTC: `==` across zones is False in a DST fold (PEP 495).
+    assert from_micros(micros(instant)) == instant.astimezone(UTC)
+    assert micros(instant + timedelta(microseconds=1)) == micros(instant) + 1
+
+
+@given(interval_lists, intervals())
+def test_a_timeline_hits_exactly_what_overlaps(intervals, probe):
+    merged = merge(intervals)
+    line = Timeline(merged)
+    assert len(line) == len(merged) and bool(line) == bool(merged)
+    expected = any(piece.overlaps(probe) for piece in merged)
+    assert line.hits(micros(probe.start), micros(probe.end)) == expected
+
+
+def test_a_timeline_is_not_hit_by_a_probe_that_only_touches():
+    line = Timeline([span("2026-03-02 09:00", "2026-03-02 10:00")])
+    nine, ten = micros(utc("2026-03-02 09:00")), micros(utc("2026-03-02 10:00"))
+    assert not line.hits(ten, ten + 60_000_000)
+    assert not line.hits(nine - 60_000_000, nine)
+    assert line.hits(ten - 1, ten)

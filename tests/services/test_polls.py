@@ -8,11 +8,8 @@ import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from flask import current_app
 
 from calmesh.auth import signing
-from calmesh.effects import poll_writeback
-from calmesh.jobs import outbox as jobs_outbox
 from calmesh.models import OutboxItem, Participant, PollOption
 from calmesh.services import poll_results, polls
 from calmesh.services.polls import PollError
@@ -81,65 +78,6 @@ def test_floating_needs_whole_days_even_when_options_stay(alice):
     assert refused.value.field == "zone_mode"
 
 
-def test_ranking_prefers_the_score_then_more_yes_then_the_earlier(ctx, alice):
-    poll = new_poll(alice, [slot(10, 9), slot(10, 14), slot(11, 9), slot(12, 9)])
-    cast(poll, "A", ("ifneedbe", "yes", "no", "ifneedbe"))
-    cast(poll, "B", ("ifneedbe", "no", "yes", "ifneedbe"))
-
-    found = poll_results.results(poll)
-
-    order = [t.option.start.day * 100 + t.option.start.hour for t in found.ranked()]
-    # Scores: 2, 2, 2, 2; yes: 0, 1, 1, 0 -> the two with a yes, earlier first.
-    assert order == [1014, 1109, 1009, 1209]
-    assert all(t.best for t in found.ranked())
-
-
-def test_nothing_is_best_before_anyone_votes(alice):
-    found = poll_results.results(new_poll(alice))
-    assert [t.best for t in found.ranked()] == [False, False, False]
-
-
-def test_labels_follow_the_zone_across_dst_and_midnight(alice):
-    # Europe/Berlin moves to summer time on 30 March 2031.
-    poll = new_poll(alice, [slot(29, 8), slot(31, 8), slot(31, 22, 180)])
-    before, after, late = PollOption.of(poll)
-    assert poll_results.label(before, "Europe/Berlin") == "Sat 29 Mar 2031, 09:00–10:00"
-    assert poll_results.label(after, "Europe/Berlin") == "Mon 31 Mar 2031, 10:00–11:00"
-    assert poll_results.label(late, "Europe/Berlin") == "Tue 1 Apr 2031, 00:00–03:00"
-    assert poll_results.label(late, "UTC") == "Mon 31 Mar 2031, 22:00–01:00 (+1d)"
-    heading = poll_results.heading(after, "America/New_York")
-    assert (heading.weekday, heading.day, heading.month, heading.time) == (
-        "Mon",
-        31,
-        "Mar 2031",
-        "04:00–05:00",
-    )
-
-
-def test_display_zone_is_the_participants_unless_locked_or_unknown(alice):
-    poll = new_poll(alice)
-    assert poll_results.display_zone(poll, "Asia/Tokyo") == "Asia/Tokyo"
-    assert poll_results.display_zone(poll, "Not/AZone") == "Europe/Berlin"
-    poll.zone_mode = "locked"
-    assert poll_results.display_zone(poll, "Asia/Tokyo") == "Europe/Berlin"
-
-
-def _keys(value) -> set[str]:
-    if isinstance(value, dict):
-        return set(value) | {k for v in value.values() for k in _keys(v)}
-    if isinstance(value, list):
-        return {k for v in value for k in _keys(v)}
-    return set()
-
-
-def test_public_data_has_no_email_field_anywhere(ctx, alice):
-    poll = new_poll(alice)
-    vera = cast(poll, "Vera", ("yes",), email="vera@example.net")
-    data = poll_results.public_data(poll, None, vera)
-    assert "email" not in _keys(data)
-    assert "vera@example.net" not in repr(data)
-
-
 def test_vote_tokens_are_bound_to_the_poll_and_the_participant(ctx, alice):
     poll, other = new_poll(alice), new_poll(alice)
     vera, otto = cast(poll, "Vera", ("yes",)), cast(other, "Otto", ("yes",))
@@ -183,32 +121,8 @@ def test_a_vote_queues_the_participants_link_and_the_owners_notice(ctx, alice):
     assert "Tue 11 Mar 2031, 10:00–11:00: —" in mails["alice@example.org"]["body"]
 
 
-def test_deciding_without_a_calendar_writes_nothing_back(ctx, alice):
-    poll = new_poll(alice)
-    cast(poll, "Otto", ("yes",))
-    OutboxItem.delete().execute()
-    polls.decide(poll, PollOption.of(poll).first().id)
-    assert [i.kind for i in OutboxItem.select()] == []  # Otto gave no address
-    context = jobs_outbox.context(current_app)
-    poll_writeback.deliver({"poll": poll.public_id}, context)  # nothing to do, and no error
-    poll_writeback.deliver({"poll": "gone"}, context)
-
-
 def test_a_title_with_line_breaks_still_makes_a_one_line_subject(ctx, alice):
     poll = new_poll(alice, title="Dinner\r\nBcc: x@example.org")
     cast(poll, "Vera", ("yes",), email="vera@example.net")
     subjects = [i.payload["subject"] for i in OutboxItem.select() if i.kind == "mail"]
     assert subjects and all("\n" not in s and "\r" not in s for s in subjects)
-
-
-@pytest.mark.parametrize("text", ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"])
-def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(text):
-    assert poll_results._cell(text) == "'" + text
-
-
-def test_csv_leaves_plain_cells_and_numbers_alone():
-    assert (
-        poll_results._cell("Vera") == "Vera"
-        and poll_results._cell(3) == 3
-        and poll_results._cell("") == ""
-    )
