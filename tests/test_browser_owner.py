@@ -117,7 +117,9 @@ def seed(tmp_path: Path, url: str) -> None:
         now = datetime.now(BERLIN)
         for day, hour, status, name in (
             (wed, 10, "accepted", "Ana"),
-            (thu, 15, "pending", "Ben"),
+            # A request is always ahead: this week's Thursday was in the past
+            # by Thursday afternoon.
+            (now.date() + timedelta(days=1), 15, "pending", "Ben"),
             (now.date(), min(now.hour + 1, 23), "accepted", "Carla"),
             (now.date() + timedelta(days=3), 11, "accepted", "Dev"),
         ):
